@@ -1,0 +1,30 @@
+"""wengert: backpropagation you can see, at the speed of NumPy.
+
+>>> import wengert as wg
+>>> x, y, z = (wg.tensor(v, requires_grad=True) for v in (-2.0, 5.0, -4.0))
+>>> f = (x + y) * z
+>>> f.backward()
+>>> x.grad, y.grad, z.grad
+(tensor(-4.), tensor(-4.), tensor(3.))
+"""
+from __future__ import annotations
+
+from .core import (
+    REGISTRY,
+    Context,
+    Function,
+    Rule,
+    ShapeError,
+    Tensor,
+    as_tensor,
+    detect_anomaly,
+    enable_grad,
+    is_grad_enabled,
+    is_tensor,
+    no_grad,
+    tensor,
+)
+from .ops.api import *  # noqa: F401,F403  (wg.exp, wg.sum, ... as plain module functions)
+from .ops.api import abs, max, min, sum  # noqa: F401  (shadow the builtins on purpose, as NumPy does)
+
+__version__ = "0.1.0"

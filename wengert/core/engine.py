@@ -1,0 +1,139 @@
+"""Reverse mode: walk the Wengert list backwards and apply each rule's VJP.
+
+The walk is iterative.  Every tensor carries its position in the Wengert list
+(``_seq``, its creation order), and a tensor's consumers are always created
+after it.  A max-heap on that position therefore pops a node only after every
+node that uses it, i.e. once its cotangent is complete.  No recursion, no
+separate topological sort, and each cotangent is released as soon as it has
+been passed on.
+"""
+from __future__ import annotations
+
+from heapq import heappop, heappush
+from typing import Any
+
+import numpy as np
+
+from .rule import anomaly_backward, fit
+from .state import STATE
+from .tensor import Tensor, _new, dtype_of, shape_of, to_value
+
+RELEASED_MSG = (
+    "Trying to backward through the graph a second time (or to read a part of it that backward() already "
+    "released). Pass retain_graph=True to the first backward() if you need to backward through it again."
+)
+
+
+def backward(root: Tensor, grad: Any = None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
+    if not root.requires_grad:
+        raise RuntimeError(
+            "backward(): this tensor does not require grad and has no grad_fn; "
+            "create the inputs with requires_grad=True (and not inside wg.no_grad())"
+        )
+    if grad is None:
+        if root.shape != ():
+            raise RuntimeError(
+                f"backward(): the output has shape {root.shape}, so its gradient is a Jacobian; "
+                "pass grad= (the cotangent, same shape as the output), or reduce it to a scalar first (e.g. .sum())"
+            )
+        seed: Any = 1.0 if type(root._value) is float else np.ones((), root.dtype)
+    else:
+        seed = grad if isinstance(grad, Tensor) else to_value(grad, None)
+        if shape_of(seed) != root.shape:
+            raise RuntimeError(f"backward(): grad has shape {shape_of(seed)} but the output has shape {root.shape}")
+        seed = fit(seed, root._value)
+    if retain_graph is None:
+        retain_graph = create_graph
+    differentiable = create_graph or STATE.forward_active > 0
+    if differentiable and not isinstance(seed, Tensor):
+        seed = _new(seed)
+    if not differentiable and isinstance(seed, Tensor):
+        seed = seed._value
+    saved = STATE.grad_enabled
+    STATE.grad_enabled = bool(create_graph)
+    try:
+        walk(root, seed, retain_graph, differentiable)
+    finally:
+        STATE.grad_enabled = saved
+
+
+def walk(root: Tensor, seed: Any, retain_graph: bool, differentiable: bool, leaf_hook: Any = None) -> None:
+    """The backward walk from ``root`` with cotangent ``seed``.
+
+    With ``differentiable=True`` the VJPs are evaluated on Tensors (the saved
+    inputs, the output, the cotangent), so the backward pass can itself be
+    recorded or carry tangents; otherwise on plain values (the fast path).
+    ``leaf_hook(tensor, cotangent)``, if given, receives each leaf cotangent
+    instead of it being accumulated into ``.grad`` (used by the transforms).
+    """
+    anomaly = STATE.anomaly
+    root._cot = seed
+    heap = [(-root._seq, root)]
+    try:
+        while heap:
+            node = heappop(heap)[1]
+            g = node._cot
+            node._cot = None
+            rule = node._rule
+            if rule is None or node._retain:
+                if leaf_hook is not None:
+                    leaf_hook(node, g)
+                else:
+                    _accumulate_grad(node, g, differentiable)
+                if rule is None:
+                    continue
+            args = node._args
+            if args is None:
+                raise RuntimeError(RELEASED_MSG)
+            params = node._params
+            if differentiable:
+                prims = args
+                ans: Any = node
+            else:
+                prims = [a._value if isinstance(a, Tensor) else a for a in args]
+                ans = node._value
+            if rule.vjp_all is not None:
+                needs = [isinstance(a, Tensor) and a.requires_grad for a in args]
+                cts = rule.vjp_all(g, ans, needs, *prims, **(params or {}))
+                pairs = [(i, a, cts[i]) for i, a in enumerate(args) if needs[i] and cts[i] is not None]
+            else:
+                pairs = []
+                vjps = rule.vjps
+                for i, a in enumerate(args):
+                    if isinstance(a, Tensor) and a.requires_grad:
+                        if params is None:
+                            ct = vjps[i](g, ans, *prims)
+                        else:
+                            ct = vjps[i](g, ans, *prims, **params)
+                        pairs.append((i, a, ct))
+            for i, a, ct in pairs:
+                ct = fit(ct, a._value)
+                if anomaly:
+                    anomaly_backward(node, ct, i)
+                prev = a._cot
+                if prev is None:
+                    a._cot = ct
+                    heappush(heap, (-a._seq, a))
+                else:
+                    a._cot = prev + ct
+            if not retain_graph:
+                node._args = None
+    finally:
+        for _, n in heap:  # an error stopped the walk: leave no stale cotangents behind
+            n._cot = None
+
+
+def _accumulate_grad(node: Tensor, g: Any, differentiable: bool) -> None:
+    if isinstance(g, Tensor):
+        gt = g if differentiable else _new(g._value)
+    else:
+        if type(g) is np.ndarray:
+            g = g.copy()  # cotangents may be shared between inputs (add passes g to both): own it
+        gt = _new(g)
+    if node.grad is None:
+        node.grad = gt
+    else:
+        node.grad = node.grad + gt if differentiable else _new(node.grad._value + gt._value)
+
+
+__all__ = ["backward", "walk", "RELEASED_MSG", "dtype_of"]

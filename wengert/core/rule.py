@@ -1,0 +1,285 @@
+"""Rules: one record per primitive op (forward, VJP, JVP side by side), and `apply`.
+
+A :class:`Rule` is the whole truth about one primitive:
+
+* ``impl(*values, **params)``: the NumPy forward computation;
+* ``scalar``: an optional fast version on Python floats (``math.sin`` ...);
+* ``partials``: optional local partial derivatives d ans / d arg_i, for
+  elementwise ops; the VJP (``g * partial``) and JVP (``t * partial``)
+  follow from them, and the trace tables of ``wengert.teach`` print them;
+* ``vjp``: per-argument functions ``(g, ans, *args, **params) -> cotangent``;
+* ``jvp``: per-argument functions ``(t, ans, *args, **params) -> tangent``;
+* ``vjp_all`` / ``jvp_all``: one function for all arguments (variadic ops).
+
+Rules are written with the rules themselves (``cos(x)``, ``g * y``), so they
+work on plain values (fast first-order backward) and on Tensors alike (the
+backward pass is then recorded: higher derivatives and forward-over-reverse
+come by composition).
+
+Calling a rule is *polymorphic*: with any Tensor argument the op is recorded
+and a Tensor comes back; with plain values only, the plain result comes back.
+"""
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .state import STATE
+from .tensor import Tensor, _new, dtype_of, normalize, shape_of
+
+REGISTRY: dict[str, "Rule"] = {}
+
+
+class ShapeError(ValueError):
+    """An op got inputs whose shapes do not fit together."""
+
+
+class Rule:
+    __slots__ = ("name", "impl", "scalar", "partials", "vjps", "jvps", "vjp_all", "jvp_all",
+                 "differentiable", "doc", "__weakref__")
+
+    def __init__(
+        self,
+        name: str,
+        impl: Callable,
+        *,
+        scalar: Callable | None = None,
+        partials: Sequence[Callable] | None = None,
+        vjp: Sequence[Callable | None] | None = None,
+        jvp: Sequence[Callable | None] | None = None,
+        vjp_all: Callable | None = None,
+        jvp_all: Callable | None = None,
+        differentiable: bool = True,
+        doc: str = "",
+        register: bool = True,
+    ) -> None:
+        self.name = name
+        self.impl = impl
+        self.scalar = scalar
+        self.partials = tuple(partials) if partials is not None else None
+        if vjp is None and partials is not None:
+            vjp = tuple(_vjp_from_partial(p) for p in partials)
+        if jvp is None and partials is not None:
+            jvp = tuple(_jvp_from_partial(p) for p in partials)
+        self.vjps = tuple(vjp) if vjp is not None else None
+        self.jvps = tuple(jvp) if jvp is not None else None
+        self.vjp_all = vjp_all
+        self.jvp_all = jvp_all
+        self.differentiable = differentiable
+        self.doc = doc
+        if differentiable and self.vjps is None and vjp_all is None:
+            raise ValueError(f"rule {name!r}: a differentiable rule needs vjp, vjp_all or partials")
+        if register:
+            if name in REGISTRY:
+                raise ValueError(f"rule {name!r} is already registered")
+            REGISTRY[name] = self
+
+    def __repr__(self) -> str:
+        return f"<rule {self.name}>"
+
+    def __call__(self, *args: Any, **params: Any) -> Any:
+        for a in args:
+            if isinstance(a, Tensor):
+                return apply(self, args, params)
+        return self.evaluate(args, params)
+
+    def evaluate(self, values: Sequence[Any], params: dict) -> Any:
+        """Compute the forward value on plain values (the scalar path when it applies)."""
+        s = self.scalar
+        if s is not None and not params:
+            for v in values:
+                tv = type(v)
+                if tv is not float and tv is not int:
+                    break
+            else:
+                try:
+                    out = s(*values)
+                    if type(out) is float:
+                        return out
+                except (ArithmeticError, ValueError):
+                    pass  # math raises where NumPy returns inf/nan: let NumPy decide
+                values = [np.float64(v) for v in values]
+        try:
+            out = self.impl(*values, **params)
+        except ValueError as exc:
+            shapes = ", ".join(str(shape_of(v)) for v in values if not isinstance(v, (str, type(None))))
+            raise ShapeError(f"{self.name}: inputs of shapes {shapes} do not fit: {exc}") from None
+        return normalize(out)
+
+
+def _vjp_from_partial(p: Callable) -> Callable:
+    def vjp(g, ans, *args, **params):
+        return g * p(ans, *args, **params)
+
+    return vjp
+
+
+def _jvp_from_partial(p: Callable) -> Callable:
+    def jvp(t, ans, *args, **params):
+        return t * p(ans, *args, **params)
+
+    return jvp
+
+
+def _constant(a: Any, rule: Rule) -> Any:
+    """Check a non-Tensor argument of an op: numbers and numeric arrays only."""
+    t = type(a)
+    if t is float or t is int or t is bool or t is np.ndarray or isinstance(a, np.generic):
+        if t is np.ndarray or isinstance(a, np.generic):
+            if a.dtype.kind not in "biuf":
+                raise TypeError(f"{rule.name}: unsupported dtype {a.dtype} (complex and object arrays are not supported)")
+        return a
+    if t is list or t is tuple:
+        arr = np.asarray(a)
+        return _constant(arr, rule)
+    if isinstance(a, complex):
+        raise TypeError(f"{rule.name}: complex numbers are not supported")
+    raise TypeError(f"{rule.name}: cannot use an argument of type {t.__name__} as an array")
+
+
+def apply(rule: Rule, args: Sequence[Any], params: dict) -> Tensor:
+    """Run one op on Tensors: compute, record it in the graph, carry tangents."""
+    values = []
+    record = False
+    tangent = False
+    converted = False
+    for a in args:
+        if isinstance(a, Tensor):
+            values.append(a._value)
+            if a.requires_grad:
+                record = True
+            if a._tangent is not None:
+                tangent = True
+        else:
+            c = _constant(a, rule)
+            converted = converted or c is not a
+            values.append(c)
+    if converted:
+        args = tuple(a if isinstance(a, Tensor) else v for a, v in zip(args, values))
+    out = _new(rule.evaluate(values, params))
+    record = record and STATE.grad_enabled and rule.differentiable
+    if record:
+        out.requires_grad = True
+        out._rule = rule
+        out._args = tuple(args)
+        out._params = params or None
+    if STATE.anomaly:
+        _anomaly_forward(rule, out, record)
+    if tangent and STATE.forward_active and rule.differentiable:
+        out._tangent = _forward_tangent(rule, args, values, params, out, record)
+    return out
+
+
+def _forward_tangent(rule: Rule, args: Sequence[Any], values: list, params: dict, out: Tensor, recorded: bool) -> Any:
+    """Forward mode: the output tangent from the input tangents, via the rule's JVP.
+
+    When the op was recorded for reverse mode, the JVP is evaluated on Tensors
+    so that the tangent is differentiable too (reverse-over-forward);
+    otherwise it works on plain values and records nothing.
+    """
+    saved = STATE.forward_active
+    STATE.forward_active = 0  # tangents of tangents are not carried (one level)
+    try:
+        if recorded:
+            prims, ans = args, out
+        else:
+            prims, ans = values, out._value
+        if rule.jvp_all is not None:
+            tangents = [a._tangent if isinstance(a, Tensor) else None for a in args]
+            tout = rule.jvp_all(tangents, ans, *prims, **params)
+        else:
+            tout = None
+            jvps = rule.jvps
+            for i, a in enumerate(args):
+                if isinstance(a, Tensor) and a._tangent is not None:
+                    c = jvps[i](a._tangent, ans, *prims, **params)
+                    tout = c if tout is None else tout + c
+        if tout is None:
+            return None
+        return fit(tout, out._value, broadcast=True)
+    finally:
+        STATE.forward_active = saved
+
+
+# Set by wengert.core.shapes (the primitives that undo broadcasting and cast dtypes).
+_sum_to: Callable = None  # type: ignore[assignment]
+_broadcast_to: Callable = None  # type: ignore[assignment]
+_cast: Callable = None  # type: ignore[assignment]
+
+
+def fit(ct: Any, like: Any, broadcast: bool = False) -> Any:
+    """Bring a cotangent (or, with broadcast=True, a tangent) to the shape and dtype of ``like``.
+
+    This is the one place where broadcasting is undone: a cotangent with the
+    output's (broadcast) shape is summed back to the input's shape.
+    """
+    if type(ct) is float and type(like) is float:
+        return ct
+    shape = shape_of(like)
+    cshape = shape_of(ct)
+    if cshape != shape:
+        ct = _broadcast_to(ct, shape) if broadcast else _sum_to(ct, shape)
+    dt = dtype_of(like)
+    if dtype_of(ct) != dt:
+        ct = _cast(ct, dt)
+    if not isinstance(ct, Tensor) and type(ct) is not float and type(ct) is not np.ndarray:
+        ct = normalize(ct)
+    return ct
+
+
+# ------------------------------------------------------------------ anomaly
+def creation_site() -> str:
+    """The innermost stack frame outside the wengert package: where user code called the op."""
+    pkg = __name__.rsplit(".", 2)[0]
+    frame = sys._getframe(1)
+    while frame is not None:
+        mod = frame.f_globals.get("__name__", "")
+        if mod != pkg and not mod.startswith(pkg + "."):
+            return f'File "{frame.f_code.co_filename}", line {frame.f_lineno}, in {frame.f_code.co_name}'
+        frame = frame.f_back
+    return "<unknown>"
+
+
+def _bad(value: Any) -> str | None:
+    v = value._value if isinstance(value, Tensor) else value
+    if type(v) is float:
+        if v != v:
+            return "nan"
+        if v in (float("inf"), float("-inf")):
+            return "inf"
+        return None
+    a = np.asarray(v)
+    if a.dtype.kind != "f":
+        return None
+    if np.isnan(a).any():
+        return "nan"
+    if np.isinf(a).any():
+        return "inf"
+    return None
+
+
+def _anomaly_forward(rule: Rule, out: Tensor, recorded: bool) -> None:
+    site = creation_site()
+    if recorded:
+        if out._meta is None:
+            out._meta = {}
+        out._meta["site"] = site
+    kind = _bad(out)
+    if kind:
+        raise FloatingPointError(f"forward of op '{rule.name}' produced {kind} (detect_anomaly); op created at {site}")
+
+
+def anomaly_backward(node: Tensor, ct: Any, index: int) -> None:
+    kind = _bad(ct)
+    if kind:
+        site = (node._meta or {}).get("site", "<unknown: enable detect_anomaly before the forward pass>")
+        raise FloatingPointError(
+            f"backward of op '{node._rule.name}' produced {kind} in the gradient of its input {index} "
+            f"(detect_anomaly); op created at {site}"
+        )
+
+
+__all__ = ["Rule", "REGISTRY", "apply", "fit", "ShapeError", "traceback"]

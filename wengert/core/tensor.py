@@ -1,0 +1,360 @@
+"""The Tensor: a NumPy value plus the one step of the Wengert list that made it.
+
+A tensor that was computed by an op remembers that op's rule, its input
+tensors (in order) and the op's non-differentiable parameters.  It never
+refers to the tensors computed *from* it, and no closure captures it, so the
+graph has no reference cycles: reference counting alone frees it.
+
+Storage: a 0-d float64 value is kept as a Python ``float`` (the scalar path
+then uses ``math`` instead of paying NumPy's per-call overhead); every other
+value is an ``np.ndarray``.  ``.data`` always gives an ndarray.
+"""
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+
+from .state import STATE
+
+# Creation order: a tensor is always created after its inputs, so sorting by
+# this counter is a topological order of the graph (the Wengert list order).
+_next_seq = itertools.count().__next__
+
+_FLOAT_KINDS = "f"
+_OK_KINDS = "biuf"
+
+
+class Tensor:
+    """An n-dimensional array that records how it was computed.
+
+    Create one with :func:`wengert.tensor`.  Operators ``+ - * / ** @`` and
+    the functions of ``wengert`` (or NumPy's, via ``__array_ufunc__``) record
+    the computation; ``backward()`` fills ``.grad`` of the leaves.
+    """
+
+    __slots__ = (
+        "_value",  # float (0-d float64) or np.ndarray
+        "requires_grad",
+        "grad",  # Tensor or None
+        "_rule",  # the rule of the op that made this tensor, None for leaves
+        "_args",  # the op's inputs in order (Tensors or raw constants); None once released
+        "_params",  # the op's non-differentiable keyword parameters, or None
+        "_seq",  # position in the Wengert list
+        "_tangent",  # forward-mode tangent (raw value or Tensor), or None
+        "_cot",  # cotangent being accumulated during a backward walk
+        "_retain",  # keep .grad on this non-leaf
+        "_meta",  # optional dict: name, creation site (anomaly mode), ...
+        "__weakref__",
+    )
+
+    __array_priority__ = 1000.0
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
+        value = to_value(data, dtype)
+        _init(self, value)
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def data(self) -> np.ndarray:
+        v = self._value
+        return np.array(v) if type(v) is float else v
+
+    @data.setter
+    def data(self, new: Any) -> None:
+        value = to_value(new.data if isinstance(new, Tensor) else new, None)
+        if shape_of(value) != self.shape:
+            raise ValueError(f"data: new value has shape {shape_of(value)}, tensor has shape {self.shape}")
+        self._value = value
+
+    @property
+    def shape(self) -> tuple:
+        v = self._value
+        return () if type(v) is float else v.shape
+
+    @property
+    def ndim(self) -> int:
+        v = self._value
+        return 0 if type(v) is float else v.ndim
+
+    @property
+    def size(self) -> int:
+        v = self._value
+        return 1 if type(v) is float else v.size
+
+    @property
+    def dtype(self) -> np.dtype:
+        return dtype_of(self._value)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._rule is None
+
+    @property
+    def grad_fn(self) -> "GradFn | None":
+        return GradFn(self) if self._rule is not None else None
+
+    @property
+    def name(self) -> str | None:
+        return self._meta.get("name") if self._meta else None
+
+    @name.setter
+    def name(self, value: str | None) -> None:
+        if self._meta is None:
+            self._meta = {}
+        self._meta["name"] = value
+
+    def item(self) -> Any:
+        v = self._value
+        if type(v) is float:
+            return v
+        if v.size != 1:
+            raise ValueError(f"item(): only a tensor with one element can be converted to a Python scalar, got shape {v.shape}")
+        return v.item()
+
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def detach(self) -> "Tensor":
+        """A new tensor with the same value, cut from the graph."""
+        return _new(self._value)
+
+    def requires_grad_(self, flag: bool = True) -> "Tensor":
+        if flag and self.dtype.kind not in _FLOAT_KINDS:
+            raise TypeError(
+                f"only floating-point tensors can require gradients, got dtype {self.dtype}; "
+                "convert first, e.g. wg.tensor(x, dtype='float64')"
+            )
+        if not flag and self._rule is not None:
+            raise RuntimeError("requires_grad_(False) on a non-leaf tensor: use .detach() to cut it from the graph")
+        self.requires_grad = bool(flag)
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` on this non-leaf tensor after ``backward()``."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad() on a tensor that does not require grad")
+        self._retain = True
+
+    def backward(self, grad: Any = None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
+        """Reverse mode: accumulate d(self)/d(leaf) into every leaf's ``.grad``.
+
+        ``grad`` is the cotangent of ``self`` (required unless ``self`` is a
+        scalar).  The saved graph is released afterwards unless
+        ``retain_graph=True``; ``create_graph=True`` records the backward pass
+        itself so that ``.grad`` can be differentiated again.
+        """
+        from .engine import backward
+
+        backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
+
+    # ------------------------------------------------------------ conversions
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        a = self.data
+        if dtype is not None:
+            a = a.astype(dtype, copy=False)
+        return a
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        for i in range(self.shape[0]):
+            yield self[i]
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.dtype.kind not in "iub":
+            raise TypeError(f"only integer tensors can be used as an index, got dtype {self.dtype}")
+        return int(self.item())
+
+    __hash__ = object.__hash__  # __eq__ is elementwise, as in NumPy
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", precision=4, threshold=20)
+        extra = []
+        if self.dtype != np.float64:
+            extra.append(f"dtype={self.dtype}")
+        if self._rule is not None:
+            extra.append(f"grad_fn=<{self._rule.name}>")
+        elif self.requires_grad:
+            extra.append("requires_grad=True")
+        if self._tangent is not None:
+            extra.append("tangent=...")
+        tail = (", " + ", ".join(extra)) if extra else ""
+        body = body.replace("\n", "\n       ")
+        return f"tensor({body}{tail})"
+
+    def __getstate__(self):  # no pickling: checkpoints go through safetensors
+        raise TypeError("wengert tensors are not pickled; save a state_dict with wg.save() (safetensors)")
+
+
+class GradFn:
+    """A read-only view of the op that produced a tensor (``t.grad_fn``)."""
+
+    __slots__ = ("_t",)
+
+    def __init__(self, t: Tensor) -> None:
+        self._t = t
+
+    @property
+    def name(self) -> str:
+        return self._t._rule.name
+
+    @property
+    def inputs(self) -> tuple:
+        args = self._t._args
+        if args is None:
+            raise RuntimeError("the graph behind this tensor was released by backward(); use retain_graph=True")
+        return tuple(a for a in args if isinstance(a, Tensor))
+
+    @property
+    def params(self) -> dict:
+        return dict(self._t._params or {})
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+
+def _init(t: Tensor, value: Any) -> None:
+    t._value = value
+    t.requires_grad = False
+    t.grad = None
+    t._rule = None
+    t._args = None
+    t._params = None
+    t._seq = _next_seq()
+    t._tangent = None
+    t._cot = None
+    t._retain = False
+    t._meta = None
+
+
+def _new(value: Any) -> Tensor:
+    """Wrap an already-normalised value (the hot path: no checks)."""
+    t = object.__new__(Tensor)
+    t._value = value
+    t.requires_grad = False
+    t.grad = None
+    t._rule = None
+    t._args = None
+    t._params = None
+    t._seq = _next_seq()
+    t._tangent = None
+    t._cot = None
+    t._retain = False
+    t._meta = None
+    return t
+
+
+# ---------------------------------------------------------------- values
+def normalize(out: Any) -> Any:
+    """Bring a NumPy result into storage form: Python float for 0-d float64, else ndarray."""
+    t = type(out)
+    if t is float:
+        return out
+    if t is np.ndarray:
+        if out.ndim == 0 and out.dtype.char == "d":
+            return float(out)
+        return out
+    if t is np.float64:
+        return float(out)
+    if isinstance(out, np.generic):
+        return np.asarray(out)
+    if t is int or t is bool:
+        return np.asarray(out)
+    if isinstance(out, Tensor):
+        return out._value
+    raise TypeError(f"an op returned {t.__name__}, expected an array")
+
+
+def to_value(data: Any, dtype: Any) -> Any:
+    """Convert user data to storage form, checking the dtype."""
+    if isinstance(data, Tensor):
+        data = data._value
+    if dtype is None and type(data) is float:
+        return data
+    try:
+        arr = np.asarray(data, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"cannot make a tensor from {type(data).__name__}: {exc}") from None
+    if arr.dtype.kind not in _OK_KINDS:
+        raise TypeError(
+            f"unsupported dtype {arr.dtype}: wengert tensors hold bool, integer or floating-point numbers "
+            "(complex and object arrays are not supported)"
+        )
+    if arr.dtype == np.float16:
+        raise TypeError("float16 is not supported; use float32 or float64")
+    return normalize(arr)
+
+
+def shape_of(x: Any) -> tuple:
+    if type(x) is float:
+        return ()
+    s = getattr(x, "shape", None)
+    return s if s is not None else np.shape(x)
+
+
+def dtype_of(x: Any) -> np.dtype:
+    if type(x) is float:
+        return _F64
+    d = getattr(x, "dtype", None)
+    return d if d is not None else np.asarray(x).dtype
+
+
+def raw(x: Any) -> Any:
+    """The plain value of a tensor (or the argument itself)."""
+    return x._value if isinstance(x, Tensor) else x
+
+
+_F64 = np.dtype(np.float64)
+
+
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """Make a tensor from a number, nested list, ndarray or tensor (the data is copied).
+
+    dtype inference follows NumPy: Python floats give float64, ints int64.
+
+    >>> import wengert as wg
+    >>> x = wg.tensor([1.0, 2.0], requires_grad=True)
+    >>> (x * x).sum().backward()
+    >>> x.grad
+    tensor([2., 4.])
+    """
+    if isinstance(data, Tensor):
+        data = data._value
+    if isinstance(data, np.ndarray):
+        data = data.copy()
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def as_tensor(x: Any) -> Tensor:
+    """Return ``x`` if it is a tensor, else wrap it (without copying ndarrays)."""
+    if isinstance(x, Tensor):
+        return x
+    return Tensor(x)
+
+
+def is_tensor(x: Any) -> bool:
+    return isinstance(x, Tensor)
+
+
+__all__ = ["Tensor", "tensor", "as_tensor", "is_tensor", "STATE"]

@@ -1,0 +1,219 @@
+"""Composite ops: written with the primitives of the table, so they inherit every derivative.
+
+Like the rules, these are polymorphic: on plain values they compute plain
+values, on Tensors they record the primitives they are made of.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..core.tensor import dtype_of, raw, shape_of
+from .table import (
+    _axes,
+    _ndim,
+    broadcast_to,
+    concatenate,
+    erf,
+    getitem,
+    logsumexp,
+    matmul,
+    reshape,
+    sqrt,
+    sum_,
+    tanh,
+    transpose,
+    exp,
+)
+
+
+def _count(x: Any, axis: Any) -> int:
+    shape = shape_of(x)
+    n = 1
+    for a in _axes(axis, len(shape)):
+        n *= shape[a]
+    return n
+
+
+def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """Arithmetic mean over axis: sum(x) / n."""
+    return sum_(x, axis=axis, keepdims=keepdims) / float(_count(x, axis))
+
+
+def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Any:
+    """Variance over axis: mean of squared deviations (divided by n - ddof)."""
+    d = x - mean(x, axis=axis, keepdims=True)
+    return sum_(d * d, axis=axis, keepdims=keepdims) / float(_count(x, axis) - ddof)
+
+
+def std(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Any:
+    """Standard deviation over axis: sqrt(var)."""
+    return sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
+
+
+def log_softmax(x: Any, axis: int = -1) -> Any:
+    """log(softmax(x)) = x - logsumexp(x): stable for any logits."""
+    return x - logsumexp(x, axis=axis, keepdims=True)
+
+
+def softmax(x: Any, axis: int = -1) -> Any:
+    """exp(x) / sum(exp(x)) along axis, computed as exp(log_softmax(x)) (stable)."""
+    return exp(log_softmax(x, axis=axis))
+
+
+def gelu(x: Any, approximate: str = "none") -> Any:
+    """Gaussian error linear unit x * Phi(x); approximate='tanh' gives the tanh form."""
+    if approximate == "tanh":
+        c = math.sqrt(2.0 / math.pi)
+        return 0.5 * x * (1.0 + tanh(c * (x + 0.044715 * x * x * x)))
+    if approximate != "none":
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return 0.5 * x * (1.0 + erf(x * (1.0 / math.sqrt(2.0))))
+
+
+def dot(a: Any, b: Any) -> Any:
+    """np.dot for 0-, 1- and 2-D arrays (matmul, or a product for scalars)."""
+    if _ndim(a) == 0 or _ndim(b) == 0:
+        return a * b
+    if _ndim(a) > 2 or _ndim(b) > 2:
+        raise ValueError("dot: arrays with more than 2 dimensions are not supported; use matmul or einsum")
+    return matmul(a, b)
+
+
+def outer(a: Any, b: Any) -> Any:
+    """Outer product of two vectors (inputs are flattened, as in NumPy)."""
+    a = reshape(a, (-1, 1))
+    b = reshape(b, (1, -1))
+    return a * b
+
+
+def flatten(x: Any) -> Any:
+    return reshape(x, (-1,))
+
+
+def expand_dims(x: Any, axis: Any) -> Any:
+    shape = shape_of(x)
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    n = len(shape) + len(axes)
+    axes = sorted(a % n for a in axes)
+    out = list(shape)
+    for a in axes:
+        out.insert(a, 1)
+    return reshape(x, tuple(out))
+
+
+def squeeze(x: Any, axis: Any = None) -> Any:
+    shape = shape_of(x)
+    if axis is None:
+        return reshape(x, tuple(s for s in shape if s != 1))
+    axes = _axes(axis, len(shape))
+    for a in axes:
+        if shape[a] != 1:
+            raise ValueError(f"squeeze: cannot remove axis {a} of size {shape[a]} (shape {shape})")
+    return reshape(x, tuple(s for i, s in enumerate(shape) if i not in axes))
+
+
+def swapaxes(x: Any, a: int, b: int) -> Any:
+    perm = list(range(_ndim(x)))
+    perm[a], perm[b] = perm[b], perm[a]
+    return transpose(x, axes=tuple(perm))
+
+
+def moveaxis(x: Any, source: int, destination: int) -> Any:
+    n = _ndim(x)
+    perm = [i for i in range(n) if i != source % n]
+    perm.insert(destination % n, source % n)
+    return transpose(x, axes=tuple(perm))
+
+
+def stack(xs: Sequence[Any], axis: int = 0) -> Any:
+    """Join tensors of equal shape along a new axis."""
+    xs = list(xs)
+    if not xs:
+        raise ValueError("stack: need at least one array")
+    shapes = {shape_of(x) for x in xs}
+    if len(shapes) != 1:
+        raise ValueError(f"stack: all inputs must have the same shape, got {sorted(shapes)}")
+    return concatenate(*[expand_dims(x, axis) for x in xs], axis=axis)
+
+
+def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list:
+    """Split into pieces along axis (np.split semantics); each piece is a slice of x."""
+    n = shape_of(x)[axis]
+    if isinstance(indices_or_sections, (int, np.integer)):
+        k = int(indices_or_sections)
+        if k <= 0 or n % k:
+            raise ValueError(f"split: an axis of size {n} cannot be split into {k} equal sections")
+        bounds = [i * (n // k) for i in range(k + 1)]
+    else:
+        bounds = [0] + [int(i) for i in indices_or_sections] + [n]
+    ax = axis % _ndim(x)
+    return [getitem(x, index=(slice(None),) * ax + (slice(lo, hi),)) for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+
+def take(x: Any, indices: Any, axis: int | None = None) -> Any:
+    """Elements at integer indices along an axis (repeated indices accumulate gradients)."""
+    indices = np.asarray(raw(indices))
+    if axis is None:
+        return getitem(reshape(x, (-1,)), index=indices)
+    ax = axis % _ndim(x)
+    return getitem(x, index=(slice(None),) * ax + (indices,))
+
+
+def repeat(x: Any, repeats: Any, axis: int | None = None) -> Any:
+    """Repeat elements (np.repeat), as a gather: the gradient sums over the copies."""
+    if axis is None:
+        x = reshape(x, (-1,))
+        axis = 0
+    n = shape_of(x)[axis]
+    return take(x, np.repeat(np.arange(n), repeats), axis=axis)
+
+
+def tile(x: Any, reps: Any) -> Any:
+    """Tile an array (np.tile), as a gather over every axis."""
+    reps = (reps,) if isinstance(reps, (int, np.integer)) else tuple(reps)
+    shape = shape_of(x)
+    if len(reps) > len(shape):
+        x = reshape(x, (1,) * (len(reps) - len(shape)) + shape)
+        shape = shape_of(x)
+    reps = (1,) * (len(shape) - len(reps)) + reps
+    idx = np.ix_(*[np.tile(np.arange(s), r) for s, r in zip(shape, reps)])
+    return getitem(x, index=idx)
+
+
+def flip(x: Any, axis: Any = None) -> Any:
+    """Reverse the order of elements along axis (all axes by default)."""
+    axes = _axes(axis, _ndim(x))
+    return getitem(x, index=tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(_ndim(x))))
+
+
+def take_along_axis(x: Any, indices: Any, axis: int) -> Any:
+    """np.take_along_axis, as an advanced index (gradients accumulate on repeats)."""
+    indices = np.asarray(raw(indices))
+    shape = shape_of(x)
+    nd = len(shape)
+    if indices.ndim != nd:
+        raise ValueError(f"take_along_axis: indices have {indices.ndim} dimensions, the array {nd}")
+    ax = axis % nd
+    index = []
+    for d in range(nd):
+        if d == ax:
+            index.append(indices)
+        else:
+            sh = [1] * nd
+            sh[d] = shape[d]
+            index.append(np.arange(shape[d]).reshape(sh))
+    return getitem(x, index=tuple(index))
+
+
+def broadcast_arrays_shape(*xs: Any) -> tuple:
+    return np.broadcast_shapes(*[shape_of(x) for x in xs])
+
+
+__all__ = [
+    "mean", "var", "std", "log_softmax", "softmax", "gelu", "dot", "outer", "flatten", "expand_dims",
+    "squeeze", "swapaxes", "moveaxis", "stack", "split", "take", "repeat", "tile", "flip", "take_along_axis",
+    "broadcast_to", "dtype_of",
+]

@@ -1,0 +1,110 @@
+"""Tensor operators and methods, attached here so that the engine (core) knows no op.
+
+Operators go straight to ``apply`` with the rule: the tensor is known to be a
+Tensor, so the polymorphic dispatch of ``Rule.__call__`` is skipped (this is
+the hot path of scalar code such as the W1/W4 benchmarks).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..core.rule import apply
+from ..core.tensor import Tensor
+from . import api as A
+from . import composite as C
+from . import table as R
+from .interop import array_function, array_ufunc
+
+_E: dict = {}
+
+
+def _binop(rule):
+    def op(self, other):
+        return apply(rule, (self, other), _E)
+
+    return op
+
+
+def _rbinop(rule):
+    def op(self, other):
+        return apply(rule, (other, self), _E)
+
+    return op
+
+
+def _unop(rule):
+    def op(self):
+        return apply(rule, (self,), _E)
+
+    return op
+
+
+def _shape_arg(shape: tuple) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+def _setitem(self: Tensor, index: Any, value: Any) -> None:
+    if self.requires_grad:
+        raise RuntimeError(
+            "in-place assignment into a tensor that requires grad would corrupt its gradient; "
+            "build a new tensor with wg.where / wg.concatenate, or update .data inside wg.no_grad()"
+        )
+    data = self.data
+    data[A._index(index)] = value.data if isinstance(value, Tensor) else value
+    self.data = data
+
+
+def _T(self: Tensor) -> Tensor:
+    return A.transpose(self)
+
+
+_METHODS = {
+    # arithmetic
+    "__add__": _binop(R.add), "__radd__": _rbinop(R.add),
+    "__sub__": _binop(R.subtract), "__rsub__": _rbinop(R.subtract),
+    "__mul__": _binop(R.multiply), "__rmul__": _rbinop(R.multiply),
+    "__truediv__": _binop(R.divide), "__rtruediv__": _rbinop(R.divide),
+    "__pow__": _binop(R.power), "__rpow__": _rbinop(R.power),
+    "__matmul__": _binop(R.matmul), "__rmatmul__": _rbinop(R.matmul),
+    "__neg__": _unop(R.negative), "__pos__": lambda self: self, "__abs__": _unop(R.absolute),
+    # comparisons (bool tensors, no gradient)
+    "__lt__": _binop(R.less), "__le__": _binop(R.less_equal),
+    "__gt__": _binop(R.greater), "__ge__": _binop(R.greater_equal),
+    "__eq__": _binop(R.equal), "__ne__": _binop(R.not_equal),
+    "__and__": _binop(R.logical_and), "__or__": _binop(R.logical_or), "__invert__": _unop(R.logical_not),
+    # indexing
+    "__getitem__": A.getitem, "__setitem__": _setitem,
+    # NumPy dispatch
+    "__array_ufunc__": array_ufunc, "__array_function__": array_function,
+    # elementwise
+    "exp": _unop(R.exp), "log": _unop(R.log), "log1p": _unop(R.log1p), "expm1": _unop(R.expm1),
+    "sqrt": _unop(R.sqrt), "square": _unop(R.square), "sin": _unop(R.sin), "cos": _unop(R.cos),
+    "tan": _unop(R.tan), "tanh": _unop(R.tanh), "arctan": _unop(R.arctan), "sinh": _unop(R.sinh),
+    "cosh": _unop(R.cosh), "sigmoid": _unop(R.sigmoid), "softplus": _unop(R.softplus), "relu": _unop(R.relu),
+    "abs": _unop(R.absolute), "erf": _unop(R.erf),
+    "leaky_relu": A.leaky_relu, "elu": A.elu, "gelu": A.gelu, "clip": A.clip,
+    "maximum": A.maximum, "minimum": A.minimum,
+    # reductions
+    "sum": A.sum, "mean": A.mean, "var": A.var, "std": A.std, "max": A.max, "min": A.min, "prod": A.prod,
+    "logsumexp": A.logsumexp, "argmax": A.argmax, "argmin": A.argmin,
+    "softmax": A.softmax, "log_softmax": A.log_softmax,
+    # shape and linear algebra
+    "reshape": lambda self, *shape: A.reshape(self, _shape_arg(shape)),
+    "view": lambda self, *shape: A.reshape(self, _shape_arg(shape)),
+    "transpose": lambda self, *axes: A.transpose(self, _shape_arg(axes) or None),
+    "permute": lambda self, *axes: A.transpose(self, _shape_arg(axes)),
+    "swapaxes": A.swapaxes, "flatten": A.flatten, "ravel": A.flatten, "squeeze": A.squeeze,
+    "unsqueeze": A.expand_dims, "expand_dims": A.expand_dims, "broadcast_to": A.broadcast_to,
+    "repeat": A.repeat, "tile": A.tile, "flip": A.flip, "take": A.take,
+    "dot": A.dot, "matmul": A.matmul, "astype": A.astype,
+    "double": lambda self: A.astype(self, np.float64), "float": lambda self: A.astype(self, np.float32),
+}
+
+for _name, _fn in _METHODS.items():
+    setattr(Tensor, _name, _fn)
+Tensor.T = property(_T)  # type: ignore[attr-defined]
+Tensor.mT = property(lambda self: C.swapaxes(self, -1, -2))  # type: ignore[attr-defined]

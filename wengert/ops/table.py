@@ -1,0 +1,706 @@
+"""The rule table: every primitive op, declared once, forward + VJP + JVP side by side.
+
+Conventions (one vocabulary): ``ans`` is the op's output, ``g`` the incoming
+cotangent, ``t`` an input tangent.  VJP entries return a cotangent with the
+*output's* shape: the engine sums it back over broadcast axes (core.shapes).
+Rules call other rules, so they work on plain values and on Tensors alike.
+
+Choices at kinks, documented and tested: relu'(0) = 0, abs'(0) = 0,
+leaky_relu'(0) = slope, clip passes the gradient on its closed interval,
+max/min/maximum/minimum split the gradient evenly between tied elements.
+"""
+from __future__ import annotations
+
+import math
+import operator
+from typing import Any
+
+import numpy as np
+
+from ..core.rule import Rule
+from ..core.shapes import broadcast_to, cast, sum_to
+from ..core.tensor import Tensor, dtype_of, raw, shape_of
+
+# ============================================================== helpers
+
+
+def _ndim(x: Any) -> int:
+    return len(shape_of(x))
+
+
+def _axes(axis: Any, ndim: int) -> tuple:
+    """Normalise an ``axis`` argument to a sorted tuple of non-negative axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, (int, np.integer)):
+        axis = (int(axis),)
+    out = []
+    for a in axis:
+        a = int(a)
+        if not -ndim <= a < max(ndim, 1):
+            raise np.exceptions.AxisError(f"axis {a} is out of bounds for an array of dimension {ndim}")
+        out.append(a % ndim if ndim else 0)
+    return tuple(sorted(out))
+
+
+def _keepdims_shape(shape: tuple, axis: Any) -> tuple:
+    ax = _axes(axis, len(shape))
+    return tuple(1 if i in ax else s for i, s in enumerate(shape))
+
+
+def _expand(g: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    """Reshape a reduction's output (or cotangent) so it broadcasts against the input."""
+    if keepdims:
+        return g
+    return reshape(g, _keepdims_shape(shape_of(x), axis))
+
+
+def _where_scalar(c: Any, x: Any, y: Any) -> Any:
+    return x if c else y
+
+
+# ============================================================== elementwise arithmetic
+
+add = Rule(
+    "add", np.add, scalar=operator.add,
+    partials=(lambda ans, x, y: 1.0, lambda ans, x, y: 1.0),  # d(x+y)/dx = 1, d(x+y)/dy = 1
+    vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: g),
+    jvp=(lambda t, ans, x, y: t, lambda t, ans, x, y: t),
+    doc="x + y",
+)
+
+subtract = Rule(
+    "subtract", np.subtract, scalar=operator.sub,
+    partials=(lambda ans, x, y: 1.0, lambda ans, x, y: -1.0),  # d(x-y)/dx = 1, d(x-y)/dy = -1
+    vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: negative(g)),
+    jvp=(lambda t, ans, x, y: t, lambda t, ans, x, y: negative(t)),
+    doc="x - y",
+)
+
+multiply = Rule(
+    "multiply", np.multiply, scalar=operator.mul,
+    partials=(lambda ans, x, y: y, lambda ans, x, y: x),  # d(xy)/dx = y, d(xy)/dy = x
+    doc="x * y",
+)
+
+divide = Rule(
+    "divide", np.true_divide, scalar=operator.truediv,
+    partials=(lambda ans, x, y: 1.0 / y, lambda ans, x, y: negative(ans) / y),  # d(x/y)/dx = 1/y, d/dy = -x/y^2
+    vjp=(lambda g, ans, x, y: g / y, lambda g, ans, x, y: negative(g) * ans / y),
+    doc="x / y",
+)
+
+negative = Rule(
+    "negative", np.negative, scalar=operator.neg,
+    partials=(lambda ans, x: -1.0,),  # d(-x)/dx = -1
+    vjp=(lambda g, ans, x: negative(g),),
+    jvp=(lambda t, ans, x: negative(t),),
+    doc="-x",
+)
+
+
+def _pow_scalar(x: float, y: float) -> Any:
+    return x**y  # complex for a negative base: rejected by Rule.evaluate, NumPy then gives nan
+
+
+def _pow_dx(ans: Any, x: Any, y: Any) -> Any:
+    # d(x^y)/dx = y x^(y-1)
+    if type(y) is int or type(y) is float:
+        if y == 2:
+            return 2.0 * x
+        if y == 1:
+            return 1.0 + 0.0 * x
+    return y * power(x, y - 1)
+
+
+def _pow_dy(ans: Any, x: Any, y: Any) -> Any:
+    # d(x^y)/dy = x^y log x  (0 where x == 0, as PyTorch does)
+    xr = raw(x)
+    safe = where(xr == 0, 1.0, x)
+    return ans * log(safe)
+
+
+power = Rule(
+    "power", np.power, scalar=_pow_scalar,
+    partials=(_pow_dx, _pow_dy),
+    doc="x ** y (the exponent may be a tensor too)",
+)
+
+maximum = Rule(
+    "maximum", np.maximum, scalar=max,
+    # 1 where x wins, 1/2 on ties (the gradient is split evenly), 0 elsewhere
+    partials=(lambda ans, x, y: _win(x, y), lambda ans, x, y: _win(y, x)),
+    doc="elementwise maximum (ties split the gradient evenly)",
+)
+
+minimum = Rule(
+    "minimum", np.minimum, scalar=min,
+    partials=(lambda ans, x, y: _win(y, x), lambda ans, x, y: _win(x, y)),
+    doc="elementwise minimum (ties split the gradient evenly)",
+)
+
+
+def _win(x: Any, y: Any) -> Any:
+    a, b = raw(x), raw(y)
+    if type(a) is float and type(b) is float:
+        return 1.0 if a > b else (0.5 if a == b else 0.0)
+    return (np.greater(a, b) + 0.5 * np.equal(a, b)).astype(np.result_type(dtype_of(a), dtype_of(b), np.float32))
+
+
+def _where_impl(c: Any, x: Any, y: Any) -> Any:
+    return np.where(c, x, y)
+
+
+where = Rule(
+    "where", _where_impl,
+    vjp=(None,
+         lambda g, ans, c, x, y: where(c, g, 0.0),
+         lambda g, ans, c, x, y: where(c, 0.0, g)),
+    jvp=(None,
+         lambda t, ans, c, x, y: where(c, t, 0.0),
+         lambda t, ans, c, x, y: where(c, 0.0, t)),
+    doc="where(condition, x, y): x where condition holds, else y (no gradient to the condition)",
+)
+
+
+# ============================================================== elementwise functions
+def _safe_log(x: float) -> float:
+    return math.log(x)
+
+
+def _unary(name: str, impl: Any, scalar: Any, partial: Any, doc: str) -> Rule:
+    return Rule(name, impl, scalar=scalar, partials=(partial,), doc=doc)
+
+
+exp = _unary("exp", np.exp, math.exp, lambda ans, x: ans, "e^x;  d/dx e^x = e^x")
+log = _unary("log", np.log, _safe_log, lambda ans, x: 1.0 / x, "natural log;  d/dx log x = 1/x")
+log1p = _unary("log1p", np.log1p, math.log1p, lambda ans, x: 1.0 / (1.0 + x), "log(1 + x);  d/dx = 1/(1+x)")
+expm1 = _unary("expm1", np.expm1, math.expm1, lambda ans, x: ans + 1.0, "e^x - 1;  d/dx = e^x")
+sqrt = _unary("sqrt", np.sqrt, math.sqrt, lambda ans, x: 0.5 / ans, "square root;  d/dx sqrt(x) = 1/(2 sqrt(x))")
+square = _unary("square", np.square, lambda x: x * x, lambda ans, x: 2.0 * x, "x^2;  d/dx = 2x")
+sin = _unary("sin", np.sin, math.sin, lambda ans, x: cos(x), "sine;  d/dx sin x = cos x")
+cos = _unary("cos", np.cos, math.cos, lambda ans, x: negative(sin(x)), "cosine;  d/dx cos x = -sin x")
+tan = _unary("tan", np.tan, math.tan, lambda ans, x: 1.0 + ans * ans, "tangent;  d/dx tan x = 1 + tan^2 x")
+tanh = _unary("tanh", np.tanh, math.tanh, lambda ans, x: 1.0 - ans * ans, "hyperbolic tangent;  d/dx = 1 - tanh^2 x")
+arctan = _unary("arctan", np.arctan, math.atan, lambda ans, x: 1.0 / (1.0 + x * x), "arctan;  d/dx = 1/(1+x^2)")
+sinh = _unary("sinh", np.sinh, math.sinh, lambda ans, x: cosh(x), "hyperbolic sine;  d/dx = cosh x")
+cosh = _unary("cosh", np.cosh, math.cosh, lambda ans, x: sinh(x), "hyperbolic cosine;  d/dx = sinh x")
+
+
+def _sigmoid_np(x: Any) -> Any:
+    # stable: never exponentiates a positive number
+    x = np.asarray(x)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype if x.dtype.kind == "f" else np.float64)
+
+
+def _sigmoid_scalar(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+sigmoid = _unary("sigmoid", _sigmoid_np, _sigmoid_scalar, lambda ans, x: ans * (1.0 - ans),
+                 "logistic sigmoid 1/(1+e^-x), computed stably;  d/dx = s(1-s)")
+
+
+def _softplus_np(x: Any) -> Any:
+    return np.logaddexp(0.0, x)
+
+
+def _softplus_scalar(x: float) -> float:
+    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+
+
+softplus = _unary("softplus", _softplus_np, _softplus_scalar, lambda ans, x: sigmoid(x),
+                  "log(1 + e^x), computed stably;  d/dx = sigmoid(x)")
+
+
+def _relu_scalar(x: float) -> float:
+    return x if x > 0.0 else 0.0
+
+
+relu = _unary("relu", lambda x: np.maximum(x, 0), _relu_scalar, lambda ans, x: _gt0(x),
+              "max(x, 0);  d/dx = 1 for x > 0, 0 for x <= 0 (relu'(0) = 0)")
+
+
+def _gt0(x: Any) -> Any:
+    xr = raw(x)
+    if type(xr) is float:
+        return 1.0 if xr > 0.0 else 0.0
+    return (xr > 0).astype(xr.dtype)
+
+
+leaky_relu = Rule(
+    "leaky_relu", lambda x, negative_slope=0.01: np.where(x > 0, x, x * negative_slope).astype(np.result_type(x, np.float32)),
+    # d/dx = 1 for x > 0, slope for x <= 0
+    partials=(lambda ans, x, negative_slope=0.01: _leaky_d(x, negative_slope),),
+    doc="x for x > 0, negative_slope * x otherwise;  leaky_relu'(0) = negative_slope",
+)
+
+
+def _leaky_d(x: Any, slope: float) -> Any:
+    xr = raw(x)
+    d = np.where(xr > 0, 1.0, slope)
+    return normalize_like(d, xr)
+
+
+def normalize_like(d: Any, like: Any) -> Any:
+    if type(like) is float:
+        return float(d)
+    return np.asarray(d, dtype=dtype_of(like))
+
+
+elu = Rule(
+    "elu", lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))).astype(np.result_type(x, np.float32)),
+    # d/dx = 1 for x > 0, alpha e^x = ans + alpha for x <= 0
+    partials=(lambda ans, x, alpha=1.0: where(raw(x) > 0, 1.0, ans + alpha),),
+    doc="x for x > 0, alpha (e^x - 1) otherwise",
+)
+
+
+def _abs_scalar(x: float) -> float:
+    return abs(x)
+
+
+absolute = _unary("abs", np.abs, _abs_scalar, lambda ans, x: sign(x), "|x|;  d/dx = sign(x) (abs'(0) = 0)")
+
+sign = Rule("sign", np.sign, differentiable=False, doc="sign of x (no gradient: zero almost everywhere)")
+
+
+def _erf_np(x: Any) -> Any:
+    try:
+        from scipy.special import erf as _erf  # optional: vectorised and exact
+    except ImportError:  # pragma: no cover - depends on the environment
+        _erf = np.vectorize(math.erf, otypes=[np.float64])
+    x = np.asarray(x)
+    return np.asarray(_erf(x)).astype(x.dtype if x.dtype.kind == "f" else np.float64)
+
+
+erf = _unary("erf", _erf_np, math.erf, lambda ans, x: (2.0 / math.sqrt(math.pi)) * exp(negative(x * x)),
+             "the error function;  d/dx erf(x) = 2/sqrt(pi) e^(-x^2)")
+
+
+def _clip_impl(x: Any, lo: Any = None, hi: Any = None) -> Any:
+    return np.clip(x, lo, hi)
+
+
+def _clip_d(ans: Any, x: Any, lo: Any = None, hi: Any = None) -> Any:
+    xr = raw(x)
+    m = np.ones(np.shape(xr), dtype=bool)
+    if lo is not None:
+        m &= np.asarray(xr >= lo)
+    if hi is not None:
+        m &= np.asarray(xr <= hi)
+    return normalize_like(m.astype(np.float64), xr) if type(xr) is float else m.astype(dtype_of(xr))
+
+
+clip = Rule("clip", _clip_impl, partials=(_clip_d,),
+            doc="clip(x, lo, hi): the gradient passes where lo <= x <= hi (bounds included)")
+
+
+# ============================================================== comparisons (no gradient)
+def _cmp(name: str, fn: Any) -> Rule:
+    return Rule(name, fn, differentiable=False, doc=f"elementwise {name} (bool result, no gradient)")
+
+
+greater = _cmp("greater", np.greater)
+greater_equal = _cmp("greater_equal", np.greater_equal)
+less = _cmp("less", np.less)
+less_equal = _cmp("less_equal", np.less_equal)
+equal = _cmp("equal", np.equal)
+not_equal = _cmp("not_equal", np.not_equal)
+logical_and = _cmp("logical_and", np.logical_and)
+logical_or = _cmp("logical_or", np.logical_or)
+logical_not = _cmp("logical_not", np.logical_not)
+isfinite = _cmp("isfinite", np.isfinite)
+
+# ============================================================== reductions
+
+
+def _sum_impl(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    return np.sum(x, axis=axis, keepdims=keepdims)
+
+
+sum_ = Rule(
+    "sum", _sum_impl,
+    # d/dx_i sum(x) = 1: the cotangent is broadcast back over the reduced axes
+    vjp=(lambda g, ans, x, axis=None, keepdims=False: broadcast_to(_expand(g, x, axis, keepdims), shape_of(x)),),
+    jvp=(lambda t, ans, x, axis=None, keepdims=False: sum_(t, axis=axis, keepdims=keepdims),),
+    doc="sum over axis",
+)
+
+
+def _extreme_weights(ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    """1/k on each of the k elements that attain the max (or min), 0 elsewhere."""
+    xr = np.asarray(raw(x))
+    a = np.asarray(raw(ans))
+    if not keepdims:
+        a = a.reshape(_keepdims_shape(xr.shape, axis))
+    mask = xr == a
+    count = np.sum(mask, axis=_axes(axis, xr.ndim), keepdims=True)
+    return (mask / count).astype(xr.dtype)
+
+
+def _extreme(name: str, fn: Any) -> Rule:
+    return Rule(
+        name, lambda x, axis=None, keepdims=False: fn(x, axis=axis, keepdims=keepdims),
+        vjp=(lambda g, ans, x, axis=None, keepdims=False:
+             _expand(g, x, axis, keepdims) * _extreme_weights(ans, x, axis, keepdims),),
+        jvp=(lambda t, ans, x, axis=None, keepdims=False:
+             sum_(t * _extreme_weights(ans, x, axis, keepdims), axis=axis, keepdims=keepdims),),
+        doc=f"{name} over axis (ties split the gradient evenly)",
+    )
+
+
+max_ = _extreme("max", np.max)
+min_ = _extreme("min", np.min)
+
+
+def _prod_impl(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    return np.prod(x, axis=axis, keepdims=keepdims)
+
+
+def _prod_others(ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    """d prod / d x_i = product of the other elements (exact even where x has zeros)."""
+    xr = raw(x)
+    if np.all(np.asarray(xr) != 0):
+        return _expand(ans, x, axis, keepdims) / x
+    if isinstance(x, Tensor) and x.requires_grad:
+        raise NotImplementedError("second derivative of prod at an input containing zeros is not implemented")
+    xa = np.asarray(xr)
+    ax = _axes(axis, xa.ndim)
+    moved = np.moveaxis(xa, ax, tuple(range(xa.ndim - len(ax), xa.ndim)))
+    flat = moved.reshape(moved.shape[: xa.ndim - len(ax)] + (-1,))
+    ones = np.ones(flat.shape[:-1] + (1,), dtype=xa.dtype)
+    left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    others = (left * right).reshape(moved.shape)
+    return np.moveaxis(others, tuple(range(xa.ndim - len(ax), xa.ndim)), ax)
+
+
+prod = Rule(
+    "prod", _prod_impl,
+    vjp=(lambda g, ans, x, axis=None, keepdims=False: _expand(g, x, axis, keepdims) * _prod_others(ans, x, axis, keepdims),),
+    jvp=(lambda t, ans, x, axis=None, keepdims=False: sum_(t * _prod_others(ans, x, axis, keepdims), axis=axis, keepdims=keepdims),),
+    doc="product over axis (exact gradient at zeros)",
+)
+
+
+def _lse_impl(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    x = np.asarray(x)
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    if not keepdims:
+        out = out.reshape(np.sum(x, axis=axis).shape) if axis is not None else out.reshape(())
+    return out
+
+
+def _lse_weights(ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    # d lse / d x = softmax(x) = exp(x - lse)
+    return exp(x - _expand(ans, x, axis, keepdims))
+
+
+logsumexp = Rule(
+    "logsumexp", _lse_impl,
+    vjp=(lambda g, ans, x, axis=None, keepdims=False: _expand(g, x, axis, keepdims) * _lse_weights(ans, x, axis, keepdims),),
+    jvp=(lambda t, ans, x, axis=None, keepdims=False: sum_(t * _lse_weights(ans, x, axis, keepdims), axis=axis, keepdims=keepdims),),
+    doc="log(sum(exp(x))) over axis, computed stably (no overflow)",
+)
+
+argmax = Rule("argmax", lambda x, axis=None, keepdims=False: np.argmax(x, axis=axis, keepdims=keepdims),
+              differentiable=False, doc="index of the maximum (no gradient)")
+argmin = Rule("argmin", lambda x, axis=None, keepdims=False: np.argmin(x, axis=axis, keepdims=keepdims),
+              differentiable=False, doc="index of the minimum (no gradient)")
+
+
+# ============================================================== shape ops
+def _reshape_impl(x: Any, shape: tuple) -> Any:
+    return np.reshape(x, shape)
+
+
+reshape = Rule(
+    "reshape", _reshape_impl,
+    vjp=(lambda g, ans, x, shape: reshape(g, shape_of(x)),),
+    jvp=(lambda t, ans, x, shape: reshape(t, shape),),
+    doc="reshape (a view when NumPy can make one)",
+)
+
+
+def _inverse_perm(axes: tuple) -> tuple:
+    return tuple(np.argsort(axes))
+
+
+transpose = Rule(
+    "transpose", lambda x, axes=None: np.transpose(x, axes),
+    vjp=(lambda g, ans, x, axes=None: transpose(g, axes=None if axes is None else _inverse_perm(axes)),),
+    jvp=(lambda t, ans, x, axes=None: transpose(t, axes=axes),),
+    doc="permute axes (reverse them by default)",
+)
+
+
+def _is_basic(index: Any) -> bool:
+    if not isinstance(index, tuple):
+        index = (index,)
+    return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in index)
+
+
+def _getitem_impl(x: Any, index: Any) -> Any:
+    return np.asarray(x)[index]
+
+
+def _scatter_add_impl(g: Any, index: Any, shape: tuple) -> Any:
+    g = np.asarray(g)
+    out = np.zeros(shape, dtype=g.dtype)
+    if _is_basic(index):
+        out[index] += g  # basic indexing never repeats an element
+    else:
+        np.add.at(out, index, g)  # repeated indices accumulate: x[[0, 0]] gives 2
+    return out
+
+
+getitem = Rule(
+    "getitem", _getitem_impl,
+    # the cotangent is scattered back (added) into zeros of the input's shape
+    vjp=(lambda g, ans, x, index: scatter_add(g, index=index, shape=shape_of(x)),),
+    jvp=(lambda t, ans, x, index: getitem(t, index=index),),
+    doc="x[index], basic and advanced indexing (repeated indices accumulate in the gradient)",
+)
+
+scatter_add = Rule(
+    "scatter_add", _scatter_add_impl,
+    vjp=(lambda g, ans, u, index, shape: getitem(g, index=index),),
+    jvp=(lambda t, ans, u, index, shape: scatter_add(t, index=index, shape=shape),),
+    doc="zeros(shape) with u added at index (the VJP of getitem)",
+)
+
+
+def _concat_impl(*xs: Any, axis: int = 0) -> Any:
+    return np.concatenate(xs, axis=axis)
+
+
+def _concat_vjp(g: Any, ans: Any, needs: list, *xs: Any, axis: int = 0) -> list:
+    nd = _ndim(ans)
+    ax = axis % nd
+    out = []
+    start = 0
+    for need, x in zip(needs, xs):
+        n = shape_of(x)[ax]
+        if need:
+            idx = (slice(None),) * ax + (slice(start, start + n),)
+            out.append(getitem(g, index=idx))
+        else:
+            out.append(None)
+        start += n
+    return out
+
+
+def _concat_jvp(tangents: list, ans: Any, *xs: Any, axis: int = 0) -> Any:
+    parts = []
+    for t, x in zip(tangents, xs):
+        if t is None:
+            parts.append(np.zeros(shape_of(x), dtype=dtype_of(raw(x))))
+        else:
+            parts.append(t)
+    return concatenate(*parts, axis=axis)
+
+
+concatenate = Rule("concatenate", _concat_impl, vjp_all=_concat_vjp, jvp_all=_concat_jvp,
+                   doc="join tensors along an existing axis")
+
+
+def _pad_impl(x: Any, pad_width: Any, constant_values: float = 0.0) -> Any:
+    return np.pad(x, pad_width, mode="constant", constant_values=constant_values)
+
+
+def _unpad_index(x: Any, pad_width: Any) -> tuple:
+    pw = np.broadcast_to(np.asarray(pad_width, dtype=int), (_ndim(x), 2))
+    return tuple(slice(int(a), int(a) + s) for (a, _), s in zip(pw, shape_of(x)))
+
+
+pad = Rule(
+    "pad", _pad_impl,
+    vjp=(lambda g, ans, x, pad_width, constant_values=0.0: getitem(g, index=_unpad_index(x, pad_width)),),
+    jvp=(lambda t, ans, x, pad_width, constant_values=0.0: pad(t, pad_width=pad_width, constant_values=0.0),),
+    doc="constant padding (np.pad with mode='constant')",
+)
+
+# ============================================================== linear algebra
+
+
+def _T(x: Any) -> Any:
+    n = _ndim(x)
+    if n < 2:
+        return x
+    axes = tuple(range(n - 2)) + (n - 1, n - 2)
+    return transpose(x, axes=axes)
+
+
+def _matmul_vjp_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
+    na, nb = _ndim(a), _ndim(b)
+    if na == 1 and nb == 1:
+        return g * b
+    if nb == 1:  # (..., n, k) @ (k,) -> (..., n)
+        return reshape(g, shape_of(g) + (1,)) * b
+    if na == 1:  # (k,) @ (..., k, m) -> (..., m)
+        gb = matmul(b, reshape(g, shape_of(g) + (1,)))
+        return reshape(gb, shape_of(gb)[:-1])
+    return matmul(g, _T(b))
+
+
+def _matmul_vjp_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
+    na, nb = _ndim(a), _ndim(b)
+    if na == 1 and nb == 1:
+        return g * a
+    if na == 1:  # (k,) @ (..., k, m): d/db = a outer g
+        return reshape(a, (shape_of(a)[0], 1)) * reshape(g, shape_of(g)[:-1] + (1, shape_of(g)[-1]))
+    if nb == 1:  # (..., n, k) @ (k,) -> (..., n): d/db = a^T g
+        r = matmul(_T(a), reshape(g, shape_of(g) + (1,)))
+        return reshape(r, shape_of(r)[:-1])
+    return matmul(_T(a), g)
+
+
+def _matmul_impl(a: Any, b: Any) -> Any:
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        raise ValueError("matmul needs arrays with at least one dimension; use * for scalars")
+    return np.matmul(a, b)
+
+
+matmul = Rule(
+    "matmul", _matmul_impl,
+    # C = A B:  dA = G B^T,  dB = A^T G  (1-D and batched cases handled as in NumPy)
+    vjp=(_matmul_vjp_a, _matmul_vjp_b),
+    jvp=(lambda t, ans, a, b: matmul(t, b), lambda t, ans, a, b: matmul(a, t)),
+    doc="matrix product with NumPy's matmul semantics (1-D, 2-D, batched with broadcasting)",
+)
+
+
+def _parse_einsum(subscripts: str, n: int) -> tuple:
+    s = subscripts.replace(" ", "")
+    if "." in s:
+        raise ValueError("einsum: ellipsis ('...') is not supported; write the indices out")
+    if "->" in s:
+        lhs, out = s.split("->")
+    else:
+        lhs = s
+        letters = lhs.replace(",", "")
+        out = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    ins = lhs.split(",")
+    if len(ins) != n:
+        raise ValueError(f"einsum: subscripts {subscripts!r} name {len(ins)} operands, got {n}")
+    for term in ins:
+        if len(set(term)) != len(term):
+            raise ValueError(f"einsum: repeated index within one operand ({term!r}, a diagonal) is not supported; use trace")
+    return ins, out
+
+
+def _einsum_impl(*ops: Any, subscripts: str) -> Any:
+    ins, out = _parse_einsum(subscripts, len(ops))
+    return np.einsum(f"{','.join(ins)}->{out}", *ops)
+
+
+def _einsum_vjp(g: Any, ans: Any, needs: list, *ops: Any, subscripts: str) -> list:
+    ins, out = _parse_einsum(subscripts, len(ops))
+    res = []
+    for i, need in enumerate(needs):
+        if not need:
+            res.append(None)
+            continue
+        others = [ins[j] for j in range(len(ops)) if j != i]
+        present = set(out).union(*others) if others else set(out)
+        target = "".join(c for c in ins[i] if c in present)
+        spec = ",".join([out] + others) + "->" + target
+        r = einsum(g, *[ops[j] for j in range(len(ops)) if j != i], subscripts=spec)
+        if target != ins[i]:  # letters summed only within this operand: the gradient is broadcast along them
+            shape_i = shape_of(ops[i])
+            keep = tuple(s if c in present else 1 for c, s in zip(ins[i], shape_i))
+            r = broadcast_to(reshape(r, keep), shape_i)
+        res.append(r)
+    return res
+
+
+def _einsum_jvp(tangents: list, ans: Any, *ops: Any, subscripts: str) -> Any:
+    total = None
+    for i, t in enumerate(tangents):
+        if t is None:
+            continue
+        args = list(ops)
+        args[i] = t
+        c = einsum(*args, subscripts=subscripts)
+        total = c if total is None else total + c
+    return total
+
+
+einsum = Rule("einsum", _einsum_impl, vjp_all=_einsum_vjp, jvp_all=_einsum_jvp,
+              doc="Einstein summation over explicit indices (any number of operands; no ellipsis or diagonals)")
+
+
+def _trace_impl(x: Any) -> Any:
+    if np.ndim(x) != 2:
+        raise ValueError(f"trace needs a 2-D matrix, got shape {np.shape(x)}")
+    return np.trace(x)
+
+
+def _eye_like(x: Any) -> np.ndarray:
+    n, m = shape_of(x)
+    return np.eye(n, m, dtype=dtype_of(raw(x)))
+
+
+trace = Rule(
+    "trace", _trace_impl,
+    vjp=(lambda g, ans, x: g * _eye_like(x),),  # d tr(X) / dX = I
+    jvp=(lambda t, ans, x: trace(t),),
+    doc="sum of the diagonal of a matrix",
+)
+
+inv = Rule(
+    "inv", np.linalg.inv,
+    # d(A^-1) = -A^-1 dA A^-1:  vjp G -> -A^-T G A^-T
+    vjp=(lambda g, ans, a: negative(matmul(matmul(_T(ans), g), _T(ans))),),
+    jvp=(lambda t, ans, a: negative(matmul(matmul(ans, t), ans)),),
+    doc="matrix inverse (batched over leading axes)",
+)
+
+
+def _det_expand(v: Any, a: Any) -> Any:
+    return reshape(v, shape_of(v) + (1, 1))
+
+
+det = Rule(
+    "det", np.linalg.det,
+    # d det(A) / dA = det(A) A^-T
+    vjp=(lambda g, ans, a: _det_expand(g * ans, a) * _T(inv(a)),),
+    jvp=(lambda t, ans, a: ans * sum_(inv(a) * _T(t), axis=(-2, -1)),),
+    doc="determinant (batched over leading axes)",
+)
+
+
+def _solve_impl(a: Any, b: Any) -> Any:
+    return np.linalg.solve(a, b)
+
+
+def _solve_vjp_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
+    # x = A^-1 b:  dA = -(A^-T g) x^T
+    gb = solve(_T(a), g)
+    if _ndim(b) == 1:
+        return negative(reshape(gb, shape_of(gb) + (1,)) * reshape(ans, (1,) + shape_of(ans)))
+    return negative(matmul(gb, _T(ans)))
+
+
+solve = Rule(
+    "solve", _solve_impl,
+    vjp=(_solve_vjp_a, lambda g, ans, a, b: solve(_T(a), g)),  # db = A^-T g
+    jvp=(lambda t, ans, a, b: negative(solve(a, _matvec(t, ans, b))), lambda t, ans, a, b: solve(a, t)),
+    doc="solve A x = b for x",
+)
+
+
+def _matvec(t: Any, x: Any, b: Any) -> Any:
+    if _ndim(b) == 1:
+        return matmul(t, x)
+    return matmul(t, x)
+
+
+__all__ = [name for name, v in list(globals().items()) if isinstance(v, Rule)] + ["sum_to", "broadcast_to", "cast"]
