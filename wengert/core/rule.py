@@ -21,8 +21,8 @@ and a Tensor comes back; with plain values only, the plain result comes back.
 """
 from __future__ import annotations
 
+import inspect
 import sys
-import traceback
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -39,7 +39,7 @@ class ShapeError(ValueError):
 
 class Rule:
     __slots__ = ("name", "impl", "scalar", "partials", "vjps", "jvps", "vjp_all", "jvp_all",
-                 "differentiable", "doc", "__weakref__")
+                 "differentiable", "doc", "arity", "param_names", "__weakref__")
 
     def __init__(
         self,
@@ -70,6 +70,15 @@ class Rule:
         self.jvp_all = jvp_all
         self.differentiable = differentiable
         self.doc = doc
+        # number of array inputs; positional arguments after them are the op's parameters
+        self.arity = len(self.vjps) if self.vjps is not None else None
+        self.param_names: tuple = ()
+        if self.arity is not None:
+            try:
+                names = list(inspect.signature(impl).parameters)
+                self.param_names = tuple(names[self.arity:])
+            except (TypeError, ValueError):
+                pass
         if differentiable and self.vjps is None and vjp_all is None:
             raise ValueError(f"rule {name!r}: a differentiable rule needs vjp, vjp_all or partials")
         if register:
@@ -81,6 +90,13 @@ class Rule:
         return f"<rule {self.name}>"
 
     def __call__(self, *args: Any, **params: Any) -> Any:
+        if self.arity is not None and len(args) > self.arity:  # e.g. reshape(x, shape)
+            extra = args[self.arity:]
+            if len(extra) > len(self.param_names):
+                raise TypeError(f"{self.name} takes {self.arity} array argument(s) and parameters "
+                                f"{self.param_names}, got {len(args)} positional arguments")
+            params = {**dict(zip(self.param_names, extra)), **params}
+            args = args[: self.arity]
         for a in args:
             if isinstance(a, Tensor):
                 return apply(self, args, params)
@@ -160,6 +176,12 @@ def apply(rule: Rule, args: Sequence[Any], params: dict) -> Tensor:
     if converted:
         args = tuple(a if isinstance(a, Tensor) else v for a, v in zip(args, values))
     out = _new(rule.evaluate(values, params))
+    return _finish(rule, out, args, values, params, record, tangent)
+
+
+def _finish(rule: Rule, out: Tensor, args: Sequence[Any], values: Sequence[Any], params: dict,
+            record: bool, tangent: bool) -> Tensor:
+    """Record ``out`` as the op's output, check anomalies, carry the tangent."""
     record = record and STATE.grad_enabled and rule.differentiable
     if record:
         out.requires_grad = True
@@ -171,6 +193,64 @@ def apply(rule: Rule, args: Sequence[Any], params: dict) -> Tensor:
     if tangent and STATE.forward_active and rule.differentiable:
         out._tangent = _forward_tangent(rule, args, values, params, out, record)
     return out
+
+
+_NOPARAMS: dict = {}
+
+
+# The hot path of scalar code (micrograd-style networks, the W1/W4 benchmarks):
+# Tensor operators call these instead of `apply`.  They do the same thing for
+# the common case (one or two inputs, no parameters, Python-float values) with
+# no list building and no extra calls; anything else falls back to `apply`.
+def apply1(rule: Rule, x: Tensor) -> Tensor:
+    v = x._value
+    s = rule.scalar
+    if s is not None and type(v) is float and not (STATE.anomaly or STATE.forward_active):
+        try:
+            r = s(v)
+        except (ArithmeticError, ValueError):
+            r = None
+        if type(r) is float:
+            out = _new(r)
+            if x.requires_grad and STATE.grad_enabled:
+                out.requires_grad = True
+                out._rule = rule
+                out._args = (x,)
+            return out
+    return apply(rule, (x,), _NOPARAMS)
+
+
+def apply2(rule: Rule, x: Any, y: Any) -> Tensor:
+    if isinstance(x, Tensor):
+        xv = x._value
+        xg = x.requires_grad
+        if isinstance(y, Tensor):
+            yv = y._value
+            yg = y.requires_grad
+        else:
+            yv = y
+            yg = False
+    else:  # reflected operator: y is the Tensor
+        xv = x
+        xg = False
+        yv = y._value
+        yg = y.requires_grad
+    s = rule.scalar
+    tx = type(xv)
+    ty = type(yv)
+    if s is not None and (tx is float or tx is int) and (ty is float or ty is int) and (tx is float or ty is float):
+        try:
+            r = s(xv, yv)
+        except (ArithmeticError, ValueError):
+            r = None
+        if type(r) is float and not (STATE.anomaly or STATE.forward_active):
+            out = _new(r)
+            if (xg or yg) and STATE.grad_enabled:
+                out.requires_grad = True
+                out._rule = rule
+                out._args = (x, y)
+            return out
+    return apply(rule, (x, y), _NOPARAMS)
 
 
 def _forward_tangent(rule: Rule, args: Sequence[Any], values: list, params: dict, out: Tensor, recorded: bool) -> Any:
@@ -282,4 +362,4 @@ def anomaly_backward(node: Tensor, ct: Any, index: int) -> None:
         )
 
 
-__all__ = ["Rule", "REGISTRY", "apply", "fit", "ShapeError", "traceback"]
+__all__ = ["Rule", "REGISTRY", "apply", "apply1", "apply2", "fit", "ShapeError"]

@@ -10,33 +10,30 @@ from typing import Any
 
 import numpy as np
 
-from ..core.rule import apply
+from ..core.rule import apply1, apply2
 from ..core.tensor import Tensor
 from . import api as A
 from . import composite as C
 from . import table as R
 from .interop import array_function, array_ufunc
 
-_E: dict = {}
-
-
 def _binop(rule):
     def op(self, other):
-        return apply(rule, (self, other), _E)
+        return apply2(rule, self, other)
 
     return op
 
 
 def _rbinop(rule):
     def op(self, other):
-        return apply(rule, (other, self), _E)
+        return apply2(rule, other, self)
 
     return op
 
 
 def _unop(rule):
     def op(self):
-        return apply(rule, (self,), _E)
+        return apply1(rule, self)
 
     return op
 

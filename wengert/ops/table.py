@@ -232,8 +232,14 @@ def _gt0(x: Any) -> Any:
     return (xr > 0).astype(xr.dtype)
 
 
+def _fdtype(x: Any) -> np.dtype:
+    """The floating dtype a function of x computes in (x's own, or float64 for integers)."""
+    d = dtype_of(x)
+    return d if d.kind == "f" else np.dtype(np.float64)
+
+
 leaky_relu = Rule(
-    "leaky_relu", lambda x, negative_slope=0.01: np.where(x > 0, x, x * negative_slope).astype(np.result_type(x, np.float32)),
+    "leaky_relu", lambda x, negative_slope=0.01: np.where(x > 0, x, x * negative_slope).astype(_fdtype(x)),
     # d/dx = 1 for x > 0, slope for x <= 0
     partials=(lambda ans, x, negative_slope=0.01: _leaky_d(x, negative_slope),),
     doc="x for x > 0, negative_slope * x otherwise;  leaky_relu'(0) = negative_slope",
@@ -253,7 +259,7 @@ def normalize_like(d: Any, like: Any) -> Any:
 
 
 elu = Rule(
-    "elu", lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))).astype(np.result_type(x, np.float32)),
+    "elu", lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))).astype(_fdtype(x)),
     # d/dx = 1 for x > 0, alpha e^x = ans + alpha for x <= 0
     partials=(lambda ans, x, alpha=1.0: where(raw(x) > 0, 1.0, ans + alpha),),
     doc="x for x > 0, alpha (e^x - 1) otherwise",

@@ -1,0 +1,64 @@
+"""Test specs for the rule table: one ``Spec`` per registered rule.
+
+``tests/test_ops.py`` loops over ``wengert.REGISTRY`` and fails for any rule
+without a spec, so adding an op means adding its spec.  Specs live in
+``tests/specs_*.py`` files, each with a ``SPECS`` dict (rule name -> Spec).
+
+A spec says how to draw inputs (several shape cases, including broadcasting
+and keepdims), which arguments are differentiated, the op's parameters, and
+an optional NumPy reference for the forward value.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+
+@dataclass
+class Case:
+    shapes: Sequence[tuple]  # one shape per array argument
+    params: dict = field(default_factory=dict)
+
+
+@dataclass
+class Spec:
+    cases: Sequence[Case]
+    # how to draw an argument's values: rng, shape, arg index -> ndarray (float64 unless it is a constant)
+    draw: Callable[[np.random.Generator, tuple, int], Any] | None = None
+    wrt: Sequence[int] | None = None  # differentiated arguments (default: all)
+    ref: Callable[..., Any] | None = None  # NumPy reference: ref(*arrays, **params)
+    call: Callable[..., Any] | None = None  # how to call the op (default: the rule itself)
+    second_order: bool = True  # hvp / create_graph checks apply
+    rtol: float = 1e-6
+    eps: float = 1e-6
+    nondiff: bool = False  # the rule has no gradient (comparisons, argmax)
+
+
+def normal(rng: np.random.Generator, shape: tuple, i: int) -> np.ndarray:
+    return rng.standard_normal(shape)
+
+
+def positive(rng: np.random.Generator, shape: tuple, i: int) -> np.ndarray:
+    return rng.uniform(0.5, 2.0, shape)
+
+
+def away_from_zero(rng: np.random.Generator, shape: tuple, i: int) -> np.ndarray:
+    """Normal values kept away from kinks at 0 (relu, abs, ...)."""
+    x = rng.standard_normal(shape)
+    return np.where(np.abs(x) < 0.1, x + np.sign(x + 1e-12) * 0.2, x)
+
+
+def distinct(rng: np.random.Generator, shape: tuple, i: int) -> np.ndarray:
+    """Values with no ties and gaps much larger than the finite-difference step (max, min, sort...)."""
+    n = int(np.prod(shape)) if shape else 1
+    return (rng.permutation(n).reshape(shape) * 0.37 + rng.uniform(-0.05, 0.05, shape)).astype(np.float64)
+
+
+def well_conditioned(rng: np.random.Generator, shape: tuple, i: int) -> np.ndarray:
+    """Square matrices (batched) close to the identity, safe for inv/det/solve."""
+    x = rng.standard_normal(shape) * 0.3
+    if len(shape) >= 2 and shape[-1] == shape[-2]:
+        x = x + 2.0 * np.eye(shape[-1])
+    return x

@@ -1,0 +1,148 @@
+"""Every rule in the registry, checked from its spec: forward against NumPy, VJP against
+central finite differences in float64, JVP against finite differences and against the VJP
+(<u, J v> == <J^T u, v>), and the VJP's own derivative (create_graph) against finite
+differences of the VJP.  A registered rule without a spec fails the suite."""
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import wengert as wg
+from wengert.core.rule import REGISTRY
+from wengert.core.state import STATE
+from wengert.core.tensor import raw
+
+SPECS: dict = {}
+for _path in sorted(Path(__file__).parent.glob("specs_*.py")):
+    SPECS.update(importlib.import_module(_path.stem).SPECS)
+
+CASES = [(name, i) for name in sorted(SPECS) for i in range(len(SPECS[name].cases))]
+
+
+def test_every_registered_rule_has_a_spec():
+    missing = sorted(set(REGISTRY) - set(SPECS))
+    assert not missing, f"rules without a test spec (add them to tests/specs_*.py): {missing}"
+
+
+def test_every_spec_names_a_rule():
+    assert not sorted(set(SPECS) - set(REGISTRY))
+
+
+def _setup(name, ci, seed):
+    spec = SPECS[name]
+    case = spec.cases[ci]
+    rng = np.random.default_rng(seed)
+    draw = spec.draw or (lambda r, s, i: r.standard_normal(s))
+    arrays = [np.asarray(draw(rng, shape, i)) for i, shape in enumerate(case.shapes)]
+    arrays = [a.astype(np.float64) if a.dtype.kind == "f" else a for a in arrays]
+    wrt = spec.wrt if spec.wrt is not None else tuple(i for i, a in enumerate(arrays) if a.dtype.kind == "f")
+    rule = REGISTRY[name]
+    call = spec.call or (lambda *a, **p: rule(*a, **p))
+    return spec, case, rng, arrays, wrt, call
+
+
+def _f(call, arrays, params, i, xi):
+    args = list(arrays)
+    args[i] = xi
+    return np.asarray(raw(call(*args, **params)), dtype=np.float64)
+
+
+def _fd_grad(call, arrays, params, i, u, eps):
+    """Central differences of <u, f> with respect to argument i."""
+    x = arrays[i]
+    g = np.zeros(x.shape)
+    for idx in np.ndindex(x.shape):
+        xp = x.copy()
+        xm = x.copy()
+        xp[idx] += eps
+        xm[idx] -= eps
+        g[idx] = (np.sum(u * _f(call, arrays, params, i, xp)) - np.sum(u * _f(call, arrays, params, i, xm))) / (2 * eps)
+    return g
+
+
+def _close(actual, expected, rtol):
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    scale = max(1.0, float(np.max(np.abs(expected))) if expected.size else 1.0)
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale)
+
+
+@pytest.mark.parametrize("name,ci", CASES)
+@settings(max_examples=4, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1))
+def test_rule(name, ci, seed):
+    spec, case, rng, arrays, wrt, call = _setup(name, ci, seed)
+    params = case.params
+
+    # forward: plain values, Tensors and the NumPy reference agree
+    plain = call(*arrays, **params)
+    tensors = [wg.tensor(a, requires_grad=(i in wrt and not spec.nondiff)) for i, a in enumerate(arrays)]
+    out = call(*tensors, **params)
+    assert isinstance(out, wg.Tensor)
+    np.testing.assert_allclose(out.data, np.asarray(plain), rtol=1e-13, atol=1e-15)
+    if spec.ref is not None:
+        np.testing.assert_allclose(out.data, spec.ref(*arrays, **params), rtol=1e-12, atol=1e-12)
+    if spec.nondiff:
+        assert not out.requires_grad
+        return
+
+    # reverse mode against central finite differences
+    u = rng.standard_normal(out.shape)
+    out.backward(u)
+    for i in wrt:
+        fd = _fd_grad(call, arrays, params, i, u, spec.eps)
+        assert tensors[i].grad.shape == arrays[i].shape
+        _close(tensors[i].grad.data, fd, spec.rtol)
+
+    # forward mode: J v against finite differences, and <u, J v> == sum_i <J_i^T u, v_i>
+    vs = {i: rng.standard_normal(arrays[i].shape) for i in wrt}
+    duals = [wg.tensor(a) for a in arrays]
+    for i in wrt:
+        duals[i]._tangent = vs[i] if vs[i].shape else float(vs[i])
+    STATE.forward_active += 1
+    try:
+        out2 = call(*duals, **params)
+    finally:
+        STATE.forward_active -= 1
+    jv = np.asarray(raw(out2._tangent), dtype=np.float64)
+    eps = spec.eps
+    plus = call(*[a + eps * vs[i] if i in vs else a for i, a in enumerate(arrays)], **params)
+    minus = call(*[a - eps * vs[i] if i in vs else a for i, a in enumerate(arrays)], **params)
+    _close(jv, (np.asarray(plus) - np.asarray(minus)) / (2 * eps), spec.rtol)
+    lhs = float(np.sum(u * jv))
+    rhs = sum(float(np.sum(tensors[i].grad.data * vs[i])) for i in wrt)
+    assert abs(lhs - rhs) <= 1e-9 * max(1.0, abs(lhs), abs(rhs))
+
+    # the VJP is itself differentiable (create_graph): d/dx_i <J^T u, w> against finite differences
+    if spec.second_order:
+        ts = [wg.tensor(a, requires_grad=(i in wrt)) for i, a in enumerate(arrays)]
+        o = call(*ts, **params)
+        j = wrt[0]
+        o.backward(u, create_graph=True)
+        w = rng.standard_normal(arrays[j].shape)
+        first = ts[j].grad
+        for i in wrt:
+            ts[i].grad = None
+        if first.requires_grad:
+            (first * w).sum().backward()
+
+        def vjp_dot_w(*arrs):
+            tt = [wg.tensor(a, requires_grad=(k == j)) for k, a in enumerate(arrs)]
+            call(*tt, **params).backward(u)
+            return float(np.sum(tt[j].grad.data * w))
+
+        for i in wrt:
+            fd = np.zeros(arrays[i].shape)
+            for idx in np.ndindex(arrays[i].shape):
+                ap = [a.copy() for a in arrays]
+                am = [a.copy() for a in arrays]
+                ap[i][idx] += 1e-5
+                am[i][idx] -= 1e-5
+                fd[idx] = (vjp_dot_w(*ap) - vjp_dot_w(*am)) / 2e-5
+            got = ts[i].grad.data if ts[i].grad is not None else np.zeros(arrays[i].shape)
+            _close(got, fd, 1e-5)

@@ -1,0 +1,278 @@
+"""``Module`` and ``Parameter``: the containers of a network.
+
+A module's attributes that are :class:`Parameter` s or modules are registered
+automatically when assigned, in assignment order, so ``parameters()`` finds
+them; ``state_dict()`` names them by their attribute paths.
+
+>>> import wengert as wg
+>>> from wengert import nn
+>>> class TwoLayer(nn.Module):
+...     def __init__(self):
+...         super().__init__()
+...         self.hidden = nn.Linear(2, 3, rng=0)
+...         self.out = nn.Linear(3, 1, rng=1)
+...     def forward(self, x):
+...         return self.out(wg.relu(self.hidden(x)))
+>>> net = TwoLayer()
+>>> [name for name, _ in net.named_parameters()]
+['hidden.weight', 'hidden.bias', 'out.weight', 'out.bias']
+>>> net
+TwoLayer(
+  (hidden): Linear(in_features=2, out_features=3, bias=True)
+  (out): Linear(in_features=3, out_features=1, bias=True)
+)
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+
+from ..core.tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A tensor that a :class:`Module` registers as trainable (``requires_grad=True`` by default).
+
+    ``p.data`` is the live array: optimisers update it in place.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data: Any, requires_grad: bool = True, dtype: Any = None) -> None:
+        if isinstance(data, Tensor):
+            data = data.data
+        arr = np.array(data, dtype=dtype)  # always a copy: a parameter owns its storage
+        if arr.dtype.kind != "f":
+            arr = arr.astype(np.float32)
+        super().__init__(arr, requires_grad=requires_grad)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class Module:
+    """Base class of layers and networks.  Subclasses define ``forward``; call the module to run it."""
+
+    training: bool
+
+    def __init__(self) -> None:
+        d = self.__dict__
+        d["_parameters"] = OrderedDict()
+        d["_modules"] = OrderedDict()
+        d["_buffers"] = OrderedDict()
+        d["training"] = True
+
+    # ------------------------------------------------------------ registration
+    def __setattr__(self, name: str, value: Any) -> None:
+        d = self.__dict__
+        if "_parameters" not in d:
+            raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
+        params, modules, buffers = d["_parameters"], d["_modules"], d["_buffers"]
+        if isinstance(value, Parameter):
+            modules.pop(name, None)
+            buffers.pop(name, None)
+            params[name] = value
+        elif isinstance(value, Module):
+            params.pop(name, None)
+            buffers.pop(name, None)
+            modules[name] = value
+        elif name in buffers:
+            buffers[name] = value
+        elif name in params or name in modules:
+            if value is not None:
+                kind = "parameter" if name in params else "sub-module"
+                raise TypeError(f"cannot replace {kind} {name!r} of {type(self).__name__} with a "
+                                f"{type(value).__name__}; assign a Parameter/Module or None")
+            params.pop(name, None)
+            modules.pop(name, None)
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        for reg in (self._parameters, self._modules, self._buffers):
+            reg.pop(name, None)
+        object.__delattr__(self, name)
+
+    def register_buffer(self, name: str, value: Any) -> None:
+        """A non-trainable array that belongs to the state (e.g. BatchNorm's running mean)."""
+        self._buffers[name] = value
+        object.__setattr__(self, name, value)
+
+    def register_parameter(self, name: str, value: Parameter | None) -> None:
+        if value is None:
+            self._parameters.pop(name, None)
+            object.__setattr__(self, name, None)
+        else:
+            setattr(self, name, value)
+
+    def add_module(self, name: str, module: "Module") -> None:
+        setattr(self, name, module)
+
+    # ------------------------------------------------------------ running
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} defines no forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    # ------------------------------------------------------------ traversal
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
+        """This module and every sub-module (each once), with their attribute paths."""
+        seen: set[int] = set()
+        stack = [(prefix, self)]
+        while stack:  # iterative, pre-order, in registration order
+            name, mod = stack.pop()
+            if id(mod) in seen:
+                continue
+            seen.add(id(mod))
+            yield name, mod
+            children = [(f"{name}.{k}" if name else k, m) for k, m in mod._modules.items() if m is not None]
+            stack.extend(reversed(children))
+
+    def modules(self) -> Iterator["Module"]:
+        for _, m in self.named_modules():
+            yield m
+
+    def children(self) -> Iterator["Module"]:
+        yield from (m for m in self._modules.values() if m is not None)
+
+    def named_children(self) -> Iterator[tuple[str, "Module"]]:
+        yield from ((k, m) for k, m in self._modules.items() if m is not None)
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """Every parameter (each once, even if shared), with its attribute path."""
+        seen: set[int] = set()
+        for mname, mod in self.named_modules(prefix):
+            for pname, p in mod._parameters.items():
+                if p is None or id(p) in seen:
+                    continue
+                seen.add(id(p))
+                yield (f"{mname}.{pname}" if mname else pname), p
+
+    def parameters(self) -> Iterator[Parameter]:
+        for _, p in self.named_parameters():
+            yield p
+
+    def named_buffers(self) -> Iterator[tuple[str, Any]]:
+        for mname, mod in self.named_modules():
+            for bname, b in mod._buffers.items():
+                if b is not None:
+                    yield (f"{mname}.{bname}" if mname else bname), b
+
+    def num_parameters(self) -> int:
+        """The number of trainable numbers."""
+        return int(sum(p.size for p in self.parameters()))
+
+    # ------------------------------------------------------------ modes
+    def zero_grad(self) -> None:
+        """Forget the gradients of every parameter (sets ``.grad`` to None)."""
+        for p in self.parameters():
+            p.grad = None
+
+    def train(self, mode: bool = True) -> "Module":
+        """Training mode (Dropout drops, BatchNorm uses batch statistics); returns self."""
+        for m in self.modules():
+            m.__dict__["training"] = bool(mode)
+        return self
+
+    def eval(self) -> "Module":
+        """Evaluation mode: ``train(False)``."""
+        return self.train(False)
+
+    def double(self) -> "Module":
+        """Convert every parameter and buffer to float64 (in place); returns self."""
+        return self._cast(np.float64)
+
+    def float(self) -> "Module":
+        """Convert every parameter and buffer to float32 (in place); returns self."""
+        return self._cast(np.float32)
+
+    def _cast(self, dtype: Any) -> "Module":
+        for m in self.modules():
+            for p in m._parameters.values():
+                if p is not None:
+                    p._value = np.asarray(p.data, dtype=dtype)
+                    p.grad = None
+            for k, b in m._buffers.items():
+                if isinstance(b, np.ndarray) and b.dtype.kind == "f":
+                    m.register_buffer(k, b.astype(dtype))
+        return self
+
+    # ------------------------------------------------------------ state
+    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
+        """Every parameter and buffer as a NumPy array (a copy), keyed by attribute path."""
+        out: OrderedDict[str, np.ndarray] = OrderedDict()
+        for name, p in self.named_parameters():
+            out[name] = p.data.copy()
+        for name, b in self.named_buffers():
+            out[name] = np.array(b.data if isinstance(b, Tensor) else b)
+        return out
+
+    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> tuple[list, list]:
+        """Copy arrays (or tensors) into the parameters and buffers, casting to their dtypes.
+
+        With ``strict=True`` (the default) missing or unexpected keys are an
+        error that lists them; a shape mismatch is always an error.  Returns
+        ``(missing_keys, unexpected_keys)``.
+        """
+        own_params = dict(self.named_parameters())
+        own_buffers = {}
+        for mname, mod in self.named_modules():
+            for bname in mod._buffers:
+                own_buffers[f"{mname}.{bname}" if mname else bname] = (mod, bname)
+        own = set(own_params) | set(own_buffers)
+        missing = sorted(own - set(state))
+        unexpected = sorted(set(state) - own)
+        mismatched = []
+        for key in own & set(state):
+            v = state[key]
+            v = v.data if isinstance(v, Tensor) else np.asarray(v)
+            if key in own_params:
+                shape = own_params[key].shape
+            else:
+                mod, bname = own_buffers[key]
+                shape = np.shape(mod._buffers[bname])
+            if tuple(v.shape) != tuple(shape):
+                mismatched.append(f"{key}: checkpoint {tuple(v.shape)}, model {tuple(shape)}")
+        problems = []
+        if mismatched:
+            problems.append("shape mismatch for " + "; ".join(sorted(mismatched)))
+        if strict and missing:
+            problems.append("missing keys: " + ", ".join(missing))
+        if strict and unexpected:
+            problems.append("unexpected keys: " + ", ".join(unexpected))
+        if problems:
+            raise KeyError(f"load_state_dict into {type(self).__name__}: " + " | ".join(problems))
+        for key in own & set(state):
+            v = state[key]
+            v = v.data if isinstance(v, Tensor) else np.asarray(v)
+            if key in own_params:
+                p = own_params[key]
+                p._value = np.array(v, dtype=p.dtype) if p.ndim else np.array(v, dtype=p.dtype).reshape(())
+                if p.dtype == np.float64 and p.ndim == 0:
+                    p._value = float(p._value)
+            else:
+                mod, bname = own_buffers[key]
+                old = mod._buffers[bname]
+                dt = old.dtype if hasattr(old, "dtype") else None
+                mod.register_buffer(bname, np.array(v, dtype=dt))
+        return missing, unexpected
+
+    # ------------------------------------------------------------ printing
+    def extra_repr(self) -> str:
+        """The layer's settings, shown inside its repr."""
+        return ""
+
+    def __repr__(self) -> str:
+        lines = []
+        for name, m in self._modules.items():
+            body = repr(m).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {body}")
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not lines:
+            return head + ")"
+        return head + "\n" + "\n".join(lines) + "\n)"
+
+
+__all__ = ["Module", "Parameter"]
