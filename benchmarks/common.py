@@ -25,7 +25,8 @@ import statistics
 import sys
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 # The runner sets this to the per-process timeout, so that a script can skip
 # sizes that would not finish in time instead of being killed.
@@ -142,7 +143,7 @@ def main(workload: str, benches: dict, extra_args: list | None = None, argv: lis
         rec["status"] = f"missing: {exc}"
     except ModuleNotFoundError as exc:
         rec["status"] = f"missing: {exc}"
-    except Exception as exc:  # a crash is a result, not a failure of the run
+    except Exception as exc:  # noqa: BLE001  (a crash is a result, not a failure of the run)
         rec["status"] = f"crash: {type(exc).__name__}: {exc}"[:500]
         rec["traceback"] = traceback.format_exc()[-2000:]
     rec["wall_s"] = sig(time.perf_counter() - t0)
@@ -186,6 +187,17 @@ def ratio(a: Any, b: Any) -> float | None:
 
 
 __all__ = [
-    "TIMEOUT_ENV", "Missing", "need", "peak_rss_mb", "median", "timeit", "seconds_left", "sig",
-    "lib_versions", "main", "fmt", "md_table", "ratio",
+    "TIMEOUT_ENV",
+    "Missing",
+    "fmt",
+    "lib_versions",
+    "main",
+    "md_table",
+    "median",
+    "need",
+    "peak_rss_mb",
+    "ratio",
+    "seconds_left",
+    "sig",
+    "timeit",
 ]
