@@ -89,6 +89,8 @@ SPECS = {
     "logical_or": Spec(cases=BINARY_SHAPES[:3], nondiff=True, ref=np.logical_or),
     "logical_not": Spec(cases=UNARY_SHAPES, nondiff=True, ref=np.logical_not),
     "isfinite": Spec(cases=UNARY_SHAPES, nondiff=True, ref=np.isfinite),
+    "isnan": Spec(cases=UNARY_SHAPES, nondiff=True, ref=np.isnan),
+    "isinf": Spec(cases=UNARY_SHAPES, nondiff=True, ref=np.isinf),
     # reductions
     "sum": Spec(cases=REDUCE_CASES, ref=np.sum),
     "max": Spec(cases=REDUCE_CASES, draw=distinct, ref=np.max),

@@ -92,20 +92,11 @@ def walk(root: Tensor, seed: Any, retain_graph: bool, differentiable: bool, leaf
             else:
                 prims = [a._value if isinstance(a, Tensor) else a for a in args]
                 ans = node._value
-            if rule.vjp_all is not None:
-                needs = [isinstance(a, Tensor) and a.requires_grad for a in args]
-                cts = rule.vjp_all(g, ans, needs, *prims, **(params or {}))
-                pairs = [(i, a, cts[i]) for i, a in enumerate(args) if needs[i] and cts[i] is not None]
-            else:
-                pairs = []
-                vjps = rule.vjps
-                for i, a in enumerate(args):
-                    if isinstance(a, Tensor) and a.requires_grad:
-                        if params is None:
-                            ct = vjps[i](g, ans, *prims)
-                        else:
-                            ct = vjps[i](g, ans, *prims, **params)
-                        pairs.append((i, a, ct))
+            try:
+                pairs = _vjps(rule, args, g, ans, prims, params)
+            except ArithmeticError:
+                # Python floats raise (1/0.0) where NumPy gives inf/nan: redo this step in NumPy scalars
+                pairs = _vjps(rule, args, _np(g), _np(ans), [_np(p) for p in prims], params)
             for i, a, ct in pairs:
                 ct = fit(ct, a._value)
                 if anomaly:
@@ -121,6 +112,28 @@ def walk(root: Tensor, seed: Any, retain_graph: bool, differentiable: bool, leaf
     finally:
         for _, n in heap:  # an error stopped the walk: leave no stale cotangents behind
             n._cot = None
+
+
+def _vjps(rule: Any, args: tuple, g: Any, ans: Any, prims: Any, params: dict | None) -> list:
+    """The cotangents of one node's inputs that need them: [(index, input, cotangent)]."""
+    if rule.vjp_all is not None:
+        needs = [isinstance(a, Tensor) and a.requires_grad for a in args]
+        cts = rule.vjp_all(g, ans, needs, *prims, **(params or {}))
+        return [(i, a, cts[i]) for i, a in enumerate(args) if needs[i] and cts[i] is not None]
+    pairs = []
+    vjps = rule.vjps
+    for i, a in enumerate(args):
+        if isinstance(a, Tensor) and a.requires_grad:
+            if params is None:
+                ct = vjps[i](g, ans, *prims)
+            else:
+                ct = vjps[i](g, ans, *prims, **params)
+            pairs.append((i, a, ct))
+    return pairs
+
+
+def _np(v: Any) -> Any:
+    return np.float64(v) if type(v) is float else v
 
 
 def _accumulate_grad(node: Tensor, g: Any, differentiable: bool) -> None:

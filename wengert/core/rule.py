@@ -267,21 +267,32 @@ def _forward_tangent(rule: Rule, args: Sequence[Any], values: list, params: dict
             prims, ans = args, out
         else:
             prims, ans = values, out._value
-        if rule.jvp_all is not None:
-            tangents = [a._tangent if isinstance(a, Tensor) else None for a in args]
-            tout = rule.jvp_all(tangents, ans, *prims, **params)
-        else:
-            tout = None
-            jvps = rule.jvps
-            for i, a in enumerate(args):
-                if isinstance(a, Tensor) and a._tangent is not None:
-                    c = jvps[i](a._tangent, ans, *prims, **params)
-                    tout = c if tout is None else tout + c
+        try:
+            tout = _jvps(rule, args, ans, prims, params, False)
+        except ArithmeticError:  # Python floats raise where NumPy gives inf/nan: redo in NumPy scalars
+            tout = _jvps(rule, args, _np(ans), [_np(p) for p in prims], params, True)
         if tout is None:
             return None
         return fit(tout, out._value, broadcast=True)
     finally:
         STATE.forward_active = saved
+
+
+def _jvps(rule: Rule, args: Sequence[Any], ans: Any, prims: Sequence[Any], params: dict, as_np: bool) -> Any:
+    tangents = [(_np(a._tangent) if as_np else a._tangent) if isinstance(a, Tensor) else None for a in args]
+    if rule.jvp_all is not None:
+        return rule.jvp_all(tangents, ans, *prims, **params)
+    tout = None
+    jvps = rule.jvps
+    for i, t in enumerate(tangents):
+        if t is not None:
+            c = jvps[i](t, ans, *prims, **params)
+            tout = c if tout is None else tout + c
+    return tout
+
+
+def _np(v: Any) -> Any:
+    return np.float64(v) if type(v) is float else v
 
 
 # Set by wengert.core.shapes (the primitives that undo broadcasting and cast dtypes).

@@ -64,6 +64,8 @@ sign = _public_unary(R.sign)
 erf = _public_unary(R.erf)
 negative = _public_unary(R.negative)
 isfinite = _public_unary(R.isfinite)
+isnan = _public_unary(R.isnan)
+isinf = _public_unary(R.isinf)
 
 add = _public_binary(R.add)
 subtract = _public_binary(R.subtract)
@@ -125,6 +127,13 @@ def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tens
 def std(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
     """Standard deviation over axis (ddof as in NumPy)."""
     return C.std(_t(x), axis=axis, keepdims=keepdims, ddof=ddof)
+
+
+def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Euclidean norm (the 2-norm of a vector, Frobenius of a matrix) over axis."""
+    if ord not in (None, 2, "fro"):
+        raise ValueError(f"norm: only the 2-norm / Frobenius norm is supported, got ord={ord!r}")
+    return C.norm(_t(x), axis=axis, keepdims=keepdims)
 
 
 def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:

@@ -53,6 +53,11 @@ def std(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Any:
     return sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
 
 
+def norm(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """Euclidean (Frobenius) norm over axis: sqrt(sum(x^2))."""
+    return sqrt(sum_(x * x, axis=axis, keepdims=keepdims))
+
+
 def log_softmax(x: Any, axis: int = -1) -> Any:
     """log(softmax(x)) = x - logsumexp(x): stable for any logits."""
     return x - logsumexp(x, axis=axis, keepdims=True)
@@ -213,7 +218,7 @@ def broadcast_arrays_shape(*xs: Any) -> tuple:
 
 
 __all__ = [
-    "mean", "var", "std", "log_softmax", "softmax", "gelu", "dot", "outer", "flatten", "expand_dims",
+    "mean", "var", "std", "norm", "log_softmax", "softmax", "gelu", "dot", "outer", "flatten", "expand_dims",
     "squeeze", "swapaxes", "moveaxis", "stack", "split", "take", "repeat", "tile", "flip", "take_along_axis",
     "broadcast_to", "dtype_of",
 ]

@@ -321,6 +321,8 @@ logical_and = _cmp("logical_and", np.logical_and)
 logical_or = _cmp("logical_or", np.logical_or)
 logical_not = _cmp("logical_not", np.logical_not)
 isfinite = _cmp("isfinite", np.isfinite)
+isnan = _cmp("isnan", np.isnan)
+isinf = _cmp("isinf", np.isinf)
 
 # ============================================================== reductions
 
