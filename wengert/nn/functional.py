@@ -207,7 +207,7 @@ def conv2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any 
     >>> x = wg.tensor(np.arange(16.0).reshape(1, 1, 4, 4))
     >>> F.conv2d(x, wg.tensor(np.ones((1, 1, 2, 2))), stride=2)
     tensor([[[[10., 18.],
-               [42., 50.]]]])
+              [42., 50.]]]])
     """
     x = x if isinstance(x, Tensor) else Tensor(x)
     stride, padding = _pair(stride, "stride"), _pair(padding, "padding")

@@ -1,0 +1,37 @@
+"""Neural networks: modules, layers, initialisers and losses (``wengert.nn.functional``).
+
+>>> import numpy as np, wengert as wg
+>>> from wengert import nn
+>>> from wengert.nn import functional as F
+>>> net = nn.Sequential(nn.Linear(2, 16, rng=0), nn.Tanh(), nn.Linear(16, 2, rng=1))
+>>> x, y = np.array([[0.0, 1.0], [1.0, 0.0]], dtype=np.float32), np.array([0, 1])
+>>> loss = F.cross_entropy(net(x), y)
+>>> loss.backward()
+>>> net[0].weight.grad.shape
+(16, 2)
+"""
+from . import functional, init
+from .layers import (
+    GELU,
+    AvgPool2d,
+    BatchNorm1d,
+    Conv2d,
+    Dropout,
+    Embedding,
+    Flatten,
+    Identity,
+    LayerNorm,
+    LeakyReLU,
+    Linear,
+    MaxPool2d,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
+from .module import Module, Parameter
+
+__all__ = ["Module", "Parameter", "functional", "init", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten",
+           "Dropout", "BatchNorm1d", "LayerNorm", "Embedding", "Sequential", "ReLU", "Sigmoid", "Tanh", "LeakyReLU",
+           "GELU", "Softmax", "Identity"]

@@ -1,0 +1,350 @@
+"""Optimisers: ``theta := theta - lr * step(grad)``, updated in place without recording a graph.
+
+The update formulas follow PyTorch's ``torch.optim`` exactly (the tests
+compare 20 steps against it), so hyperparameters carry over.
+
+>>> import numpy as np, wengert as wg
+>>> from wengert import nn, optim
+>>> w = nn.Parameter(np.array([1.0, -2.0]), dtype=np.float64)
+>>> opt = optim.SGD([w], lr=0.1)
+>>> (w * w).sum().backward()          # grad = 2 w
+>>> opt.step()
+>>> w
+Parameter containing:
+tensor([ 0.8, -1.6], requires_grad=True)
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from ..core.tensor import Tensor
+
+
+def _as_param_list(params: Any) -> list:
+    if isinstance(params, Tensor):
+        raise TypeError("optimizer params must be an iterable of tensors (e.g. model.parameters()), got one tensor")
+    params = list(params)
+    if not params:
+        raise ValueError("optimizer got an empty parameter list")
+    return params
+
+
+class Optimizer:
+    """Base class: holds parameter groups (each a dict with ``params`` and hyperparameters) and per-parameter state."""
+
+    defaults: dict
+
+    def __init__(self, params: Iterable[Any], defaults: dict) -> None:
+        self.defaults = dict(defaults)
+        items = _as_param_list(params)
+        if isinstance(items[0], dict):
+            groups = [dict(g) for g in items]
+        else:
+            groups = [{"params": items}]
+        self.param_groups: list[dict] = []
+        seen: set[int] = set()
+        for g in groups:
+            ps = _as_param_list(g["params"])
+            for p in ps:
+                if not isinstance(p, Tensor):
+                    raise TypeError(f"{type(self).__name__}: can only optimise tensors, got {type(p).__name__}")
+                if not p.requires_grad:
+                    raise ValueError(f"{type(self).__name__}: a parameter of shape {p.shape} does not require grad")
+                if id(p) in seen:
+                    raise ValueError(f"{type(self).__name__}: a parameter appears twice")
+                seen.add(id(p))
+            g["params"] = ps
+            for k, v in self.defaults.items():
+                g.setdefault(k, v)
+            self.param_groups.append(g)
+        self.state: dict[int, dict] = {}  # keyed by the parameter's position over all groups
+        for k, v in self.defaults.items():
+            if k in ("lr", "momentum", "weight_decay", "eps", "alpha") and v < 0:
+                raise ValueError(f"{type(self).__name__}: {k} must be >= 0, got {v}")
+
+    def _params(self) -> Iterable[tuple[int, Tensor, dict]]:
+        i = 0
+        for g in self.param_groups:
+            for p in g["params"]:
+                yield i, p, g
+                i += 1
+
+    def zero_grad(self) -> None:
+        """Forget every parameter's gradient (sets ``.grad`` to None)."""
+        for g in self.param_groups:
+            for p in g["params"]:
+                p.grad = None
+
+    def step(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- state
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """A flat dict of arrays (``state.<i>.<name>``, ``group.<j>.<hyper>``), ready for ``wg.save``."""
+        out: dict[str, np.ndarray] = {}
+        for i, s in sorted(self.state.items()):
+            for k, v in s.items():
+                out[f"state.{i}.{k}"] = np.array(v)
+        for j, g in enumerate(self.param_groups):
+            for k, v in g.items():
+                if k == "params":
+                    continue
+                if isinstance(v, (tuple, list)):
+                    for m, vi in enumerate(v):
+                        out[f"group.{j}.{k}.{m}"] = np.array(float(vi))
+                elif isinstance(v, bool):
+                    out[f"group.{j}.{k}"] = np.array(int(v))
+                else:
+                    out[f"group.{j}.{k}"] = np.array(float(v))
+        return out
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore what :meth:`state_dict` gave (the parameters must be the same, in the same order)."""
+        params = [p for _, p, _ in self._params()]
+        new_state: dict[int, dict] = {}
+        for key, v in state.items():
+            v = v.data if isinstance(v, Tensor) else np.asarray(v)
+            parts = key.split(".")
+            if parts[0] == "state" and len(parts) == 3 and parts[1].isdigit():
+                i = int(parts[1])
+                if i >= len(params):
+                    raise KeyError(f"{type(self).__name__}.load_state_dict: state for parameter {i}, "
+                                   f"but the optimiser has {len(params)} parameters")
+                if parts[2] != "step" and v.shape != params[i].shape:
+                    raise KeyError(f"{type(self).__name__}.load_state_dict: {key} has shape {v.shape}, "
+                                   f"parameter {i} has shape {params[i].shape}")
+                new_state.setdefault(i, {})[parts[2]] = (int(v) if parts[2] == "step"
+                                                         else np.array(v, dtype=params[i].dtype))
+            elif parts[0] == "group" and len(parts) >= 3 and parts[1].isdigit():
+                j = int(parts[1])
+                if j >= len(self.param_groups):
+                    raise KeyError(f"{type(self).__name__}.load_state_dict: no parameter group {j}")
+                g = self.param_groups[j]
+                name = parts[2]
+                if len(parts) == 4:
+                    cur = list(g[name])
+                    cur[int(parts[3])] = float(v)
+                    g[name] = tuple(cur)
+                elif isinstance(g.get(name), bool):
+                    g[name] = bool(v)
+                else:
+                    g[name] = float(v)
+            else:
+                raise KeyError(f"{type(self).__name__}.load_state_dict: unexpected key {key!r}")
+        self.state = new_state
+
+    def __repr__(self) -> str:
+        hp = ", ".join(f"{k}={v}" for k, v in self.defaults.items())
+        n = sum(len(g["params"]) for g in self.param_groups)
+        return f"{type(self).__name__}({n} parameters, {hp})"
+
+
+def _grad(p: Tensor) -> np.ndarray | None:
+    g = p.grad
+    if g is None:
+        return None
+    return g.data
+
+
+def _set(p: Tensor, new: np.ndarray) -> None:
+    """Store a new value into a parameter (only 0-d float64 parameters need this; arrays update in place)."""
+    p.data = new
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional momentum (heavy-ball or Nesterov) and L2 weight decay.
+
+    ``v := momentum * v + (1 - dampening) * g;  theta := theta - lr * v``  (``g + momentum * v`` with Nesterov).
+    """
+
+    def __init__(self, params: Iterable[Any], lr: float = 0.01, momentum: float = 0.0, dampening: float = 0.0,
+                 weight_decay: float = 0.0, nesterov: bool = False) -> None:
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("SGD: nesterov=True needs momentum > 0 and dampening = 0")
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                                      nesterov=nesterov))
+
+    def step(self) -> None:
+        """One update of every parameter that has a gradient."""
+        for g in self.param_groups:
+            lr, mom, wd = g["lr"], g["momentum"], g["weight_decay"]
+            simple = mom == 0 and wd == 0
+            for p in g["params"]:
+                grad = _grad(p)
+                if grad is None:
+                    continue
+                data = p.data
+                if simple and data.ndim:
+                    data -= lr * grad  # the common case, kept lean
+                    continue
+                d = grad + wd * data if wd else grad
+                if mom:
+                    idx = self._index(p)
+                    st = self.state.setdefault(idx, {})
+                    buf = st.get("momentum_buffer")
+                    if buf is None:
+                        buf = st["momentum_buffer"] = np.array(d, dtype=data.dtype)
+                    else:
+                        buf *= mom
+                        buf += (1.0 - g["dampening"]) * d
+                    d = d + mom * buf if g["nesterov"] else buf
+                if data.ndim:
+                    data -= lr * d
+                else:
+                    _set(p, data - lr * d)
+
+    def _index(self, p: Tensor) -> int:
+        idx = getattr(self, "_index_of", None)
+        if idx is None:
+            idx = self._index_of = {id(q): i for i, q, _ in self._params()}
+        return idx[id(p)]
+
+
+class Adam(Optimizer):
+    """Adam: moving averages m, v of g and g^2, bias-corrected:  theta -= lr * m_hat / (sqrt(v_hat) + eps).
+
+    ``weight_decay`` adds ``wd * theta`` to the gradient (L2, as in PyTorch's Adam); see :class:`AdamW`.
+    """
+
+    _decoupled = False
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, amsgrad: bool = False) -> None:
+        if not (0.0 <= betas[0] < 1.0 and 0.0 <= betas[1] < 1.0):
+            raise ValueError(f"{type(self).__name__}: betas must lie in [0, 1), got {betas}")
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                                      amsgrad=amsgrad))
+
+    def step(self) -> None:
+        """One update of every parameter that has a gradient."""
+        for i, p, g in self._params():
+            grad = _grad(p)
+            if grad is None:
+                continue
+            lr, (b1, b2), eps, wd = g["lr"], g["betas"], g["eps"], g["weight_decay"]
+            data = p.data
+            if wd and self._decoupled:  # AdamW: shrink theta first, then the plain Adam step
+                if data.ndim:
+                    data *= 1.0 - lr * wd
+                else:
+                    _set(p, data * (1.0 - lr * wd))
+                    data = p.data
+            elif wd:
+                grad = grad + wd * data
+            st = self.state.get(i)
+            if st is None:
+                st = self.state[i] = {"step": 0, "exp_avg": np.zeros_like(data), "exp_avg_sq": np.zeros_like(data)}
+                if g["amsgrad"]:
+                    st["max_exp_avg_sq"] = np.zeros_like(data)
+            st["step"] += 1
+            t = st["step"]
+            m, v = st["exp_avg"], st["exp_avg_sq"]
+            m *= b1
+            m += (1.0 - b1) * grad
+            v *= b2
+            v += (1.0 - b2) * (grad * grad)
+            if g["amsgrad"]:
+                np.maximum(st["max_exp_avg_sq"], v, out=st["max_exp_avg_sq"])
+                v = st["max_exp_avg_sq"]
+            step_size = lr / (1.0 - b1**t)
+            denom = np.sqrt(v) / math.sqrt(1.0 - b2**t) + eps
+            if data.ndim:
+                data -= step_size * (m / denom)
+            else:
+                _set(p, data - step_size * (m / denom))
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter): ``theta *= 1 - lr * wd`` before the Adam step."""
+
+    _decoupled = True
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.01, amsgrad: bool = False) -> None:
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
+
+
+class RMSprop(Optimizer):
+    """RMSprop: divide the gradient by a running root-mean-square of recent gradients.
+
+    ``s := alpha s + (1 - alpha) g^2;  theta -= lr * g / (sqrt(s) + eps)`` (with optional momentum and centering).
+    """
+
+    def __init__(self, params: Iterable[Any], lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False) -> None:
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                                      centered=centered))
+
+    def step(self) -> None:
+        """One update of every parameter that has a gradient."""
+        for i, p, g in self._params():
+            grad = _grad(p)
+            if grad is None:
+                continue
+            lr, alpha, eps, wd, mom = g["lr"], g["alpha"], g["eps"], g["weight_decay"], g["momentum"]
+            data = p.data
+            if wd:
+                grad = grad + wd * data
+            st = self.state.get(i)
+            if st is None:
+                st = self.state[i] = {"step": 0, "square_avg": np.zeros_like(data)}
+                if mom:
+                    st["momentum_buffer"] = np.zeros_like(data)
+                if g["centered"]:
+                    st["grad_avg"] = np.zeros_like(data)
+            st["step"] += 1
+            sq = st["square_avg"]
+            sq *= alpha
+            sq += (1.0 - alpha) * (grad * grad)
+            if g["centered"]:
+                ga = st["grad_avg"]
+                ga *= alpha
+                ga += (1.0 - alpha) * grad
+                avg = np.sqrt(sq - ga * ga) + eps
+            else:
+                avg = np.sqrt(sq) + eps
+            if mom:
+                buf = st["momentum_buffer"]
+                buf *= mom
+                buf += grad / avg
+                upd = lr * buf
+            else:
+                upd = lr * (grad / avg)
+            if data.ndim:
+                data -= upd
+            else:
+                _set(p, data - upd)
+
+
+def clip_grad_norm_(parameters: Iterable[Tensor], max_norm: float, norm_type: float = 2.0) -> float:
+    """Scale the gradients in place so that their joint norm is at most ``max_norm``; returns the norm before.
+
+    >>> import numpy as np, wengert as wg
+    >>> from wengert import optim
+    >>> w = wg.tensor([3.0, 4.0], requires_grad=True)
+    >>> (w * w).sum().backward()                     # grad = (6, 8), norm 10
+    >>> optim.clip_grad_norm_([w], max_norm=1.0)
+    10.0
+    >>> w.grad
+    tensor([0.6, 0.8])
+    """
+    if isinstance(parameters, Tensor):
+        parameters = [parameters]
+    grads = [p.grad for p in parameters if p.grad is not None]
+    if not grads:
+        return 0.0
+    if norm_type == math.inf:
+        total = max(float(np.max(np.abs(g.data))) for g in grads)
+    else:
+        total = float(sum(float(np.sum(np.abs(g.data) ** norm_type)) for g in grads) ** (1.0 / norm_type))
+    coef = max_norm / (total + 1e-6)
+    if coef < 1.0:
+        for g in grads:
+            g.data = g.data * np.asarray(coef, dtype=g.dtype)
+    return total
+
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "clip_grad_norm_"]
