@@ -134,6 +134,9 @@ def main(workload: str, benches: dict, extra_args: list | None = None, argv: lis
     real_stdout = sys.stdout
     sys.stdout = sys.stderr
     rec: dict = {"workload": workload, "lib": args.lib, "quick": bool(args.quick)}
+    for flag, _ in extra_args or []:  # the extra arguments are part of the record (e.g. "n")
+        key = flag.lstrip("-").replace("-", "_")
+        rec[key] = getattr(args, key)
     t0 = time.perf_counter()
     try:
         figures = benches[args.lib](args)
