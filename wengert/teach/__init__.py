@@ -1,0 +1,9 @@
+"""Seeing backprop: trace tables, graph drawings and gradient-flow diagnostics.
+
+These are readers of the tape that live outside the engine: they read the
+recorded Wengert list (``Tensor._rule``, ``_args``, ``_seq``) and use the
+engine's own reverse walk and forward mode to fill in derivatives.
+"""
+from .trace import Partial, Row, Trace, Tracer, trace
+
+__all__ = ["trace", "Trace", "Tracer", "Row", "Partial"]

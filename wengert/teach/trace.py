@@ -1,0 +1,739 @@
+"""Trace tables: the Wengert list of a computation, one row per elementary step.
+
+``wg.trace(f, *inputs)`` runs ``f`` on fresh leaf tensors, reads the graph it
+recorded and returns a :class:`Trace`: for every variable ``v_i`` its
+expression ``v_i = op(v_j, v_k)``, its forward value, its local partial
+derivatives ``d v_i / d v_j`` and, in reverse mode, its adjoint
+``dL/dv_i`` (computed by the engine's own backward walk) or, in forward mode,
+its tangent ``dv_i/dx`` for one chosen input (computed by the engine's own
+forward mode).  The same trace prints as plain text, Markdown, LaTeX and
+HTML, and its rows are plain data.
+
+The circuit of seed 001, ``f = (x + y) z`` at ``(-2, 5, -4)``:
+
+>>> import wengert as wg
+>>> def f(x, y, z):
+...     q = x + y
+...     return q * z
+>>> print(wg.trace(f, -2.0, 5.0, -4.0))
+#  v  expression  value  local partials          df/dv
+0  x  input       -2                             -4
+1  y  input       5                              -4
+2  z  input       -4                             3
+3  q  x + y       3      dq/dx = 1; dq/dy = 1    -4
+4  f  q * z       -12    df/dq = -4; df/dz = 3   1
+
+Intermediate variables take the names of ``f``'s local variables (here
+``q``); the output takes ``f``'s name.  Forward mode follows one input:
+
+>>> print(wg.trace(f, -2.0, 5.0, -4.0, mode="forward", wrt="x").to_text())
+#  v  expression  value  local partials  df/dx ...
+0  x  input       -2                     1
+1  y  constant    5                      0
+2  z  constant    -4                     0
+3  q  x + y       3      dq/dx = 1       1
+4  f  q * z       -12    df/dq = -4      -4
+"""
+from __future__ import annotations
+
+import html as _html
+import inspect
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+
+from ..core.state import STATE
+from ..core.tensor import Tensor
+from . import _format as F
+from ._graph import adjoints, collect, local_partials
+
+MODES = ("reverse", "forward")
+
+
+# ====================================================================== rows
+@dataclass(frozen=True)
+class Arg:
+    """One argument of a step as the table shows it: a variable (by name) or a constant (by value)."""
+
+    name: str | None
+    value: Any
+
+
+@dataclass(frozen=True)
+class Partial:
+    """A local partial derivative ``d v / d wrt`` of one step.
+
+    ``kind`` is ``"elementwise"`` (``value`` holds d v / d wrt element by
+    element, broadcasting as the op does), ``"jacobian"`` (``value`` is the
+    full Jacobian, of shape ``v.shape + wrt.shape``) or ``"none"`` (too large
+    to show: ``value`` is ``None``; the adjoint column is still exact).
+    """
+
+    wrt: str
+    value: Any
+    kind: str
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the Wengert list: ``name = op(args)``, its value and derivatives.
+
+    ``kind`` is ``"input"`` (a differentiated input or other leaf),
+    ``"constant"`` (an input that is not differentiated) or ``"op"``.
+    ``adjoint`` is ``dL/dv`` (reverse mode, ``None`` for constants) and
+    ``tangent`` is ``dv/dx`` (forward mode); the other one is ``None``.
+    """
+
+    index: int
+    name: str
+    kind: str
+    op: str | None
+    args: tuple[Arg, ...]
+    params: dict
+    value: Any
+    partials: tuple[Partial, ...]
+    adjoint: Any = None
+    tangent: Any = None
+
+    @property
+    def shape(self) -> tuple:
+        return np.shape(self.value)
+
+    def expression(self, fmt: str = "text", precision: int = 6) -> str:
+        """The right-hand side, e.g. ``x + y`` (``fmt`` is ``"text"``, ``"latex"`` or ``"html"``)."""
+        return _expression(self, fmt, precision)
+
+
+# ====================================================================== the trace
+@dataclass
+class Trace:
+    """The evaluation trace (Wengert list) of one computation, with its derivatives.
+
+    ``rows`` are plain :class:`Row` objects.  Print the table with ``str()``
+    or :meth:`to_text`; :meth:`to_markdown`, :meth:`to_latex` (a
+    ``tabular``) and :meth:`to_html` give the other formats.  ``precision``
+    is the number of significant digits printed (the rows keep full values).
+    """
+
+    rows: list[Row]
+    output: Tensor
+    mode: str
+    wrt: str | None = None
+    precision: int = 6
+    max_elements: int = F.MAX_ELEMENTS
+    _by_name: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_name = {r.name: r for r in self.rows}
+
+    # -------------------------------------------------------------- access
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Iterator[Row]:
+        return iter(self.rows)
+
+    def __getitem__(self, key: int | str) -> Row:
+        """A row by position or by variable name."""
+        if isinstance(key, str):
+            try:
+                return self._by_name[key]
+            except KeyError:
+                raise KeyError(f"no variable {key!r} in this trace; variables: {', '.join(self._by_name)}") from None
+        return self.rows[key]
+
+    @property
+    def output_name(self) -> str:
+        return self.rows[-1].name
+
+    @property
+    def value(self) -> Any:
+        """The value of the output."""
+        return self.rows[-1].value
+
+    @property
+    def gradient(self) -> dict[str, Any]:
+        """Reverse mode: ``{input name: d output / d input}``; forward mode: ``{output name: d output / d wrt}``."""
+        if self.mode == "forward":
+            return {self.output_name: self.rows[-1].tangent}
+        return {r.name: r.adjoint for r in self.rows if r.kind == "input"}
+
+    def draw(self, **kwargs: Any) -> Any:
+        """Draw the graph of this trace, with every value and adjoint/tangent (see :func:`wengert.draw`)."""
+        from .draw import draw
+
+        return draw(self, **kwargs)
+
+    # -------------------------------------------------------------- formats
+    def _header(self, fmt: str) -> list[str]:
+        out = self.output_name
+        if fmt == "latex":
+            v = r"$v_i$"
+            if self.mode == "forward":
+                last = rf"$\partial v_i / \partial {F.latex_name(self.wrt or 'x')}$"
+            else:
+                last = rf"$\partial {F.latex_name(out)} / \partial v_i$"
+            return ["", v, "expression", "value", "local partials", last]
+        if fmt == "html":
+            v = "v<sub>i</sub>"
+            if self.mode == "forward":
+                last = f"&part;v<sub>i</sub>/&part;{F.html_name(self.wrt or 'x')}"
+            else:
+                last = f"&part;{F.html_name(out)}/&part;v<sub>i</sub>"
+            return ["#", v, "expression", "value", "local partials", last]
+        last = f"dv/d{self.wrt}" if self.mode == "forward" else f"d{out}/dv"
+        return ["#", "v", "expression", "value", "local partials", last]
+
+    def _cells(self, row: Row, fmt: str, precision: int) -> list[str]:
+        p, m = precision, self.max_elements
+        deriv = row.tangent if self.mode == "forward" else row.adjoint
+        if fmt == "latex":
+            val = "$" + F.latex_value(row.value, p, m) + "$"
+            d = "" if deriv is None else "$" + F.latex_value(deriv, p, m) + "$"
+            expr = row.expression("latex", p)
+            expr = expr if row.kind != "op" else "$" + expr + "$"
+            parts = ", ".join(
+                rf"$\frac{{\partial {F.latex_name(row.name)}}}{{\partial {F.latex_name(q.wrt)}}} = "
+                + _partial_value(q, "latex", p, m) + "$"
+                for q in row.partials
+            )
+            return [str(row.index), "$" + F.latex_name(row.name) + "$", expr, val, parts, d]
+        if fmt == "html":
+            val = _html.escape(F.value(row.value, p, m))
+            d = "" if deriv is None else _html.escape(F.value(deriv, p, m))
+            parts = "; ".join(
+                f"&part;{F.html_name(row.name)}/&part;{F.html_name(q.wrt)} = " + _partial_value(q, "html", p, m)
+                for q in row.partials
+            )
+            return [str(row.index), F.html_name(row.name), row.expression("html", p), val, parts, d]
+        val = F.value(row.value, p, m)
+        d = "" if deriv is None else F.value(deriv, p, m)
+        parts = "; ".join(f"d{row.name}/d{q.wrt} = " + _partial_value(q, "text", p, m) for q in row.partials)
+        return [str(row.index), row.name, row.expression("text", p), val, parts, d]
+
+    def to_text(self, precision: int | None = None, max_rows: int = 200) -> str:
+        """The table as aligned plain text (for the terminal).
+
+        Above ``max_rows`` rows, the middle of the list is elided.
+        """
+        p = self.precision if precision is None else precision
+        body = [self._cells(r, "text", p) for r in _elide(self.rows, max_rows)]
+        table = [self._header("text")] + [b if b is not None else ["...", "", "", "", "", ""] for b in body]
+        widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+        lines = []
+        for line in table:
+            cells = [c.ljust(w) for c, w in zip(line, widths)]
+            lines.append("  ".join(cells).rstrip())
+        return "\n".join(lines)
+
+    def to_markdown(self, precision: int | None = None, max_rows: int = 200) -> str:
+        """The table in Markdown (expressions and partials as code spans)."""
+        p = self.precision if precision is None else precision
+
+        def esc(s: str) -> str:
+            return s.replace("|", "\\|")
+
+        head = self._header("text")
+        lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---:"] + ["---"] * (len(head) - 1)) + "|"]
+        for r in _elide(self.rows, max_rows):
+            if r is None:
+                lines.append("| ... |" + " |" * (len(head) - 1))
+                continue
+            c = self._cells(r, "text", p)
+            c[2] = f"`{c[2]}`" if r.kind == "op" else c[2]
+            c[4] = "; ".join(f"`{s}`" for s in c[4].split("; ")) if c[4] else ""
+            lines.append("| " + " | ".join(esc(x) for x in c) + " |")
+        return "\n".join(lines)
+
+    def to_latex(self, precision: int | None = None, max_rows: int = 200) -> str:
+        """The table as a LaTeX ``tabular`` (ready to paste into lecture notes; needs no package)."""
+        p = self.precision if precision is None else precision
+        lines = [r"\begin{tabular}{rlllll}", r"\hline", " & ".join(self._header("latex")) + r" \\", r"\hline"]
+        for r in _elide(self.rows, max_rows):
+            if r is None:
+                lines.append(r"\multicolumn{6}{c}{$\vdots$} \\")
+                continue
+            lines.append(" & ".join(self._cells(r, "latex", p)) + r" \\")
+        lines += [r"\hline", r"\end{tabular}"]
+        return "\n".join(lines)
+
+    def to_html(self, precision: int | None = None, max_rows: int = 200) -> str:
+        """The table as an HTML ``<table class="wengert-trace">`` (Jupyter shows it directly)."""
+        p = self.precision if precision is None else precision
+        head = "".join(f"<th>{h}</th>" for h in self._header("html"))
+        body = []
+        for r in _elide(self.rows, max_rows):
+            if r is None:
+                body.append('<tr><td colspan="6">&hellip;</td></tr>')
+                continue
+            body.append("<tr>" + "".join(f"<td>{c}</td>" for c in self._cells(r, "html", p)) + "</tr>")
+        return ('<table class="wengert-trace">\n<thead><tr>' + head + "</tr></thead>\n<tbody>\n"
+                + "\n".join(body) + "\n</tbody>\n</table>")
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def __repr__(self) -> str:
+        return f"<Trace of {self.output_name} ({self.mode} mode): {len(self.rows)} rows>"
+
+
+def _elide(rows: Sequence[Row], max_rows: int) -> list:
+    if len(rows) <= max_rows:
+        return list(rows)
+    head = max_rows // 2
+    return list(rows[:head]) + [None] + list(rows[len(rows) - (max_rows - head):])
+
+
+def _partial_value(q: Partial, fmt: str, p: int, m: int) -> str:
+    if q.kind == "none":
+        return "(Jacobian too large to show)" if fmt != "latex" else r"\text{(Jacobian too large to show)}"
+    if fmt == "latex":
+        return F.latex_value(q.value, p, m)
+    s = F.value(q.value, p, m)
+    return _html.escape(s) if fmt == "html" else s
+
+
+# ====================================================================== expressions
+_INFIX = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/", "power": "**", "matmul": "@"}
+_LATEX_INFIX = {"add": "+", "subtract": "-", "multiply": r"\cdot", "matmul": ""}
+_HTML_INFIX = {"add": "+", "subtract": "&minus;", "multiply": "&middot;", "divide": "/", "matmul": "@"}
+_LATEX_FUN = {"exp": r"\exp", "log": r"\log", "sin": r"\sin", "cos": r"\cos", "tan": r"\tan", "tanh": r"\tanh",
+              "sinh": r"\sinh", "cosh": r"\cosh", "arctan": r"\arctan", "sigmoid": r"\sigma"}
+
+
+def _arg(a: Arg, fmt: str, p: int, first: bool) -> str:
+    if a.name is not None:
+        return {"latex": F.latex_name, "html": F.html_name}.get(fmt, str)(a.name)
+    if fmt == "latex":
+        s = F.latex_value(a.value, p)
+    else:
+        s = F.value(a.value, p)
+        s = _html.escape(s) if fmt == "html" else s
+    negative = s.startswith("-")
+    return f"({s})" if negative and not first else s
+
+
+def _param_text(params: dict, p: int) -> str:
+    shown = []
+    for k, v in params.items():
+        if isinstance(v, (bool, int, float, str, type(None))) or (
+            isinstance(v, tuple) and all(isinstance(e, (int, type(None))) for e in v)
+        ):
+            shown.append(f"{k}={v!r}" if not isinstance(v, float) else f"{k}={F.number(v, p)}")
+        elif isinstance(v, np.ndarray):
+            shown.append(f"{k}={F.value(v, p)}")
+        elif k == "index":
+            shown.append("index=...")
+    return ", ".join(shown)
+
+
+def _expression(row: Row, fmt: str, p: int) -> str:
+    if row.kind != "op":
+        return {"input": "input", "constant": "constant"}[row.kind]
+    op = row.op or "?"
+    args = [_arg(a, fmt, p, i == 0) for i, a in enumerate(row.args)]
+    if op in _INFIX and len(args) == 2:
+        a, b = args
+        if fmt == "latex":
+            if op == "divide":
+                return rf"\frac{{{a}}}{{{b}}}"
+            if op == "power":
+                return f"{{{a}}}^{{{b}}}"
+            return f"{a} {_LATEX_INFIX[op]} {b}".replace("  ", " ")
+        if fmt == "html":
+            if op == "power":
+                return f"{a}<sup>{b}</sup>"
+            return f"{a} {_HTML_INFIX[op]} {b}"
+        return f"{a} {_INFIX[op]} {b}"
+    if op == "negative" and len(args) == 1:
+        return ("&minus;" if fmt == "html" else "-") + args[0]
+    extra = _param_text(row.params, p)
+    if fmt == "latex":
+        inner = ", ".join(args) + (r", \text{" + F.latex_text(extra) + "}" if extra else "")
+        if op == "sqrt":
+            return rf"\sqrt{{{inner}}}"
+        if op == "abs":
+            return rf"\left|{inner}\right|"
+        fun = _LATEX_FUN.get(op, r"\mathrm{" + F.latex_text(op) + "}")
+        return rf"{fun}\left({inner}\right)"
+    inner = ", ".join(args) + ((", " + (_html.escape(extra) if fmt == "html" else extra)) if extra else "")
+    return f"{_html.escape(op) if fmt == 'html' else op}({inner})"
+
+
+# ====================================================================== building a trace
+def _signature_names(f: Callable, n: int) -> list[str]:
+    try:
+        params = list(inspect.signature(f).parameters.values())
+    except (TypeError, ValueError):
+        params = []
+    names = []
+    for i in range(n):
+        if i < len(params) and params[i].kind in (params[i].POSITIONAL_ONLY, params[i].POSITIONAL_OR_KEYWORD):
+            names.append(params[i].name)
+        elif params and params[-1].kind == params[-1].VAR_POSITIONAL:
+            names.append(f"{params[-1].name}{i - len(params) + 1}")
+        else:
+            names.append(f"x{i}")
+    return names
+
+
+def _call_keeping_locals(f: Callable, args: Sequence[Any]) -> tuple[Any, dict]:
+    """Call ``f`` and capture its local variables as it returns (to name the intermediates).
+
+    This uses ``sys.setprofile`` for the duration of the call; when another
+    profiler is already installed it is left alone and no names are captured.
+    """
+    code = getattr(f, "__code__", None)
+    if code is None or sys.getprofile() is not None:
+        return f(*args), {}
+    captured: dict = {}
+
+    def profiler(frame: Any, event: str, arg: Any) -> None:
+        if event == "return" and frame.f_code is code:
+            captured.clear()  # the outermost call of a recursive f returns last
+            captured.update(frame.f_locals)
+
+    sys.setprofile(profiler)
+    try:
+        out = f(*args)
+    finally:
+        sys.setprofile(None)
+    return out, captured
+
+
+def _tensor_names(namespace: dict, after_seq: int | None = None) -> dict[int, str]:
+    """``{id(tensor): variable name}`` for the tensors bound to (non-underscore) names."""
+    names: dict[int, str] = {}
+    for k, v in namespace.items():
+        if isinstance(v, Tensor) and not k.startswith("_") and id(v) not in names:
+            if after_seq is None or v._seq > after_seq:
+                names[id(v)] = k
+    return names
+
+
+def _as_float_leaf(v: Any) -> Tensor:
+    t = Tensor(v._value if isinstance(v, Tensor) else v)
+    if t.dtype.kind != "f":
+        t = Tensor(t.data.astype(np.float64))
+    return t
+
+
+def trace(
+    f: Callable | None = None,
+    *inputs: Any,
+    mode: str = "reverse",
+    wrt: Any = None,
+    names: Sequence[str] | None = None,
+    precision: int = 6,
+    cotangent: Any = None,
+    tangent: Any = None,
+) -> "Trace | Tracer":
+    """The Wengert list of ``f(*inputs)`` with values, local partials and adjoints (or tangents).
+
+    ``inputs`` are numbers, arrays or tensors (copied into fresh leaves).
+    ``mode="reverse"`` (default) gives the adjoint ``d out / d v`` of every
+    variable, for a scalar output (pass ``cotangent=`` otherwise);
+    ``mode="forward"`` gives the tangent ``d v / d x`` for the one input
+    ``wrt`` (a name, a position or the input object; default the first), in
+    the direction ``tangent`` (default all ones).  In reverse mode ``wrt``
+    may list the inputs to differentiate (default all); inputs left out are
+    constants.  ``names`` names the inputs (default: ``f``'s parameter
+    names); intermediates are named after ``f``'s local variables, or
+    ``v1, v2, ...``.  ``precision`` is the number of significant digits shown.
+
+    Called without ``f``, returns a context manager (:class:`Tracer`) that
+    traces the code in its block.
+
+    >>> import wengert as wg
+    >>> t = wg.trace(lambda x: wg.exp(-x), 0.0)
+    >>> t.gradient
+    {'x': -1.0}
+    >>> t.rows[-1].partials
+    (Partial(wrt='v1', value=1.0, kind='elementwise'),)
+    """
+    if mode not in MODES:
+        raise ValueError(f"trace: mode must be 'reverse' or 'forward', got {mode!r}")
+    if not isinstance(precision, int) or not 1 <= precision <= 17:
+        raise ValueError(f"trace: precision must be an int between 1 and 17, got {precision!r}")
+    if f is None:
+        return Tracer(mode=mode, wrt=wrt, precision=precision, cotangent=cotangent, tangent=tangent)
+    if not callable(f):
+        raise TypeError(f"trace: the first argument must be a function (or nothing, for the 'with' form), got {type(f).__name__}")
+    if not inputs:
+        raise ValueError("trace: give the inputs to evaluate f at, e.g. wg.trace(f, -2.0, 5.0)")
+
+    if names is None:
+        names = [getattr(v, "name", None) or s for v, s in zip(inputs, _signature_names(f, len(inputs)))]
+    names = list(names)
+    if len(names) != len(inputs) or len(set(names)) != len(names):
+        raise ValueError(f"trace: names must give one distinct name per input, got {names} for {len(inputs)} inputs")
+    chosen = _resolve_wrt(wrt, inputs, names, mode)
+
+    leaves = [_as_float_leaf(v) for v in inputs]
+    for i, leaf in enumerate(leaves):
+        if i in chosen:
+            leaf.requires_grad_(True)
+    saved = STATE.grad_enabled, STATE.forward_active
+    try:
+        STATE.grad_enabled = True
+        if mode == "forward":
+            x = leaves[chosen[0]]
+            x._tangent = _tangent_like(x, tangent)
+            STATE.forward_active += 1
+        out, local = _call_keeping_locals(f, leaves)
+    finally:
+        STATE.grad_enabled, STATE.forward_active = saved
+    if not isinstance(out, Tensor):
+        raise TypeError(f"trace: f must return one Tensor, got {type(out).__name__}")
+    fname = getattr(f, "__name__", "")
+    out_name = fname if fname.isidentifier() and fname not in names else None
+    return _build(out, leaves, names, local, mode, wrt_name=names[chosen[0]] if mode == "forward" else None,
+                  precision=precision, cotangent=cotangent, out_name=out_name)
+
+
+def _resolve_wrt(wrt: Any, inputs: Sequence[Any], names: list[str], mode: str) -> list[int]:
+    if wrt is None:
+        return [0] if mode == "forward" else list(range(len(inputs)))
+    items = list(wrt) if isinstance(wrt, (list, tuple)) else [wrt]
+    out = []
+    for w in items:
+        if isinstance(w, str):
+            if w not in names:
+                raise ValueError(f"trace: wrt={w!r} is not an input; inputs are {', '.join(names)}")
+            out.append(names.index(w))
+        elif isinstance(w, (int, np.integer)) and not isinstance(w, bool):
+            if not -len(inputs) <= w < len(inputs):
+                raise ValueError(f"trace: wrt={w} is out of range for {len(inputs)} inputs")
+            out.append(int(w) % len(inputs))
+        else:
+            hits = [i for i, v in enumerate(inputs) if v is w]
+            if not hits:
+                raise ValueError("trace: wrt must be an input's name, position or the input object itself")
+            out.append(hits[0])
+    if mode == "forward" and len(out) != 1:
+        raise ValueError(f"trace: forward mode follows exactly one input (wrt=...), got {len(out)}")
+    return sorted(set(out))
+
+
+def _tangent_like(x: Tensor, tangent: Any) -> Any:
+    if tangent is None:
+        return 1.0 if type(x._value) is float else np.ones(x.shape, dtype=x.dtype)
+    t = np.asarray(tangent._value if isinstance(tangent, Tensor) else tangent, dtype=x.dtype)
+    if t.shape != x.shape:
+        raise ValueError(f"trace: tangent has shape {t.shape}, the input has shape {x.shape}")
+    return float(t) if type(x._value) is float else t
+
+
+def _build(out: Tensor, inputs: Sequence[Tensor], input_names: Sequence[str], local: dict, mode: str,
+           wrt_name: str | None, precision: int, cotangent: Any, out_name: str | None) -> Trace:
+    if not out.requires_grad:
+        raise ValueError(
+            "trace: the output does not depend on any differentiated input (nothing was recorded); "
+            "check wrt=, and that f computes with its arguments and not inside wg.no_grad()"
+        )
+    nodes = collect(out)
+    order: list[Tensor] = list(inputs)
+    known = {id(t) for t in order}
+    order += [n for n in nodes if id(n) not in known]
+    node_ids = {id(n) for n in nodes} | {id(t) for t in inputs if t.requires_grad}
+
+    # names: tensor.name, then input names, then local variable names, then v1, v2, ...
+    by_id: dict[int, str] = {}
+    taken: set[str] = set()
+
+    def give(t: Tensor, name: str) -> None:
+        while name in taken:
+            name += "'"
+        by_id[id(t)] = name
+        taken.add(name)
+
+    for t, n in zip(inputs, input_names):
+        give(t, n)
+    local_names = _tensor_names(local)
+    if out_name and id(out) not in local_names:
+        local_names.setdefault(id(out), out_name)
+    for t in order:
+        if id(t) not in by_id and t.name:
+            give(t, t.name)
+    for t in order:
+        if id(t) not in by_id and id(t) in local_names:
+            give(t, local_names[id(t)])
+    count = 0
+    for t in order:
+        if id(t) not in by_id:
+            count += 1
+            while f"v{count}" in taken:
+                count += 1
+            give(t, f"v{count}")
+
+    # constants that are named (by the caller or a local variable) get a row too
+    const_rows: dict[int, Tensor] = {}
+    for n in nodes:
+        for a in n._args or ():
+            if isinstance(a, Tensor) and id(a) not in node_ids and id(a) not in known:
+                nm = a.name or local_names.get(id(a))
+                if nm:
+                    const_rows[id(a)] = a
+                    if id(a) not in by_id:
+                        give(a, nm)
+    if const_rows:
+        extra = sorted(const_rows.values(), key=lambda t: t._seq)
+        order = list(inputs) + sorted(extra + order[len(inputs):], key=lambda t: t._seq)
+
+    if mode == "reverse":
+        if cotangent is None and out.shape != ():
+            raise ValueError(
+                f"trace: the output has shape {out.shape}; reverse mode needs a scalar output or cotangent= "
+                "(the output's cotangent, e.g. np.ones(shape))"
+            )
+        adj = adjoints(out, nodes, cotangent)
+    else:
+        adj = {}
+
+    rows = []
+    for i, t in enumerate(order):
+        differentiated = id(t) in node_ids
+        if t._rule is None:
+            kind = "input" if differentiated else "constant"
+            op, args, params, partials = None, (), {}, ()
+        else:
+            kind, op, params = "op", t._rule.name, dict(t._params or {})
+            args = tuple(Arg(by_id.get(id(a)) if isinstance(a, Tensor) else None, a._value if isinstance(a, Tensor) else a)
+                         for a in t._args)
+            partials = _merge_partials(t, by_id)
+        adjoint = tangent = None
+        if mode == "reverse" and differentiated:
+            adjoint = adj.get(id(t), _zeros_like(t))
+        if mode == "forward":
+            tg = t._tangent
+            tangent = (tg._value if isinstance(tg, Tensor) else tg) if tg is not None else _zeros_like(t)
+        rows.append(Row(i, by_id[id(t)], kind, op, args, params, t._value, partials, adjoint, tangent))
+    if mode == "forward":
+        for t in order:  # the tangents were read into the rows: do not let them ride along later
+            t._tangent = None
+    return Trace(rows, out, mode, wrt=wrt_name, precision=precision)
+
+
+def _merge_partials(t: Tensor, by_id: dict) -> tuple[Partial, ...]:
+    """One partial per distinct input (``x * x`` has one: ``2x``, the sum over both slots)."""
+    merged: dict[int, Partial] = {}
+    for i, val, kind in local_partials(t):
+        a = t._args[i]
+        prev = merged.get(id(a))
+        if prev is None:
+            merged[id(a)] = Partial(by_id[id(a)], val, kind)
+        elif prev.kind == kind and val is not None and prev.value is not None:
+            merged[id(a)] = Partial(prev.wrt, prev.value + val, kind)
+        else:
+            merged[id(a)] = Partial(prev.wrt, None, "none")
+    return tuple(merged.values())
+
+
+def _zeros_like(t: Tensor) -> Any:
+    return 0.0 if type(t._value) is float else np.zeros(t.shape, dtype=np.result_type(t.dtype, np.float32))
+
+
+# ====================================================================== the `with` form
+class Tracer:
+    """Context manager form of :func:`trace`: trace the code in a ``with`` block.
+
+    Create the inputs with ``requires_grad=True`` (before or inside the
+    block); intermediates are named after the block's local variables.  The
+    traced output is the one given to :meth:`of`, or else the last tensor
+    assigned to a variable in the block.  In forward mode, ``wrt`` must be
+    an input tensor created before the block.
+
+    >>> import wengert as wg
+    >>> with wg.trace() as tr:
+    ...     x = wg.tensor(-2.0, requires_grad=True)
+    ...     y = wg.tensor(5.0, requires_grad=True)
+    ...     z = wg.tensor(-4.0, requires_grad=True)
+    ...     q = x + y
+    ...     f = q * z
+    >>> tr.gradient
+    {'x': -4.0, 'y': -4.0, 'z': 3.0}
+    """
+
+    def __init__(self, mode: str = "reverse", wrt: Any = None, precision: int = 6,
+                 cotangent: Any = None, tangent: Any = None) -> None:
+        self.mode = mode
+        self.wrt = wrt
+        self.precision = precision
+        self.cotangent = cotangent
+        self.tangent = tangent
+        self._start: int | None = None
+        self._locals: dict = {}
+        self._output: Tensor | None = None
+        self._trace: Trace | None = None
+        self._saved: Any = None
+
+    def __enter__(self) -> "Tracer":
+        if self.mode == "forward":
+            if not isinstance(self.wrt, Tensor):
+                raise ValueError("trace: the 'with' form in forward mode needs wrt=<an input tensor created before the block>")
+            if not self.wrt.requires_grad:
+                self.wrt.requires_grad_(True)
+            self._saved = self.wrt._tangent
+            self.wrt._tangent = _tangent_like(self.wrt, self.tangent)
+            STATE.forward_active += 1
+        self._start = Tensor(0.0)._seq
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.mode == "forward":
+            STATE.forward_active -= 1
+        frame = sys._getframe(1)
+        self._locals = dict(frame.f_locals)
+        del frame
+        if exc[0] is None and self._output is None:
+            cands = [v for k, v in self._locals.items() if isinstance(v, Tensor) and not k.startswith("_")
+                     and v.requires_grad and v._seq > (self._start or 0)]
+            if cands:
+                self._output = max(cands, key=lambda t: t._seq)
+        if exc[0] is None and self._output is not None:
+            self._trace = self.of(self._output)
+        if self.mode == "forward":
+            self.wrt._tangent = self._saved
+
+    def of(self, y: Tensor) -> Trace:
+        """The trace of ``y`` (a tensor computed in the block)."""
+        if not isinstance(y, Tensor):
+            raise TypeError(f"trace: expected a Tensor, got {type(y).__name__}")
+        nodes = collect(y) if y.requires_grad else [y]
+        leaves = [n for n in nodes if n._rule is None]
+        names = _tensor_names(self._locals)
+        leaf_names = [n.name or names.get(id(n)) or f"x{i}" for i, n in enumerate(leaves)]
+        wrt_name = None
+        if self.mode == "forward":
+            wrt_name = names.get(id(self.wrt)) or self.wrt.name or "x"
+        return _build(y, leaves, leaf_names, self._locals, self.mode, wrt_name, self.precision,
+                      self.cotangent, out_name=None)
+
+    @property
+    def trace(self) -> Trace:
+        """The trace of the block's output."""
+        if self._trace is None:
+            raise RuntimeError("trace: nothing traced yet (no tensor requiring grad was assigned in the block)")
+        return self._trace
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.trace, name)
+
+    def __str__(self) -> str:
+        return str(self.trace)
+
+    def __repr__(self) -> str:
+        return f"<Tracer ({self.mode} mode): {self._trace!r}>"
+
+    def _repr_html_(self) -> str:
+        return self.trace.to_html()
+
+
+__all__ = ["trace", "Trace", "Tracer", "Row", "Partial", "Arg"]
