@@ -4,6 +4,8 @@ These are readers of the tape that live outside the engine: they read the
 recorded Wengert list (``Tensor._rule``, ``_args``, ``_seq``) and use the
 engine's own reverse walk and forward mode to fill in derivatives.
 """
+from .draw import Drawing, GraphTooLargeError, GraphvizNotFoundError, draw
 from .trace import Partial, Row, Trace, Tracer, trace
 
-__all__ = ["trace", "Trace", "Tracer", "Row", "Partial"]
+__all__ = ["trace", "Trace", "Tracer", "Row", "Partial", "draw", "Drawing", "GraphvizNotFoundError",
+           "GraphTooLargeError"]

@@ -123,6 +123,7 @@ class Trace:
     wrt: str | None = None
     precision: int = 6
     max_elements: int = F.MAX_ELEMENTS
+    _nodes: list = field(default_factory=list, repr=False)  # the tensors behind the rows, in order
     _by_name: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -530,7 +531,9 @@ def _tangent_like(x: Tensor, tangent: Any) -> Any:
 
 
 def _build(out: Tensor, inputs: Sequence[Tensor], input_names: Sequence[str], local: dict, mode: str,
-           wrt_name: str | None, precision: int, cotangent: Any, out_name: str | None) -> Trace:
+           wrt_name: str | None, precision: int, cotangent: Any, out_name: str | None,
+           with_partials: bool = True) -> Trace:
+    """Rows for the graph behind ``out``; ``mode`` "reverse", "forward" or "values" (no derivatives)."""
     if not out.requires_grad:
         raise ValueError(
             "trace: the output does not depend on any differentiated input (nothing was recorded); "
@@ -605,7 +608,7 @@ def _build(out: Tensor, inputs: Sequence[Tensor], input_names: Sequence[str], lo
             kind, op, params = "op", t._rule.name, dict(t._params or {})
             args = tuple(Arg(by_id.get(id(a)) if isinstance(a, Tensor) else None, a._value if isinstance(a, Tensor) else a)
                          for a in t._args)
-            partials = _merge_partials(t, by_id)
+            partials = _merge_partials(t, by_id) if with_partials else ()
         adjoint = tangent = None
         if mode == "reverse" and differentiated:
             adjoint = adj.get(id(t), _zeros_like(t))
@@ -616,7 +619,7 @@ def _build(out: Tensor, inputs: Sequence[Tensor], input_names: Sequence[str], lo
     if mode == "forward":
         for t in order:  # the tangents were read into the rows: do not let them ride along later
             t._tangent = None
-    return Trace(rows, out, mode, wrt=wrt_name, precision=precision)
+    return Trace(rows, out, mode, wrt=wrt_name, precision=precision, _nodes=order)
 
 
 def _merge_partials(t: Tensor, by_id: dict) -> tuple[Partial, ...]:
