@@ -26,5 +26,6 @@ from .core import (
 )
 from .ops.api import *  # noqa: F401,F403  (wg.exp, wg.sum, ... as plain module functions)
 from .ops.api import abs, max, min, sum  # noqa: F401  (shadow the builtins on purpose, as NumPy does)
+from .transforms import GradcheckError, grad, gradcheck, hessian, hvp, jacfwd, jacobian, jacrev, jvp, value_and_grad, vjp  # noqa: F401,E501
 
 __version__ = "0.1.0"

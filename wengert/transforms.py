@@ -1,0 +1,1075 @@
+"""Function transforms: grad, value_and_grad, vjp, jvp, jacfwd, jacrev, jacobian, hessian, hvp, gradcheck.
+
+Everything here is a thin wrapper over two functions:
+
+* :func:`make_vjp` traces ``f`` once (recording the Wengert list) and returns a
+  *pullback* that maps output cotangents to input cotangents with one reverse
+  walk of the engine (``wengert.core.engine.walk``);
+* :func:`make_jvp` runs ``f`` once with tangents attached to its inputs: every
+  op pushes its tangent through the JVP of its rule (true forward mode: no
+  graph is recorded and no intermediate is kept).
+
+Arguments are selected once (``argnums``), and may be trees (nested lists,
+tuples, dicts; see :mod:`wengert.tree`) of Tensors, ndarrays or Python numbers.
+
+**What comes back.**  Each gradient leaf has the type of its input leaf: a
+Tensor gives a Tensor, an ndarray an ndarray, a Python float a float (the
+JAX convention for arrays, the PyTorch one for Tensors).  Values of ``f``
+(``value_and_grad``, ``vjp``, ``jvp``, Jacobians) come back as Tensors when
+some differentiated input was a Tensor, else as ndarrays (Python floats for
+float64 scalars).  Inside another transform, results are Tensors that carry
+the outer derivative (as JAX returns tracers), which is how ``grad(grad(f))``,
+``jvp(grad(f))`` (the O(N) Hessian-vector product) and ``jacfwd(jacrev(f))``
+compose.
+
+>>> import numpy as np, wengert as wg
+>>> f = lambda x: wg.sum(wg.sin(x) * x)
+>>> wg.grad(f)(np.array([0.0, 1.0]))          # sin(x) + x cos(x)
+array([0.        , 1.38177329])
+>>> wg.grad(wg.grad(lambda x: x ** 3))(2.0)   # d2/dx2 x^3 = 6x
+12.0
+"""
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .core.engine import walk
+from .core.rule import Rule, apply, fit
+from .core.state import STATE
+from .core.tensor import Tensor, _new, normalize, shape_of
+from .tree import LEAF, TreeDef, flatten_like, tree_flatten, tree_unflatten
+
+__all__ = ["grad", "value_and_grad", "vjp", "jvp", "make_vjp", "make_jvp", "jacfwd", "jacrev", "jacobian",
+           "hessian", "hvp", "gradcheck", "GradcheckError", "GradcheckReport"]
+
+_EMPTY: dict = {}
+
+# How many reverse-mode transforms are running their function right now.  Inside
+# one, the backward pass of an inner transform is itself recorded, so that the
+# outer transform can differentiate it (grad of grad, and grad of closures).
+_DEPTH = 0
+
+
+def _identity_impl(x: Any) -> Any:
+    return x
+
+
+# Where a transform differentiates a tensor that an enclosing transform is
+# tracing, the input is a fresh node y = identity(x): the inner reverse walk
+# stops at y (collecting its cotangent), and the outer walk continues through
+# y to x.  Not registered: it is private plumbing, not an op users call.
+_IDENTITY = Rule(
+    "identity", _identity_impl,
+    vjp=(lambda g, ans, x: g,),  # d/dx x = 1
+    jvp=(lambda t, ans, x: t,),
+    register=False,
+    doc="y = x (marks where a transform's inputs start)",
+)
+
+
+def _bundle_vjp(g: Any, ans: Any, needs: list, *outs: Any, cts: tuple) -> list:
+    return list(cts)
+
+
+# Several outputs pulled back at once: a scalar node with all of them as inputs
+# whose VJP hands each output its own cotangent, so one walk serves them all.
+_BUNDLE = Rule(
+    "outputs", lambda *outs, cts: 0.0,
+    vjp_all=_bundle_vjp,
+    jvp_all=lambda tangents, ans, *outs, cts: None,
+    register=False,
+    doc="joins several outputs for one reverse walk",
+)
+
+
+# ====================================================================== inputs
+class _Kind:
+    """How a leaf came in, so the result goes out the same way."""
+
+    TENSOR, FLOAT, SCALAR, ARRAY = "tensor", "float", "scalar", "array"
+
+
+def _argnums(name: str, argnums: Any) -> tuple[tuple, bool]:
+    """Normalise ``argnums`` to a tuple (and say whether a single int was given)."""
+    if isinstance(argnums, (int, np.integer)) and not isinstance(argnums, bool):
+        return (int(argnums),), True
+    if isinstance(argnums, (tuple, list)) and argnums and all(
+            isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in argnums):
+        nums = tuple(int(a) for a in argnums)
+        if len(set(nums)) != len(nums):
+            raise ValueError(f"{name}: argnums={argnums!r} names an argument twice")
+        return nums, False
+    raise TypeError(f"{name}: argnums must be an int or a non-empty tuple of ints, got {argnums!r}")
+
+
+def _check_argnums(name: str, nums: tuple, nargs: int) -> tuple:
+    out = []
+    for a in nums:
+        if not -nargs <= a < nargs:
+            valid = f"0..{nargs - 1}" if nargs else "none: f was called without positional arguments"
+            raise IndexError(
+                f"{name}: argnums={a} is out of range: f was called with {nargs} positional "
+                f"argument{'s' if nargs != 1 else ''} (valid argnums: {valid})")
+        out.append(a % nargs)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name}: argnums {nums} name the same argument twice")
+    return tuple(out)
+
+
+def _leaf_path(treedef: TreeDef, index: int) -> str:
+    """Where leaf ``index`` sits in a tree, as ``['w'][1]`` (empty for a bare leaf)."""
+    paths: list = []
+
+    def visit(td: TreeDef, path: str) -> None:
+        if td.kind == "leaf":
+            paths.append(path)
+        elif td.kind == "dict":
+            for k, c in zip(td.meta, td.children):
+                visit(c, f"{path}[{k!r}]")
+        else:
+            for i, c in enumerate(td.children):
+                visit(c, f"{path}[{i}]")
+
+    visit(treedef, "")
+    return paths[index]
+
+
+def _where(argnum: int, treedef: TreeDef, index: int) -> str:
+    path = "" if treedef is LEAF else _leaf_path(treedef, index)
+    return f"argument {argnum}{' at ' + path if path else ''}"
+
+
+def _leaf_value(name: str, leaf: Any, where: Callable[[], str]) -> tuple[Any, str]:
+    """The storage value of an input leaf and its kind; only floating-point leaves are accepted."""
+    t = type(leaf)
+    if t is float:
+        return leaf, _Kind.FLOAT
+    if isinstance(leaf, Tensor):
+        value, kind = leaf._value, _Kind.TENSOR
+    elif t is np.ndarray:
+        value, kind = leaf, _Kind.ARRAY
+    elif isinstance(leaf, np.generic):
+        value, kind = np.asarray(leaf), _Kind.SCALAR
+    elif t is int or t is bool or isinstance(leaf, (int, bool)):
+        raise TypeError(
+            f"{name}: {where()} is the Python {t.__name__} {leaf!r}; derivatives are defined for "
+            f"floating-point inputs only: pass {float(leaf)!r} instead")
+    elif isinstance(leaf, float):
+        return float(leaf), _Kind.FLOAT
+    else:
+        raise TypeError(
+            f"{name}: {where()} is a {t.__name__}; expected a Tensor, an ndarray, a float, "
+            "or a list / tuple / dict of those")
+    dt = value.dtype if type(value) is not float else np.dtype(np.float64)
+    if dt.kind != "f" or dt == np.float16:
+        raise TypeError(
+            f"{name}: {where()} has dtype {dt}; derivatives are defined for float32 and float64 inputs only: "
+            f"convert it first, e.g. x.astype(np.float64) (integer inputs have no gradient)")
+    if type(value) is np.ndarray:
+        value = normalize(value)
+    return value, kind
+
+
+def _input_tensor(leaf: Any, value: Any, tangent: Any = None) -> tuple[Tensor, bool]:
+    """A fresh input node for ``f``; says whether it is spliced onto an outer trace."""
+    if isinstance(leaf, Tensor) and (
+            (leaf.requires_grad and STATE.grad_enabled) or (leaf._tangent is not None and STATE.forward_active)):
+        z = apply(_IDENTITY, (leaf,), _EMPTY)  # recorded (and tangent-carrying) for the outer transform
+        spliced = z._rule is not None
+    else:
+        z = _new(value)
+        spliced = False
+    if tangent is not None:
+        z._tangent = tangent
+    return z, spliced
+
+
+def _outer_traced(leaf: Any) -> bool:
+    return isinstance(leaf, Tensor) and (
+        (leaf.requires_grad and STATE.grad_enabled) or (leaf._tangent is not None and STATE.forward_active > 0))
+
+
+class _Selected:
+    """The differentiated arguments of one call: leaves, kinds, input nodes (argument selection, done once)."""
+
+    __slots__ = ("args", "nums", "treedefs", "leaves", "values", "kinds", "tensor_mode", "nested")
+
+    def __init__(self, name: str, args: tuple, nums: tuple) -> None:
+        nums = _check_argnums(name, nums, len(args))
+        self.args = args
+        self.nums = nums
+        self.treedefs: list = []
+        self.leaves: list = []
+        self.values: list = []
+        self.kinds: list = []
+        nested = _DEPTH > 0 or STATE.forward_active > 0
+        for a in nums:
+            arg = args[a]
+            if isinstance(arg, (list, tuple, dict)) or arg is None:
+                leaves, td = tree_flatten(arg)
+            else:
+                leaves, td = [arg], LEAF
+            self.treedefs.append(td)
+            for j, leaf in enumerate(leaves):
+                value, kind = _leaf_value(name, leaf, lambda: _where(a, td, j))
+                self.leaves.append(leaf)
+                self.values.append(value)
+                self.kinds.append(kind)
+                if not nested and kind == _Kind.TENSOR and _outer_traced(leaf):
+                    nested = True
+        self.tensor_mode = _Kind.TENSOR in self.kinds
+        self.nested = nested
+
+    def substitute(self, new_leaves: list) -> list:
+        """The call's arguments with the selected ones rebuilt from ``new_leaves``."""
+        args = list(self.args)
+        k = 0
+        for a, td in zip(self.nums, self.treedefs):
+            n = td.num_leaves
+            args[a] = new_leaves[k] if td is LEAF else tree_unflatten(td, new_leaves[k:k + n])
+            k += n
+        return args
+
+    def regroup(self, flat: list, single: bool) -> Any:
+        """Per-leaf results back into the argument structure (a tuple of trees unless ``single``)."""
+        out = []
+        k = 0
+        for td in self.treedefs:
+            n = td.num_leaves
+            out.append(flat[k] if td is LEAF else tree_unflatten(td, flat[k:k + n]))
+            k += n
+        return out[0] if single else tuple(out)
+
+
+# ====================================================================== outputs
+def _owned(v: Any) -> Any:
+    """An ndarray the caller may modify: copy views and read-only arrays (e.g. broadcast cotangents)."""
+    if type(v) is np.ndarray and (v.base is not None or not v.flags.writeable):
+        return v.copy()
+    return v
+
+
+def _export(v: Any, kind: str, keep: bool) -> Any:
+    """Hand a result out in the caller's convention (see the module docstring)."""
+    if isinstance(v, Tensor):
+        if keep:
+            return v
+        v = v._value
+    v = _owned(v)
+    if kind == _Kind.TENSOR:
+        return _new(v)
+    if kind == _Kind.ARRAY:
+        return np.array(v) if type(v) is float else v
+    if kind == _Kind.FLOAT:
+        return float(v)
+    return np.asarray(v)[()]  # a NumPy scalar
+
+
+def _out_kind(tensor_mode: bool, v: Any) -> str:
+    if tensor_mode:
+        return _Kind.TENSOR
+    return _Kind.FLOAT if type(v) is float else _Kind.ARRAY
+
+
+def _export_tree(tree: Any, tensor_mode: bool, keep: bool) -> Any:
+    if isinstance(tree, Tensor):
+        return _export(tree, _out_kind(tensor_mode, tree._value), keep)
+    leaves, td = tree_flatten(tree)
+    return tree_unflatten(td, [_export(o, _out_kind(tensor_mode, o._value), keep) if isinstance(o, Tensor) else o
+                               for o in leaves])
+
+
+def _zeros_like(value: Any) -> Any:
+    return 0.0 if type(value) is float else np.zeros(value.shape, value.dtype)
+
+
+def _run(f: Callable, args: Sequence[Any], kwargs: dict) -> Any:
+    """Call ``f`` recording the graph, inside one more reverse-mode transform."""
+    global _DEPTH
+    saved = STATE.grad_enabled
+    STATE.grad_enabled = True
+    _DEPTH += 1
+    try:
+        return f(*args, **kwargs)
+    finally:
+        _DEPTH -= 1
+        STATE.grad_enabled = saved
+
+
+def _split_aux(name: str, res: Any, has_aux: bool) -> tuple[Any, Any]:
+    if not has_aux:
+        return res, None
+    if not (isinstance(res, (tuple, list)) and len(res) == 2):
+        raise TypeError(f"{name}(has_aux=True): f must return a pair (output, aux), got {type(res).__name__}")
+    return res[0], res[1]
+
+
+# ====================================================================== reverse mode
+class VJP:
+    """The result of tracing ``f`` once for reverse mode (what :func:`make_vjp` returns).
+
+    ``out`` is the raw output tree of ``f`` (Tensors on the recorded graph),
+    ``pull(cts)`` maps cotangents of the output leaves to cotangents of the
+    selected input leaves with one walk of the engine.
+    """
+
+    __slots__ = ("name", "sel", "inputs", "spliced", "out", "out_leaves", "out_td", "aux")
+
+    def __init__(self, name: str, f: Callable, args: tuple, kwargs: dict, nums: tuple, has_aux: bool) -> None:
+        self.name = name
+        sel = self.sel = _Selected(name, args, nums)
+        inputs: list = []
+        spliced: list = []
+        for leaf, value in zip(sel.leaves, sel.values):
+            z, sp = _input_tensor(leaf, value)
+            z.requires_grad = True
+            inputs.append(z)
+            if sp:
+                spliced.append(z)
+        self.inputs = inputs
+        self.spliced = spliced
+        res = _run(f, sel.substitute(inputs), kwargs)
+        self.out, self.aux = _split_aux(name, res, has_aux)
+        out = self.out
+        if isinstance(out, (list, tuple, dict)) or out is None:
+            self.out_leaves, self.out_td = tree_flatten(out)
+        else:
+            self.out_leaves, self.out_td = [out], LEAF
+
+    def out_value(self, i: int) -> Any:
+        o = self.out_leaves[i]
+        if isinstance(o, Tensor):
+            return o._value
+        try:
+            return normalize(np.asarray(o))
+        except TypeError:
+            raise TypeError(f"{self.name}: f returned a {type(o).__name__}; expected Tensors or arrays") from None
+
+    def pull(self, cts: Sequence[tuple[int, Any]]) -> list:
+        """Cotangents of the input leaves for the cotangents ``cts`` = [(output leaf index, cotangent)]."""
+        roots = []
+        traced_ct = False
+        for i, ct in cts:
+            o = self.out_leaves[i]
+            if isinstance(o, Tensor) and o.requires_grad:
+                roots.append((o, ct))
+                if isinstance(ct, Tensor):
+                    traced_ct = True
+        record = self.sel.nested and (_DEPTH > 0 or self.spliced or traced_ct) or (
+            traced_ct and STATE.grad_enabled)
+        differentiable = record or STATE.forward_active > 0 or self.sel.nested
+        res: list = [None] * len(self.inputs)
+        if roots:
+            index = {id(z): k for k, z in enumerate(self.inputs)}
+
+            def hook(node: Tensor, g: Any) -> None:
+                k = index.get(id(node))
+                if k is not None:
+                    res[k] = g if res[k] is None else res[k] + g
+
+            if len(roots) == 1:
+                root, seed = roots[0]
+                seed = fit(seed, root._value)
+            else:
+                root = apply(_BUNDLE, tuple(o for o, _ in roots), {"cts": tuple(c for _, c in roots)})
+                seed = 0.0
+            if differentiable and not isinstance(seed, Tensor):
+                seed = _new(seed)
+            if not differentiable and isinstance(seed, Tensor):
+                seed = seed._value
+            for z in self.spliced:  # stop the walk at our inputs; the outer walk goes on through them
+                z._rule = None
+            saved = STATE.grad_enabled
+            STATE.grad_enabled = bool(record)
+            try:
+                walk(root, seed, True, differentiable, hook)
+            finally:
+                STATE.grad_enabled = saved
+                for z in self.spliced:
+                    z._rule = _IDENTITY
+        for k, g in enumerate(res):
+            if g is None:
+                res[k] = _zeros_like(self.sel.values[k])
+            elif isinstance(g, Tensor) and not differentiable:
+                res[k] = g._value
+        return res
+
+    def export_grads(self, res: list, single: bool) -> Any:
+        keep = self.sel.nested
+        seen: set = set()
+        flat = []
+        for g, kind in zip(res, self.sel.kinds):
+            if type(g) is np.ndarray:
+                if id(g) in seen:
+                    g = g.copy()
+                seen.add(id(g))
+            flat.append(_export(g, kind, keep))
+        return self.sel.regroup(flat, single)
+
+    def export_out(self) -> Any:
+        return _export_tree(self.out, self.sel.tensor_mode, self.sel.nested)
+
+    def export_aux(self) -> Any:
+        return _export_tree(self.aux, self.sel.tensor_mode, self.sel.nested)
+
+
+def make_vjp(f: Callable, args: Sequence[Any], argnums: Any = 0, kwargs: dict | None = None,
+             has_aux: bool = False, name: str = "make_vjp") -> VJP:
+    """Trace ``f(*args, **kwargs)`` for reverse mode, differentiating the arguments ``argnums``.
+
+    Returns a :class:`VJP`: the output (``.out``) and ``.pull(cts)``, the
+    pullback.  ``grad``, ``value_and_grad``, ``vjp`` and ``jacrev`` are thin
+    wrappers over it.
+
+    >>> import numpy as np, wengert as wg
+    >>> tr = make_vjp(lambda x: x * x, (np.array([1.0, 2.0]),))
+    >>> tr.pull([(0, np.array([1.0, 1.0]))])
+    [array([2., 4.])]
+    """
+    nums, _ = _argnums(name, argnums)
+    return VJP(name, f, tuple(args), kwargs or _EMPTY, nums, has_aux)
+
+
+def _value_and_grad_call(name: str, f: Callable, args: tuple, kwargs: dict, nums: tuple, single: bool,
+                         has_aux: bool) -> tuple:
+    tr = VJP(name, f, args, kwargs, nums, has_aux)
+    if tr.out_td is not LEAF:
+        raise TypeError(
+            f"{name}: f must return a scalar, got a {type(tr.out).__name__}; "
+            "for several outputs use wg.jacrev(f) or wg.vjp(f, ...)" +
+            ("" if has_aux else " (or has_aux=True to return extra values)"))
+    value = tr.out_value(0)
+    shape = shape_of(value)
+    if shape != ():
+        raise ValueError(
+            f"{name}: f must return a scalar (shape ()), got shape {shape}; the derivative of a "
+            "vector-valued function is a Jacobian: use wg.jacrev(f) / wg.jacfwd(f) for all of it, "
+            "or wg.vjp(f, x) for cotangent products (or reduce the output, e.g. with wg.sum)")
+    dt = np.dtype(np.float64) if type(value) is float else value.dtype
+    if dt.kind != "f":
+        raise TypeError(f"{name}: f returned a scalar of dtype {dt}; a gradient needs a floating-point output")
+    seed = 1.0 if type(value) is float else np.ones((), dt)
+    g = tr.export_grads(tr.pull([(0, seed)]), single)
+    return tr, g
+
+
+def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
+    """``f`` and its gradient in one call: returns ``(value, grad)`` (or ``((value, aux), grad)``).
+
+    See :func:`grad` for the arguments.
+
+    >>> import numpy as np, wengert as wg
+    >>> value, g = wg.value_and_grad(lambda w: wg.sum(w ** 2))(np.array([1.0, -2.0]))
+    >>> value, g
+    (5.0, array([ 2., -4.]))
+    """
+    nums, single = _argnums("value_and_grad", argnums)
+
+    @functools.wraps(f)
+    def value_and_grad_f(*args: Any, **kwargs: Any) -> Any:
+        tr, g = _value_and_grad_call("value_and_grad", f, args, kwargs, nums, single, has_aux)
+        value = tr.export_out()
+        if has_aux:
+            return (value, tr.export_aux()), g
+        return value, g
+
+    return value_and_grad_f
+
+
+def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
+    """The gradient of a scalar function, as a function.
+
+    ``grad(f)(x)`` is d f / d x, with the structure of ``x`` (a tree of
+    Tensors, ndarrays or floats; each gradient leaf has its input leaf's type).
+    ``argnums`` picks the differentiated positional arguments (an int, or a
+    tuple: then a tuple of gradients comes back).  With ``has_aux=True``,
+    ``f`` returns ``(output, aux)`` and ``grad`` returns ``(gradient, aux)``.
+    One call costs one forward pass of ``f`` and one reverse walk.
+
+    >>> import numpy as np, wengert as wg
+    >>> wg.grad(lambda x, y: x * y, argnums=(0, 1))(3.0, 4.0)
+    (4.0, 3.0)
+    >>> params = {"w": np.array([1.0, 2.0]), "b": 0.5}
+    >>> wg.grad(lambda p: wg.sum(p["w"] * p["b"]))(params)
+    {'w': array([0.5, 0.5]), 'b': 3.0}
+    """
+    nums, single = _argnums("grad", argnums)
+
+    @functools.wraps(f)
+    def grad_f(*args: Any, **kwargs: Any) -> Any:
+        tr, g = _value_and_grad_call("grad", f, args, kwargs, nums, single, has_aux)
+        if has_aux:
+            return g, tr.export_aux()
+        return g
+
+    return grad_f
+
+
+def _check_cotangent(name: str, ct: Any, value: Any, i: int) -> Any:
+    """A cotangent must have its output's shape and a floating dtype; it is cast to the output's dtype."""
+    if isinstance(ct, Tensor):
+        cv = ct._value
+        traced = ct.requires_grad and STATE.grad_enabled or ct._tangent is not None and STATE.forward_active > 0
+    else:
+        cv = ct if type(ct) is float else np.asarray(ct)
+        traced = False
+    cshape, shape = shape_of(cv), shape_of(value)
+    if cshape != shape:
+        raise ValueError(f"{name}: cotangent for output {i} has shape {cshape} but the output has shape {shape}; "
+                         "a cotangent must have exactly its output's shape")
+    cdt = np.dtype(np.float64) if type(cv) is float else cv.dtype
+    if cdt.kind not in "fiu" or cdt == np.float16:
+        raise TypeError(f"{name}: cotangent for output {i} has dtype {cdt}; expected a floating-point array")
+    if traced:
+        return ct
+    return fit(normalize(cv) if type(cv) is np.ndarray else cv, value)
+
+
+def vjp(f: Callable, *primals: Any, has_aux: bool = False) -> tuple:
+    """Reverse mode: ``(f(*primals), vjp_fn)`` where ``vjp_fn(ct)`` returns the tuple of cotangents
+    ``ct^T df/dprimal_i``, one per primal (each with that primal's structure).
+
+    ``f`` is evaluated once; every ``vjp_fn`` call is one reverse walk.
+    ``ct`` has the structure and shapes of ``f``'s output.  With
+    ``has_aux=True`` the result is ``(out, vjp_fn, aux)``.
+
+    >>> import numpy as np, wengert as wg
+    >>> out, vjp_fn = wg.vjp(lambda x: x ** 2, np.array([1.0, 3.0]))
+    >>> out
+    array([1., 9.])
+    >>> vjp_fn(np.array([1.0, 10.0]))
+    (array([ 2., 60.]),)
+    """
+    if not primals:
+        raise TypeError("vjp: pass at least one primal: vjp(f, x, ...)")
+    tr = VJP("vjp", f, primals, _EMPTY, tuple(range(len(primals))), has_aux)
+    values = [tr.out_value(i) for i in range(len(tr.out_leaves))]
+
+    def vjp_fn(ct: Any) -> tuple:
+        cts = [ct] if tr.out_td is LEAF else flatten_like(tr.out_td, ct, "the cotangent", "the outputs of f")
+        cts = [(i, _check_cotangent("vjp", c, values[i], i)) for i, c in enumerate(cts)]
+        return tr.export_grads(tr.pull(cts), False)
+
+    out = tr.export_out()
+    if has_aux:
+        return out, vjp_fn, tr.export_aux()
+    return out, vjp_fn
+
+
+# ====================================================================== forward mode
+def _tangent_value(name: str, t: Any, value: Any, where: str) -> Any:
+    """Check a tangent against its primal (same shape, same floating dtype) and return its storage form."""
+    pdt = np.dtype(np.float64) if type(value) is float else value.dtype
+    if isinstance(t, Tensor):
+        tv = t._value
+        if t.requires_grad and STATE.grad_enabled:
+            tv = None  # a traced tangent stays a Tensor (reverse-over-forward through the tangent)
+        src = t._value
+    elif type(t) is float or isinstance(t, (int, float)) and not isinstance(t, (bool, np.generic)):
+        src = np.asarray(t, dtype=pdt)  # a Python number takes its primal's dtype
+        tv = normalize(src)
+    elif isinstance(t, (list, tuple)):
+        raise ValueError(f"{name}: the tangent for {where} is a {type(t).__name__} where its primal is an array")
+    else:
+        try:
+            src = np.asarray(t)
+        except Exception:  # noqa: BLE001 - any conversion failure is a bad tangent
+            raise TypeError(f"{name}: the tangent for {where} is a {type(t).__name__}; expected an array") from None
+        tv = normalize(src)
+    sshape, pshape = shape_of(src), shape_of(value)
+    sdt = np.dtype(np.float64) if type(src) is float else src.dtype
+    if sshape != pshape:
+        raise ValueError(f"{name}: the tangent for {where} has shape {sshape} but its primal has shape {pshape}; "
+                         "a tangent must have exactly its primal's shape and dtype")
+    if sdt != pdt:
+        raise TypeError(f"{name}: the tangent for {where} has dtype {sdt} but its primal has dtype {pdt}; "
+                        f"a tangent must have exactly its primal's shape and dtype (convert with .astype({pdt}))")
+    return t if tv is None else tv
+
+
+_NESTED_FWD = (
+    "{name}: forward mode inside forward mode (e.g. jvp of jvp, jacfwd of jacfwd) is not supported: the engine "
+    "carries one level of tangents.  Compose forward with reverse mode instead: jvp(grad(f)) (= hvp), "
+    "jacfwd(jacrev(f)) (= hessian), or grad / jacrev of a jvp."
+)
+
+
+class JVP:
+    """The result of one forward-mode evaluation of ``f`` (what :func:`make_jvp` returns)."""
+
+    __slots__ = ("sel", "out", "out_leaves", "out_td", "tangents", "aux")
+
+    def __init__(self, name: str, f: Callable, args: tuple, kwargs: dict, nums: tuple, tangent_leaves: list | None,
+                 has_aux: bool, tangent_tree: Any = None) -> None:
+        if STATE.forward_active > 0:
+            raise NotImplementedError(_NESTED_FWD.format(name=name))
+        sel = self.sel = _Selected(name, args, nums)
+        if tangent_leaves is None:
+            tangent_leaves = []
+            for a, td in zip(sel.nums, sel.treedefs):
+                tt = tangent_tree[a]
+                tangent_leaves.extend([tt] if td is LEAF else flatten_like(td, tt, f"the tangent for argument {a}",
+                                                                           f"primal {a}"))
+        inputs = []
+        k = 0
+        for a, td in zip(sel.nums, sel.treedefs):
+            for j in range(td.num_leaves):
+                where = _where(a, td, j).replace("argument", "primal")
+                t = _tangent_value(name, tangent_leaves[k], sel.values[k], where)
+                z, _ = _input_tensor(sel.leaves[k], sel.values[k])
+                z._tangent = t
+                inputs.append(z)
+                k += 1
+        STATE.forward_active += 1
+        try:
+            res = f(*sel.substitute(inputs), **kwargs)
+        finally:
+            STATE.forward_active -= 1
+        self.out, self.aux = _split_aux(name, res, has_aux)
+        out = self.out
+        if isinstance(out, (list, tuple, dict)) or out is None:
+            self.out_leaves, self.out_td = tree_flatten(out)
+        else:
+            self.out_leaves, self.out_td = [out], LEAF
+        tangents = []
+        for o in self.out_leaves:
+            if isinstance(o, Tensor):
+                t = o._tangent
+                tangents.append(_zeros_like(o._value) if t is None else t)
+            else:
+                tangents.append(_zeros_like(normalize(np.asarray(o, dtype=float))))
+        self.tangents = tangents
+
+    def export(self) -> tuple[Any, Any]:
+        """``(out, tangent_out)`` in the caller's convention."""
+        keep = self.sel.nested
+        mode = self.sel.tensor_mode
+        outs, touts = [], []
+        for o, t in zip(self.out_leaves, self.tangents):
+            if isinstance(o, Tensor):
+                kind = _out_kind(mode, o._value)
+                outs.append(_export(o, kind, keep))
+                if not keep or not isinstance(t, Tensor):
+                    o._tangent = None  # the output is handed out: it no longer carries our tangent
+            else:
+                kind = _out_kind(mode, normalize(np.asarray(o)))
+                outs.append(o)
+            touts.append(_export(t, kind, keep))
+        if self.out_td is LEAF:
+            return outs[0], touts[0]
+        return tree_unflatten(self.out_td, outs), tree_unflatten(self.out_td, touts)
+
+
+def make_jvp(f: Callable, args: Sequence[Any], tangents: Sequence[Any], argnums: Any = None,
+             kwargs: dict | None = None, has_aux: bool = False, name: str = "make_jvp") -> JVP:
+    """Run ``f(*args)`` once in forward mode, with ``tangents`` attached to the arguments ``argnums``.
+
+    ``tangents`` is a tuple with one tangent tree per selected argument.
+    Returns a :class:`JVP` (``.out``, ``.tangents``, ``.export()``);
+    ``jvp``, ``jacfwd`` and ``hvp`` are thin wrappers over it.
+
+    >>> import numpy as np
+    >>> make_jvp(lambda x: x * x, (3.0,), (1.0,)).export()
+    (9.0, 6.0)
+    """
+    args = tuple(args)
+    if argnums is None:
+        nums = tuple(range(len(args)))
+    else:
+        nums, _ = _argnums(name, argnums)
+    if not isinstance(tangents, (tuple, list)) or len(tangents) != len(nums):
+        got = len(tangents) if isinstance(tangents, (tuple, list)) else f"a {type(tangents).__name__}"
+        raise ValueError(f"{name}: expected a tuple of {len(nums)} tangent{'s' if len(nums) != 1 else ''} "
+                         f"(one per primal), got {got}")
+    tree = dict(zip(_check_argnums(name, nums, len(args)), tangents))
+    return JVP(name, f, args, kwargs or _EMPTY, nums, None, has_aux, tangent_tree=tree)
+
+
+def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux: bool = False) -> tuple:
+    """Forward mode: ``(f(*primals), df(primals)[tangents])``, the directional derivative.
+
+    True forward mode: each op pushes the tangent through its rule's JVP as it
+    computes its value, so the cost is a small constant times ``f`` and no
+    graph is recorded.  ``primals`` and ``tangents`` are tuples of equal
+    length; each tangent has exactly its primal's structure, shape and dtype.
+    With ``has_aux=True`` the result is ``(out, tangent_out, aux)``.
+
+    >>> import numpy as np, wengert as wg
+    >>> wg.jvp(lambda x: wg.sin(x), (0.0,), (2.0,))   # cos(0) * 2
+    (0.0, 2.0)
+    >>> x = np.array([1.0, 2.0])
+    >>> wg.jvp(lambda x, y: x * y, (x, 3.0), (np.ones(2), 0.0))
+    (array([3., 6.]), array([3., 3.]))
+    """
+    if not isinstance(primals, (tuple, list)):
+        raise TypeError(f"jvp: primals must be a tuple of arguments, e.g. jvp(f, (x,), (v,)); "
+                        f"got a {type(primals).__name__}")
+    tr = make_jvp(f, primals, tangents, has_aux=has_aux, name="jvp")
+    out, tout = tr.export()
+    if has_aux:
+        return out, tout, _export_tree(tr.aux, tr.sel.tensor_mode, tr.sel.nested)
+    return out, tout
+
+
+# ====================================================================== Jacobians, Hessians
+def _assemble(rows: list, shape: tuple, keep: bool, kind: str) -> Any:
+    """Stack per-element results into one array of ``shape`` (with the library's ops when traced)."""
+    if keep and any(isinstance(r, Tensor) for r in rows):
+        from .ops.api import reshape, stack
+
+        return reshape(stack(rows), shape)
+    data = np.stack([np.asarray(r._value if isinstance(r, Tensor) else r) for r in rows]).reshape(shape)
+    return _export(normalize(data), kind, False)
+
+
+def _jac_kind(sel: _Selected) -> str:
+    return _Kind.TENSOR if sel.tensor_mode else _Kind.ARRAY
+
+
+def _one_hot(value: Any, k: int) -> Any:
+    if type(value) is float:
+        return 1.0
+    e = np.zeros(value.shape, value.dtype)
+    e.flat[k] = 1
+    return e
+
+
+def jacrev(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
+    """The Jacobian by reverse mode: one forward pass, then one reverse walk per output element (row by row).
+
+    The result has the structure of ``f``'s output; each output leaf becomes
+    (the structure of) the differentiated argument(s), with leaves of shape
+    ``out_shape + in_shape``, as in JAX.  Best when outputs are few.
+
+    >>> import numpy as np, wengert as wg
+    >>> wg.jacrev(lambda x: x[:2] * x[1:])(np.array([1.0, 2.0, 3.0]))
+    array([[2., 1., 0.],
+           [0., 3., 2.]])
+    """
+    nums, single = _argnums("jacrev", argnums)
+
+    @functools.wraps(f)
+    def jacrev_f(*args: Any, **kwargs: Any) -> Any:
+        tr = VJP("jacrev", f, args, kwargs, nums, has_aux)
+        sel = tr.sel
+        keep, kind = sel.nested, _jac_kind(sel)
+        per_out = []
+        for i in range(len(tr.out_leaves)):
+            value = tr.out_value(i)
+            oshape = shape_of(value)
+            n_out = int(np.prod(oshape)) if oshape else 1
+            rows = [tr.pull([(i, _one_hot(value, k))]) for k in range(n_out)]
+            leaves = []
+            for j, v in enumerate(sel.values):
+                column = [r[j] for r in rows]
+                leaves.append(_assemble(column, oshape + shape_of(v), keep, kind))
+            per_out.append(sel.regroup(leaves, single))
+        jac = per_out[0] if tr.out_td is LEAF else tree_unflatten(tr.out_td, per_out)
+        if has_aux:
+            return jac, tr.export_aux()
+        return jac
+
+    return jacrev_f
+
+
+def jacfwd(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
+    """The Jacobian by forward mode: one JVP per input element (column by column).
+
+    Same layout as :func:`jacrev`.  Best when inputs are few; composes over
+    reverse mode, e.g. ``jacfwd(jacrev(f))`` is the Hessian.
+
+    >>> import numpy as np, wengert as wg
+    >>> wg.jacfwd(lambda x: wg.stack([x[0] * x[1], wg.sin(x[0])]))(np.array([0.0, 2.0]))
+    array([[2., 0.],
+           [1., 0.]])
+    """
+    nums, single = _argnums("jacfwd", argnums)
+
+    @functools.wraps(f)
+    def jacfwd_f(*args: Any, **kwargs: Any) -> Any:
+        sel = _Selected("jacfwd", args, nums)
+        n = len(sel.values)
+        columns: list = [[] for _ in range(n)]  # columns[j] = one JVP result per element of input leaf j
+        first = None
+        aux = None
+        for j, v in enumerate(sel.values):
+            size = 1 if type(v) is float else v.size
+            for k in range(size):
+                tangents = [_one_hot(v, k) if jj == j else _zeros_like(vv) for jj, vv in enumerate(sel.values)]
+                tr = JVP("jacfwd", f, args, kwargs, sel.nums, tangents, has_aux)
+                if first is None:
+                    first, aux = tr, tr.aux
+                columns[j].append(tr.tangents)
+        if first is None:
+            raise ValueError("jacfwd: the differentiated arguments have no elements")
+        keep, kind = first.sel.nested, _jac_kind(sel)
+        per_out = []
+        for i, o in enumerate(first.out_leaves):
+            oshape = shape_of(o._value if isinstance(o, Tensor) else np.asarray(o))
+            leaves = []
+            for j, v in enumerate(sel.values):
+                cols = [c[i] for c in columns[j]]
+                vshape = shape_of(v)
+                m = len(vshape)
+                # stack gives in_size x out_shape: move the input axes behind the output axes
+                stacked = _assemble(cols, vshape + oshape, keep, kind)
+                perm = tuple(range(m, m + len(oshape))) + tuple(range(m))
+                leaves.append(_transpose(stacked, perm, keep))
+            per_out.append(sel.regroup(leaves, single))
+        jac = per_out[0] if first.out_td is LEAF else tree_unflatten(first.out_td, per_out)
+        if has_aux:
+            return jac, _export_tree(aux, sel.tensor_mode, keep)
+        return jac
+
+    return jacfwd_f
+
+
+def _transpose(x: Any, perm: tuple, keep: bool) -> Any:
+    if perm == tuple(range(len(perm))):
+        return x
+    if isinstance(x, Tensor):
+        from .ops.api import transpose
+
+        t = transpose(x, perm)
+        return t if keep else _new(np.ascontiguousarray(t._value))
+    if type(x) is float:
+        return x
+    return np.ascontiguousarray(np.transpose(x, perm))
+
+
+def jacobian(f: Callable, argnums: int | Sequence[int] = 0, mode: str = "rev", has_aux: bool = False) -> Callable:
+    """The full Jacobian of ``f``: ``mode="rev"`` (row by row, :func:`jacrev`) or ``"fwd"`` (:func:`jacfwd`).
+
+    >>> import numpy as np, wengert as wg
+    >>> wg.jacobian(lambda x: 2.0 * x, mode="fwd")(np.array([1.0, 2.0]))
+    array([[2., 0.],
+           [0., 2.]])
+    """
+    if mode == "rev":
+        return jacrev(f, argnums, has_aux)
+    if mode == "fwd":
+        return jacfwd(f, argnums, has_aux)
+    raise ValueError(f"jacobian: mode must be 'rev' or 'fwd', got {mode!r}")
+
+
+def hessian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
+    """The Hessian of a scalar function: ``jacfwd(jacrev(f))``, one Hessian-vector product per column.
+
+    Forward-over-reverse: each column costs O(N) for a function of N ops.
+
+    >>> import numpy as np, wengert as wg
+    >>> wg.hessian(lambda x: x[0] ** 2 * x[1])(np.array([1.0, 3.0]))
+    array([[6., 2.],
+           [2., 0.]])
+    """
+    return jacfwd(jacrev(f, argnums), argnums)
+
+
+def hvp(f: Callable, x: Any, v: Any) -> Any:
+    """The Hessian-vector product H(x) v of a scalar function ``f`` of one argument, in O(N).
+
+    Forward-over-reverse: one JVP (tangent ``v``) through one gradient
+    computation; the Hessian is never formed.  ``x`` may be a tree; ``v`` has
+    its structure and the result too.
+
+    >>> import numpy as np, wengert as wg
+    >>> f = lambda x: wg.sum(x ** 3)                          # H = diag(6 x)
+    >>> wg.hvp(f, np.array([1.0, 2.0]), np.array([1.0, 1.0]))
+    array([ 6., 12.])
+    """
+    return make_jvp(grad(f), (x,), (v,), name="hvp").export()[1]
+
+
+# ====================================================================== gradcheck
+class GradcheckError(AssertionError):
+    """A derivative disagrees with central finite differences; ``.report`` holds the details."""
+
+    def __init__(self, report: "GradcheckReport") -> None:
+        self.report = report
+        super().__init__(f"gradcheck failed\n{report}")
+
+
+@dataclass
+class GradcheckEntry:
+    """The comparison for one input leaf and one mode."""
+
+    input: str  # "argument 0", "argument 1 at ['w']"
+    mode: str  # "rev" or "fwd"
+    max_abs_err: float
+    max_rel_err: float
+    worst: tuple  # (output element, input element), flat indices, of the worst element
+    analytic: float  # the derivative there ...
+    numeric: float  # ... and its finite-difference estimate
+    ok: bool
+
+
+@dataclass
+class GradcheckReport:
+    """What :func:`gradcheck` found: one entry per (input leaf, mode).  ``str()`` prints a table."""
+
+    entries: list = field(default_factory=list)
+    eps: float = 1e-6
+    atol: float = 1e-5
+    rtol: float = 1e-3
+
+    @property
+    def ok(self) -> bool:
+        return all(e.ok for e in self.entries)
+
+    def __str__(self) -> str:
+        lines = [f"criterion |analytic - numeric| <= atol + rtol * |numeric| with atol={self.atol:g}, "
+                 f"rtol={self.rtol:g}, eps={self.eps:g} (central differences, float64)",
+                 "| input | mode | max abs err | max rel err | worst (out, in) flat | analytic | numeric | ok |",
+                 "|---|---|---|---|---|---|---|---|"]
+        for e in self.entries:
+            lines.append(f"| {e.input} | {e.mode} | {e.max_abs_err:.3g} | {e.max_rel_err:.3g} | {e.worst} | "
+                         f"{e.analytic:.8g} | {e.numeric:.8g} | {'yes' if e.ok else 'NO'} |")
+        return "\n".join(lines)
+
+    def _repr_markdown_(self) -> str:
+        return str(self)
+
+
+def _flat_out(res: Any) -> np.ndarray:
+    leaves, _ = tree_flatten(res) if isinstance(res, (list, tuple, dict)) else ([res], LEAF)
+    parts = []
+    for o in leaves:
+        v = o._value if isinstance(o, Tensor) else o
+        parts.append(np.asarray(v, dtype=np.float64).ravel())
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def gradcheck(f: Callable, *inputs: Any, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
+              modes: Sequence[str] = ("rev",), raise_on_failure: bool = True) -> GradcheckReport:
+    """Check the derivatives of ``f`` at ``inputs`` against central finite differences, in float64.
+
+    Every floating-point input leaf is checked (integer inputs are passed
+    through unchanged).  The full Jacobian is compared: by reverse mode (one
+    VJP per output element) and, with ``modes=("rev", "fwd")``, by forward
+    mode too (one JVP per input element); the numeric one costs two calls of
+    ``f`` per input element, at ``x +- eps``.  Returns a
+    :class:`GradcheckReport` (max absolute and relative error per input,
+    worst element); raises :class:`GradcheckError` quoting it if some
+    element violates ``|analytic - numeric| <= atol + rtol * |numeric|``
+    (unless ``raise_on_failure=False``).  Works on your own ``wg.Function``.
+
+    >>> import numpy as np, wengert as wg
+    >>> report = wg.gradcheck(lambda x: wg.tanh(x) * x, np.array([0.5, -1.0]), modes=("rev", "fwd"))
+    >>> report.ok
+    True
+    >>> class BadSquare(wg.Function):             # a hand-written backward with a slip
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_backward(x)
+    ...         return x * x
+    ...     @staticmethod
+    ...     def backward(ctx, g):
+    ...         (x,) = ctx.saved_tensors
+    ...         return g * x                      # should be 2 * x * g
+    >>> wg.gradcheck(BadSquare.apply, np.array([1.0, 2.0]))     # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    wengert.transforms.GradcheckError: gradcheck failed
+    ...
+    | argument 0 | rev | 2 | 0.5 | (1, 1) | 2 | 4 | NO |
+    """
+    for m in modes:
+        if m not in ("rev", "fwd"):
+            raise ValueError(f"gradcheck: modes must be 'rev' and/or 'fwd', got {m!r}")
+    if not inputs:
+        raise TypeError("gradcheck: pass the inputs at which to check f: gradcheck(f, x, ...)")
+    # float64 copies of the inputs; which positional arguments have floating leaves
+    args = []
+    nums = []
+    for a, x in enumerate(inputs):
+        leaves, td = tree_flatten(x) if isinstance(x, (list, tuple, dict)) else ([x], LEAF)
+        new = []
+        has_float = False
+        for leaf in leaves:
+            val = leaf._value if isinstance(leaf, Tensor) else leaf
+            arr = np.asarray(val)
+            if arr.dtype.kind == "f":
+                has_float = True
+                c = np.array(arr, dtype=np.float64)
+                new.append(Tensor(c) if isinstance(leaf, Tensor) else (float(c) if type(leaf) is float else c))
+            else:
+                new.append(leaf)
+        args.append(new[0] if td is LEAF else tree_unflatten(td, new))
+        if has_float:
+            nums.append(a)
+    if not nums:
+        raise TypeError("gradcheck: no floating-point input to check (integer inputs have no gradient)")
+    sel = _Selected("gradcheck", tuple(args), tuple(nums))
+    # only float leaves are checked: integer leaves inside a checked tree are rejected by _Selected, as in grad
+
+    def call(leaf_values: list) -> np.ndarray:
+        new_leaves = [Tensor(v) if k == _Kind.TENSOR else (float(v) if k == _Kind.FLOAT else np.asarray(v))
+                      for v, k in zip(leaf_values, sel.kinds)]
+        from .core.state import no_grad
+
+        with no_grad():
+            return _flat_out(f(*sel.substitute(new_leaves)))
+
+    base = [np.array(v, dtype=np.float64) for v in sel.values]
+    f0 = call(base)
+    n_out = f0.size
+    numeric = []
+    for j, b in enumerate(base):
+        J = np.empty((n_out, b.size))
+        for k in range(b.size):
+            plus = [x.copy() for x in base]
+            minus = [x.copy() for x in base]
+            plus[j].flat[k] += eps
+            minus[j].flat[k] -= eps
+            J[:, k] = (call(plus) - call(minus)) / (2 * eps)
+        numeric.append(J)
+
+    analytic: dict = {}
+    if "rev" in modes:
+        tr = VJP("gradcheck", f, tuple(args), _EMPTY, tuple(nums), False)
+        values = [tr.out_value(i) for i in range(len(tr.out_leaves))]
+        rows: list = [[] for _ in base]
+        for i, v in enumerate(values):
+            for k in range(1 if type(v) is float else v.size):
+                r = tr.pull([(i, _one_hot(v, k))])
+                for j, g in enumerate(r):
+                    rows[j].append(np.asarray(g._value if isinstance(g, Tensor) else g, dtype=np.float64).ravel())
+        analytic["rev"] = [np.stack(r) if r else np.zeros((0, b.size)) for r, b in zip(rows, base)]
+    if "fwd" in modes:
+        cols: list = [[] for _ in base]
+        for j, b in enumerate(base):
+            for k in range(b.size):
+                tangents = [_one_hot(normalize(x), k) if jj == j else _zeros_like(normalize(x))
+                            for jj, x in enumerate(base)]
+                tr = JVP("gradcheck", f, tuple(args), _EMPTY, tuple(nums), tangents, False)
+                cols[j].append(_flat_out(tr.tangents))
+        analytic["fwd"] = [np.stack(c, axis=1) for c in cols]
+
+    report = GradcheckReport(eps=eps, atol=atol, rtol=rtol)
+    k = 0
+    for a, td in zip(sel.nums, sel.treedefs):
+        for jj in range(td.num_leaves):
+            where = _where(a, td, jj)
+            for m in modes:
+                A, N = analytic[m][k], numeric[k]
+                diff = np.abs(A - N)
+                rel = diff / np.maximum(np.abs(N), np.finfo(np.float64).tiny)
+                viol = diff - (atol + rtol * np.abs(N))
+                if diff.size:
+                    w = int(np.argmax(viol))
+                    o, i = np.unravel_index(w, diff.shape)
+                    worst = (int(o), int(i))
+                    entry = GradcheckEntry(where, m, float(diff.max()), float(rel.max()), worst,
+                                           float(A.flat[w]), float(N.flat[w]), bool((viol <= 0).all()))
+                else:
+                    entry = GradcheckEntry(where, m, 0.0, 0.0, (), math.nan, math.nan, True)
+                report.entries.append(entry)
+            k += 1
+    if raise_on_failure and not report.ok:
+        raise GradcheckError(report)
+    return report
