@@ -9,6 +9,7 @@ been passed on.
 """
 from __future__ import annotations
 
+import gc
 from heapq import heappop, heappush
 from typing import Any
 
@@ -68,10 +69,18 @@ def walk(root: Tensor, seed: Any, retain_graph: bool, differentiable: bool, leaf
     """
     anomaly = STATE.anomaly
     root._cot = seed
-    heap = [(-root._seq, root)]
+    # A max-heap of Wengert-list positions (negated ints, which the cyclic GC
+    # does not track) and the nodes waiting at those positions.
+    heap = [-root._seq]
+    waiting = {root._seq: root}
+    # The walk creates no reference cycles and everything it drops is freed by
+    # reference counting; letting the cyclic GC rescan the (large, live) graph
+    # during the walk would only cost time.  Restored in `finally`.
+    gc_enabled = gc.isenabled()
+    gc.disable()
     try:
         while heap:
-            node = heappop(heap)[1]
+            node = waiting.pop(-heappop(heap))
             g = node._cot
             node._cot = None
             rule = node._rule
@@ -98,20 +107,26 @@ def walk(root: Tensor, seed: Any, retain_graph: bool, differentiable: bool, leaf
                 # Python floats raise (1/0.0) where NumPy gives inf/nan: redo this step in NumPy scalars
                 pairs = _vjps(rule, args, _np(g), _np(ans), [_np(p) for p in prims], params)
             for i, a, ct in pairs:
-                ct = fit(ct, a._value)
+                av = a._value
+                if type(ct) is not float or type(av) is not float:
+                    ct = fit(ct, av)
                 if anomaly:
                     anomaly_backward(node, ct, i)
                 prev = a._cot
                 if prev is None:
                     a._cot = ct
-                    heappush(heap, (-a._seq, a))
+                    seq = a._seq
+                    waiting[seq] = a
+                    heappush(heap, -seq)
                 else:
                     a._cot = prev + ct
             if not retain_graph:
                 node._args = None
     finally:
-        for _, n in heap:  # an error stopped the walk: leave no stale cotangents behind
+        for n in waiting.values():  # an error stopped the walk: leave no stale cotangents behind
             n._cot = None
+        if gc_enabled:
+            gc.enable()
 
 
 def _vjps(rule: Any, args: tuple, g: Any, ans: Any, prims: Any, params: dict | None) -> list:

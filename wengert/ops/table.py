@@ -80,6 +80,7 @@ subtract = Rule(
 multiply = Rule(
     "multiply", np.multiply, scalar=operator.mul,
     partials=(lambda ans, x, y: y, lambda ans, x, y: x),  # d(xy)/dx = y, d(xy)/dy = x
+    vjp=(lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x),  # the same, one call less (hot path)
     doc="x * y",
 )
 
@@ -172,6 +173,12 @@ def _unary(name: str, impl: Any, scalar: Any, partial: Any, doc: str) -> Rule:
     return Rule(name, impl, scalar=scalar, partials=(partial,), doc=doc)
 
 
+# tanh is the hidden activation of the scalar benchmarks: its VJP written out saves a call
+tanh = Rule("tanh", np.tanh, scalar=math.tanh, partials=(lambda ans, x: 1.0 - ans * ans,),
+            vjp=(lambda g, ans, x: g * (1.0 - ans * ans),),
+            doc="hyperbolic tangent;  d/dx = 1 - tanh^2 x")
+
+
 exp = _unary("exp", np.exp, math.exp, lambda ans, x: ans, "e^x;  d/dx e^x = e^x")
 log = _unary("log", np.log, _safe_log, lambda ans, x: 1.0 / x, "natural log;  d/dx log x = 1/x")
 log1p = _unary("log1p", np.log1p, math.log1p, lambda ans, x: 1.0 / (1.0 + x), "log(1 + x);  d/dx = 1/(1+x)")
@@ -181,7 +188,6 @@ square = _unary("square", np.square, lambda x: x * x, lambda ans, x: 2.0 * x, "x
 sin = _unary("sin", np.sin, math.sin, lambda ans, x: cos(x), "sine;  d/dx sin x = cos x")
 cos = _unary("cos", np.cos, math.cos, lambda ans, x: negative(sin(x)), "cosine;  d/dx cos x = -sin x")
 tan = _unary("tan", np.tan, math.tan, lambda ans, x: 1.0 + ans * ans, "tangent;  d/dx tan x = 1 + tan^2 x")
-tanh = _unary("tanh", np.tanh, math.tanh, lambda ans, x: 1.0 - ans * ans, "hyperbolic tangent;  d/dx = 1 - tanh^2 x")
 arctan = _unary("arctan", np.arctan, math.atan, lambda ans, x: 1.0 / (1.0 + x * x), "arctan;  d/dx = 1/(1+x^2)")
 sinh = _unary("sinh", np.sinh, math.sinh, lambda ans, x: cosh(x), "hyperbolic sine;  d/dx = cosh x")
 cosh = _unary("cosh", np.cosh, math.cosh, lambda ans, x: sinh(x), "hyperbolic cosine;  d/dx = sinh x")
