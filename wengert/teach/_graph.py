@@ -126,9 +126,17 @@ def local_partials(node: Tensor) -> list[tuple[int, Any, str]]:
                 if not (isinstance(a, Tensor) and a.requires_grad):
                     continue
                 if rule.partials is not None:
-                    out.append((i, _plain(rule.partials[i](ans, *prims, **params)), "elementwise"))
+                    p = rule.partials[i]
+                    try:
+                        val = p(ans, *prims, **params)
+                    except ArithmeticError:  # Python floats raise (1/0.0) where NumPy gives inf/nan
+                        val = p(_np(ans), *[_np(v) for v in prims], **params)
+                    out.append((i, _plain(val), "elementwise"))
                     continue
-                out.append((i, *_jacobian(rule, i, ans, prims, params)))
+                try:
+                    out.append((i, *_jacobian(rule, i, ans, prims, params)))
+                except ArithmeticError:
+                    out.append((i, *_jacobian(rule, i, _np(ans), [_np(v) for v in prims], params)))
     finally:
         STATE.grad_enabled, STATE.forward_active = saved
     return out
@@ -151,6 +159,10 @@ def _jacobian(rule: Rule, i: int, ans: Any, prims: Sequence[Any], params: dict) 
         rows.append(np.asarray(ct, dtype=dtype).reshape(n_in))
     jac = np.stack(rows).reshape(out_shape + in_shape)
     return (float(jac) if jac.ndim == 0 else jac), "jacobian"
+
+
+def _np(v: Any) -> Any:
+    return np.float64(v) if type(v) is float else v
 
 
 def _plain(v: Any) -> Any:

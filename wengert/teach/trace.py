@@ -448,7 +448,9 @@ def trace(
     ``v1, v2, ...``.  ``precision`` is the number of significant digits shown.
 
     Called without ``f``, returns a context manager (:class:`Tracer`) that
-    traces the code in its block.
+    traces the code in its block.  Called with a matrix instead of a
+    function, ``wg.trace(A)`` keeps NumPy's meaning (the sum of the diagonal,
+    as ``np.trace``), so the two uses of the name do not clash.
 
     >>> import wengert as wg
     >>> t = wg.trace(lambda x: wg.exp(-x), 0.0)
@@ -456,6 +458,8 @@ def trace(
     {'x': -1.0}
     >>> t.rows[-1].partials
     (Partial(wrt='v1', value=1.0, kind='elementwise'),)
+    >>> wg.teach.trace([[1.0, 2.0], [3.0, 4.0]])      # a matrix: the sum of its diagonal
+    tensor(5.)
     """
     if mode not in MODES:
         raise ValueError(f"trace: mode must be 'reverse' or 'forward', got {mode!r}")
@@ -463,6 +467,11 @@ def trace(
         raise ValueError(f"trace: precision must be an int between 1 and 17, got {precision!r}")
     if f is None:
         return Tracer(mode=mode, wrt=wrt, precision=precision, cotangent=cotangent, tangent=tangent)
+    if not callable(f) and not inputs and isinstance(f, (Tensor, np.ndarray, list, tuple)):
+        # ``wg.trace(matrix)`` keeps NumPy's meaning: the sum of the diagonal (wengert.ops.api.trace)
+        from ..ops.api import trace as matrix_trace
+
+        return matrix_trace(f)
     if not callable(f):
         raise TypeError(f"trace: the first argument must be a function (or nothing, for the 'with' form), got {type(f).__name__}")
     if not inputs:
