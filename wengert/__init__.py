@@ -29,3 +29,4 @@ from .ops.api import abs, max, min, sum  # noqa: F401  (shadow the builtins on p
 from .transforms import GradcheckError, grad, gradcheck, hessian, hvp, jacfwd, jacobian, jacrev, jvp, value_and_grad, vjp  # noqa: F401,E501
 
 __version__ = "0.1.0"
+from .teach import GradientFlowMonitor, draw, trace  # noqa: E402,F401  (seeing backprop; wg.trace(matrix) still sums the diagonal)

@@ -4,8 +4,9 @@ These are readers of the tape that live outside the engine: they read the
 recorded Wengert list (``Tensor._rule``, ``_args``, ``_seq``) and use the
 engine's own reverse walk and forward mode to fill in derivatives.
 """
+from .diagnostics import GradientFlowMonitor, GradientFlowWarning, plot_grad_norms
 from .draw import Drawing, GraphTooLargeError, GraphvizNotFoundError, draw
 from .trace import Partial, Row, Trace, Tracer, trace
 
 __all__ = ["trace", "Trace", "Tracer", "Row", "Partial", "draw", "Drawing", "GraphvizNotFoundError",
-           "GraphTooLargeError"]
+           "GraphTooLargeError", "GradientFlowMonitor", "GradientFlowWarning", "plot_grad_norms"]
