@@ -215,7 +215,7 @@ def apply1(rule: Rule, x: Tensor) -> Tensor:
             if x.requires_grad and STATE.grad_enabled:
                 out.requires_grad = True
                 out._rule = rule
-                out._args = (x,)
+                out._in0 = x
             return out
     return apply(rule, (x,), _NOPARAMS)
 
@@ -248,7 +248,8 @@ def apply2(rule: Rule, x: Any, y: Any) -> Tensor:
             if (xg or yg) and STATE.grad_enabled:
                 out.requires_grad = True
                 out._rule = rule
-                out._args = (x, y)
+                out._in0 = x
+                out._in1 = y
             return out
     return apply(rule, (x, y), _NOPARAMS)
 
