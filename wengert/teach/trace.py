@@ -16,18 +16,18 @@ The circuit of seed 001, ``f = (x + y) z`` at ``(-2, 5, -4)``:
 ...     q = x + y
 ...     return q * z
 >>> print(wg.trace(f, -2.0, 5.0, -4.0))
-#  v  expression  value  local partials          df/dv
-0  x  input       -2                             -4
-1  y  input       5                              -4
-2  z  input       -4                             3
-3  q  x + y       3      dq/dx = 1; dq/dy = 1    -4
-4  f  q * z       -12    df/dq = -4; df/dz = 3   1
+#  v  expression  value  local partials         df/dv
+0  x  input       -2                            -4
+1  y  input       5                             -4
+2  z  input       -4                            3
+3  q  x + y       3      dq/dx = 1; dq/dy = 1   -4
+4  f  q * z       -12    df/dq = -4; df/dz = 3  1
 
 Intermediate variables take the names of ``f``'s local variables (here
 ``q``); the output takes ``f``'s name.  Forward mode follows one input:
 
 >>> print(wg.trace(f, -2.0, 5.0, -4.0, mode="forward", wrt="x").to_text())
-#  v  expression  value  local partials  df/dx ...
+#  v  expression  value  local partials  dv/dx
 0  x  input       -2                     1
 1  y  constant    5                      0
 2  z  constant    -4                     0
@@ -543,6 +543,9 @@ def _build(out: Tensor, inputs: Sequence[Tensor], input_names: Sequence[str], lo
            wrt_name: str | None, precision: int, cotangent: Any, out_name: str | None,
            with_partials: bool = True) -> Trace:
     """Rows for the graph behind ``out``; ``mode`` "reverse", "forward" or "values" (no derivatives)."""
+    if not out.requires_grad and mode == "forward":
+        raise ValueError(f"trace: the output does not depend on wrt={wrt_name!r} (nothing was recorded): "
+                         "its derivative is 0; trace by another input")
     if not out.requires_grad:
         raise ValueError(
             "trace: the output does not depend on any differentiated input (nothing was recorded); "
