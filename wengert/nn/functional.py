@@ -33,12 +33,15 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ..core.rule import Rule, ShapeError
+from ..core.rule import Rule, ShapeError, apply
+from ..core.state import STATE
 from ..core.tensor import Tensor, dtype_of, raw, shape_of
 from ..ops import composite as C
 from ..ops import table as R
 
 # ============================================================== linear (fused primitive)
+
+_NO_PARAMS: dict = {}  # shared, never mutated
 
 
 def _linear_impl(x: Any, w: Any, b: Any = None) -> Any:
@@ -56,41 +59,44 @@ def _plain(*xs: Any) -> bool:
     return True
 
 
-def _linear_vjp_x(g: Any, ans: Any, x: Any, w: Any, b: Any = None) -> Any:
-    # y = x W^T + b:  dx = g W
-    if _plain(g, w):
-        return np.matmul(g, w)
-    return R.matmul(g, w)
-
-
-def _linear_vjp_w(g: Any, ans: Any, x: Any, w: Any, b: Any = None) -> Any:
-    # dW = g^T x (summed over every leading axis)
+def _linear_vjp_all(g: Any, ans: Any, needs: list, x: Any, w: Any, b: Any = None) -> list:
+    # y = x W^T + b:  dx = g W,  dW = g^T x,  db = g summed over the leading axes
     n_out, n_in = shape_of(w)
-    if _plain(g, x):
-        g2 = g.reshape(-1, n_out)
-        return np.matmul(g2.T, np.reshape(x, (-1, n_in)))
-    g2 = R.reshape(g, shape=(-1, n_out))
-    return R.matmul(R.transpose(g2), R.reshape(x, shape=(-1, n_in)))
-
-
-def _linear_vjp_b(g: Any, ans: Any, x: Any, w: Any, b: Any = None) -> Any:
-    # db = g summed over every leading axis
     nd = len(shape_of(g))
-    if nd <= 1:
-        return g
-    axes = tuple(range(nd - 1))
-    if _plain(g):
-        return np.sum(g, axis=axes)
-    return R.sum_(g, axis=axes)
+    dx = dw = db = None
+    if _plain(g, x, w):  # first-order backward: straight NumPy
+        if needs[0]:
+            dx = np.matmul(g, w)
+        if needs[1]:
+            dw = np.matmul(g.T, x) if nd == 2 else np.matmul(g.reshape(-1, n_out).T, np.reshape(x, (-1, n_in)))
+        if len(needs) > 2 and needs[2]:
+            db = g.sum(axis=0) if nd == 2 else (g if nd == 1 else g.reshape(-1, n_out).sum(axis=0))
+        return [dx, dw, db]
+    if needs[0]:
+        dx = R.matmul(g, w)
+    if needs[1]:
+        dw = R.matmul(R.transpose(R.reshape(g, shape=(-1, n_out))), R.reshape(x, shape=(-1, n_in)))
+    if len(needs) > 2 and needs[2]:
+        db = g if nd == 1 else R.sum_(R.reshape(g, shape=(-1, n_out)), axis=0)
+    return [dx, dw, db]
+
+
+def _linear_jvp_all(tangents: list, ans: Any, x: Any, w: Any, b: Any = None) -> Any:
+    tx, tw = tangents[0], tangents[1]
+    tb = tangents[2] if len(tangents) > 2 else None
+    out = None
+    for term in (None if tx is None else R.matmul(tx, R.transpose(w)),
+                 None if tw is None else R.matmul(x, R.transpose(tw)),
+                 tb):
+        if term is not None:
+            out = term if out is None else out + term
+    return out
 
 
 linear_rule = Rule(
-    "linear", _linear_impl,
-    vjp=(_linear_vjp_x, _linear_vjp_w, _linear_vjp_b),
-    jvp=(lambda t, ans, x, w, b=None: R.matmul(t, R.transpose(w)),
-         lambda t, ans, x, w, b=None: R.matmul(x, R.transpose(t)),
-         lambda t, ans, x, w, b=None: t),
-    doc="linear(x, W, b) = x @ W.T + b, W of shape (out, in).  Fused primitive (speed: one graph node).",
+    "linear", _linear_impl, vjp_all=_linear_vjp_all, jvp_all=_linear_jvp_all,
+    doc="linear(x, W, b) = x @ W.T + b, W of shape (out, in).  Fused primitive (speed: one graph node, "
+        "one VJP call for all three inputs, no un-broadcasting of the bias).",
 )
 
 
@@ -104,8 +110,8 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
     """
     x = x if isinstance(x, Tensor) else Tensor(x)
     if bias is None:
-        return linear_rule(x, weight)
-    return linear_rule(x, weight, bias)
+        return apply(linear_rule, (x, weight), _NO_PARAMS)
+    return apply(linear_rule, (x, weight, bias), _NO_PARAMS)
 
 
 # ============================================================== conv2d (three adjoint primitives)
@@ -333,17 +339,17 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, reduction: str = "
 
 
 def _check_labels(target: Any, n: int, classes: int, name: str) -> np.ndarray:
-    t = np.asarray(raw(target))
+    t = raw(target) if isinstance(target, Tensor) else target
+    if type(t) is not np.ndarray:
+        t = np.asarray(t)
     if t.dtype.kind not in "iu":
         raise TypeError(f"{name}: target must hold integer class labels, got dtype {t.dtype}")
     if t.shape != (n,):
         raise ShapeError(f"{name}: target must have shape ({n},) (one label per row of the input), got {t.shape}")
-    if t.size:
-        lo, hi = t.min(), t.max()
-        if lo < 0 or hi >= classes:
-            bad = int(np.flatnonzero((t < 0) | (t >= classes))[0])
-            raise IndexError(f"{name}: labels must lie in [0, {classes}) for an input with {classes} classes, "
-                             f"got label {int(t[bad])} at position {bad}")
+    if n and (t.min() < 0 or t.max() >= classes):
+        bad = int(np.flatnonzero((t < 0) | (t >= classes))[0])
+        raise IndexError(f"{name}: labels must lie in [0, {classes}) for an input with {classes} classes, "
+                         f"got label {int(t[bad])} at position {bad}")
     return t
 
 
@@ -354,15 +360,39 @@ def _check_logits(input: Any, name: str) -> tuple:
     return s
 
 
-def _ce_impl(z: Any, target: Any, reduction: str = "mean") -> Any:
-    # loss_i = logsumexp(z_i) - z_i[target_i]
+class Saved:
+    """A slot for a value that a forward pass computes and the first-order backward pass reuses.
+
+    The softmax of cross_entropy is computed in the forward pass anyway; the
+    plain-value VJP takes it from here (once) instead of recomputing it.  The
+    differentiable VJP (``create_graph``) and the JVP always recompute it with
+    the rules.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value: Any = None
+
+    def __repr__(self) -> str:
+        return "Saved()"
+
+
+def _ce_impl(z: Any, target: Any, reduction: str = "mean", saved: Saved | None = None) -> Any:
+    # loss_i = logsumexp(z_i) - z_i[target_i] = log(sum_j exp(z_ij - m_i)) - (z_i[target_i] - m_i)
     z = np.asarray(z)
+    n = z.shape[0]
     m = z.max(axis=1, keepdims=True)
     shifted = z - m
-    lse = np.log(np.exp(shifted).sum(axis=1))
-    losses = lse - shifted[np.arange(z.shape[0]), target]
+    e = np.exp(shifted)
+    s = e.sum(axis=1, keepdims=True)
+    losses = np.log(s[:, 0])
+    losses -= shifted[np.arange(n), target]
+    if saved is not None:
+        e /= s
+        saved.value = e  # softmax(z), for the backward pass
     if reduction == "mean":
-        return losses.mean()
+        return losses.sum() / n if n else losses.sum() * np.nan
     if reduction == "sum":
         return losses.sum()
     return losses
@@ -377,25 +407,31 @@ def _ce_scale(g: Any, n: int, reduction: str) -> Any:
     return R.reshape(g, shape=(-1, 1))
 
 
-def _ce_vjp(g: Any, ans: Any, z: Any, target: Any, reduction: str = "mean") -> Any:
+def _ce_vjp(g: Any, ans: Any, z: Any, target: Any, reduction: str = "mean", saved: Saved | None = None) -> Any:
     # d loss_i / d z_i = softmax(z_i) - onehot(target_i)
     n = shape_of(z)[0]
     if _plain(g, z):
-        m = z.max(axis=1, keepdims=True)
-        e = np.exp(z - m)
-        e /= e.sum(axis=1, keepdims=True)
-        e[np.arange(n), target] -= 1.0
+        p = None
+        if saved is not None:
+            p, saved.value = saved.value, None  # used once: a second backward recomputes it
+        if p is None:
+            m = z.max(axis=1, keepdims=True)
+            p = np.exp(z - m)
+            p /= p.sum(axis=1, keepdims=True)
+        p[np.arange(n), target] -= 1.0
         if reduction == "none":
-            e *= np.reshape(g, (-1, 1))
+            p *= np.reshape(g, (-1, 1))
+        elif reduction == "mean":
+            p *= float(g) / n
         else:
-            e *= g * (1.0 / n) if reduction == "mean" and n else g
-        return e
+            p *= float(g)
+        return p
     onehot = np.zeros(shape_of(z), dtype=dtype_of(raw(z)))
     onehot[np.arange(n), target] = 1.0
     return (C.softmax(z, axis=1) - onehot) * _ce_scale(g, n, reduction)
 
 
-def _ce_jvp(t: Any, ans: Any, z: Any, target: Any, reduction: str = "mean") -> Any:
+def _ce_jvp(t: Any, ans: Any, z: Any, target: Any, reduction: str = "mean", saved: Saved | None = None) -> Any:
     n = shape_of(z)[0]
     onehot = np.zeros(shape_of(z), dtype=dtype_of(raw(z)))
     onehot[np.arange(n), target] = 1.0
@@ -429,7 +465,10 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     n, c = _check_logits(input, "cross_entropy")
     t = _check_labels(target, n, c, "cross_entropy")
     x = input if isinstance(input, Tensor) else Tensor(input)
-    return cross_entropy_rule(x, target=t, reduction=reduction)
+    params = {"target": t, "reduction": reduction}
+    if x.requires_grad and STATE.grad_enabled:
+        params["saved"] = Saved()
+    return apply(cross_entropy_rule, (x,), params)
 
 
 def nll_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:

@@ -23,7 +23,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from ..core.rule import ShapeError
+from ..core.rule import ShapeError, apply
 from ..core.state import STATE
 from ..core.tensor import Tensor, raw
 from ..ops import api as A
@@ -64,8 +64,8 @@ class Linear(Module):
                              f"got input of shape {s}")
         b = self.bias
         if b is None:
-            return F.linear_rule(x, self.weight)
-        return F.linear_rule(x, self.weight, b)
+            return apply(F.linear_rule, (x, self.weight), F._NO_PARAMS)
+        return apply(F.linear_rule, (x, self.weight, b), F._NO_PARAMS)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
@@ -304,7 +304,7 @@ class ReLU(Module):
     """max(x, 0)."""
 
     def forward(self, x: Any) -> Tensor:
-        return R.relu(_tensor(x))
+        return apply(R.relu, (_tensor(x),), F._NO_PARAMS)
 
 
 class Sigmoid(Module):

@@ -173,13 +173,16 @@ class SGD(Optimizer):
             lr, mom, wd = g["lr"], g["momentum"], g["weight_decay"]
             simple = mom == 0 and wd == 0
             for p in g["params"]:
-                grad = _grad(p)
-                if grad is None:
+                gt = p.grad
+                if gt is None:
                     continue
+                if simple:  # the common case, kept lean: theta -= lr * grad, in place
+                    data, grad = p._value, gt._value
+                    if type(data) is np.ndarray:
+                        data -= lr * grad
+                        continue
+                grad = gt.data
                 data = p.data
-                if simple and data.ndim:
-                    data -= lr * grad  # the common case, kept lean
-                    continue
                 d = grad + wd * data if wd else grad
                 if mom:
                     idx = self._index(p)
