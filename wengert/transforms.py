@@ -33,8 +33,9 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -44,8 +45,22 @@ from .core.state import STATE
 from .core.tensor import Tensor, _new, normalize, shape_of
 from .tree import LEAF, TreeDef, flatten_like, tree_flatten, tree_unflatten
 
-__all__ = ["grad", "value_and_grad", "vjp", "jvp", "make_vjp", "make_jvp", "jacfwd", "jacrev", "jacobian",
-           "hessian", "hvp", "gradcheck", "GradcheckError", "GradcheckReport"]
+__all__ = [
+    "GradcheckError",
+    "GradcheckReport",
+    "grad",
+    "gradcheck",
+    "hessian",
+    "hvp",
+    "jacfwd",
+    "jacobian",
+    "jacrev",
+    "jvp",
+    "make_jvp",
+    "make_vjp",
+    "value_and_grad",
+    "vjp",
+]
 
 _EMPTY: dict = {}
 
@@ -139,12 +154,13 @@ def _leaf_path(treedef: TreeDef, index: int) -> str:
     return paths[index]
 
 
-def _where(argnum: int, treedef: TreeDef, index: int) -> str:
+def _where(argnum: int, treedef: TreeDef, index: int, noun: str = "argument") -> str:
     path = "" if treedef is LEAF else _leaf_path(treedef, index)
-    return f"argument {argnum}{' at ' + path if path else ''}"
+    return f"{noun} {argnum}{' at ' + path if path else ''}"
 
 
-def _leaf_value(name: str, leaf: Any, argnum: int, treedef: TreeDef, index: int) -> tuple[Any, str]:
+def _leaf_value(name: str, leaf: Any, argnum: int, treedef: TreeDef, index: int,
+                noun: str = "argument") -> tuple[Any, str]:
     """The storage value of an input leaf and its kind; only floating-point leaves are accepted."""
     t = type(leaf)
     if t is np.ndarray:
@@ -154,7 +170,7 @@ def _leaf_value(name: str, leaf: Any, argnum: int, treedef: TreeDef, index: int)
         return leaf, _Kind.FLOAT
 
     def where() -> str:
-        return _where(argnum, treedef, index)
+        return _where(argnum, treedef, index, noun)
 
     if isinstance(leaf, Tensor):
         value, kind = leaf._value, _Kind.TENSOR
@@ -204,9 +220,9 @@ def _outer_traced(leaf: Any) -> bool:
 class _Selected:
     """The differentiated arguments of one call: leaves, kinds, input nodes (argument selection, done once)."""
 
-    __slots__ = ("args", "nums", "treedefs", "leaves", "values", "kinds", "tensor_mode", "nested")
+    __slots__ = ("args", "kinds", "leaves", "nested", "nums", "tensor_mode", "treedefs", "values")
 
-    def __init__(self, name: str, args: tuple, nums: tuple) -> None:
+    def __init__(self, name: str, args: tuple, nums: tuple, noun: str = "argument") -> None:
         nargs = len(args)
         if len(nums) == 1 and 0 <= nums[0] < nargs:
             pass  # the common case: one valid argument
@@ -227,7 +243,7 @@ class _Selected:
                 leaves, td = (arg,), LEAF
             treedefs.append(td)
             for j, leaf in enumerate(leaves):
-                value, kind = _leaf_value(name, leaf, a, td, j)
+                value, kind = _leaf_value(name, leaf, a, td, j, noun)
                 all_leaves.append(leaf)
                 values.append(value)
                 kinds.append(kind)
@@ -331,7 +347,7 @@ class VJP:
     selected input leaves with one walk of the engine.
     """
 
-    __slots__ = ("name", "sel", "inputs", "spliced", "out", "out_leaves", "out_td", "aux")
+    __slots__ = ("aux", "inputs", "name", "out", "out_leaves", "out_td", "sel", "spliced")
 
     def __init__(self, name: str, f: Callable, args: tuple, kwargs: dict, nums: tuple, has_aux: bool) -> None:
         self.name = name
@@ -629,13 +645,13 @@ _NESTED_FWD = (
 class JVP:
     """The result of one forward-mode evaluation of ``f`` (what :func:`make_jvp` returns)."""
 
-    __slots__ = ("sel", "out", "out_leaves", "out_td", "tangents", "aux")
+    __slots__ = ("aux", "out", "out_leaves", "out_td", "sel", "tangents")
 
     def __init__(self, name: str, f: Callable, args: tuple, kwargs: dict, nums: tuple, tangent_leaves: list | None,
                  has_aux: bool, tangent_tree: Any = None) -> None:
         if STATE.forward_active > 0:
             raise NotImplementedError(_NESTED_FWD.format(name=name))
-        sel = self.sel = _Selected(name, args, nums)
+        sel = self.sel = _Selected(name, args, nums, "primal" if name in ("jvp", "hvp") else "argument")
         if tangent_leaves is None:
             tangent_leaves = []
             for a, td in zip(sel.nums, sel.treedefs):
@@ -646,7 +662,7 @@ class JVP:
         k = 0
         for a, td in zip(sel.nums, sel.treedefs):
             for j in range(td.num_leaves):
-                where = _where(a, td, j).replace("argument", "primal")
+                where = _where(a, td, j, "primal")
                 t = _tangent_value(name, tangent_leaves[k], sel.values[k], where)
                 z, _ = _input_tensor(sel.leaves[k], sel.values[k])
                 z._tangent = t
@@ -916,7 +932,7 @@ def hvp(f: Callable, x: Any, v: Any) -> Any:
 class GradcheckError(AssertionError):
     """A derivative disagrees with central finite differences; ``.report`` holds the details."""
 
-    def __init__(self, report: "GradcheckReport") -> None:
+    def __init__(self, report: GradcheckReport) -> None:
         self.report = report
         super().__init__(f"gradcheck failed\n{report}")
 
@@ -949,8 +965,8 @@ class GradcheckReport:
         return all(e.ok for e in self.entries)
 
     def __str__(self) -> str:
-        lines = [f"criterion |analytic - numeric| <= atol + rtol * |numeric| with atol={self.atol:g}, "
-                 f"rtol={self.rtol:g}, eps={self.eps:g} (central differences, float64)",
+        lines = [(f"criterion |analytic - numeric| <= atol + rtol * |numeric| with atol={self.atol:g}, "
+                  f"rtol={self.rtol:g}, eps={self.eps:g} (central differences, float64)"),
                  "| input | mode | max abs err | max rel err | worst (out, in) flat | analytic | numeric | ok |",
                  "|---|---|---|---|---|---|---|---|"]
         for e in self.entries:

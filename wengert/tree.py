@@ -20,13 +20,14 @@ TreeDef({'w': [*, *], 'b': *})
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 
 class TreeDef:
     """The shape of a tree without its leaves (what ``tree_unflatten`` needs to rebuild it)."""
 
-    __slots__ = ("kind", "meta", "children", "num_leaves")
+    __slots__ = ("children", "kind", "meta", "num_leaves")
 
     def __init__(self, kind: str, meta: Any, children: tuple, num_leaves: int) -> None:
         self.kind = kind  # "leaf", "none", "list", "tuple", "namedtuple" or "dict"
@@ -153,7 +154,7 @@ def _flatten_like(td: TreeDef, x: Any, leaves: list, what: str, expected: str, p
     where = path or "the root"
     if kind == "leaf":
         if not is_leaf(x):
-            raise ValueError(f"{what} has a {type(x).__name__} at {where} where {expected} have an array")
+            raise TypeError(f"{what} has a {type(x).__name__} at {where} where {expected} have an array")
         leaves.append(x)
         return
     if kind == "none":
@@ -162,7 +163,7 @@ def _flatten_like(td: TreeDef, x: Any, leaves: list, what: str, expected: str, p
         return
     if kind == "dict":
         if not isinstance(x, dict):
-            raise ValueError(f"{what} has a {type(x).__name__} at {where} where {expected} have a dict")
+            raise TypeError(f"{what} has a {type(x).__name__} at {where} where {expected} have a dict")
         if set(x) != set(td.meta):
             raise ValueError(f"{what} has keys {sorted(map(str, x))} at {where} but {expected} have keys "
                              f"{sorted(map(str, td.meta))}")
@@ -171,7 +172,7 @@ def _flatten_like(td: TreeDef, x: Any, leaves: list, what: str, expected: str, p
         return
     want = list if kind == "list" else tuple
     if not isinstance(x, want):
-        raise ValueError(f"{what} has a {type(x).__name__} at {where} where {expected} have a {want.__name__}")
+        raise TypeError(f"{what} has a {type(x).__name__} at {where} where {expected} have a {want.__name__}")
     if len(x) != len(td.children):
         raise ValueError(f"{what} has {len(x)} entries at {where} where {expected} have {len(td.children)}")
     for i, (c, xi) in enumerate(zip(td.children, x)):
@@ -189,4 +190,4 @@ def tree_map(fn: Callable[..., Any], tree: Any, *rest: Any) -> Any:
     return tree_unflatten(td, [fn(*xs) for xs in zip(leaves, *others)])
 
 
-__all__ = ["TreeDef", "LEAF", "tree_flatten", "tree_unflatten", "tree_map", "flatten_like", "is_leaf"]
+__all__ = ["LEAF", "TreeDef", "flatten_like", "is_leaf", "tree_flatten", "tree_map", "tree_unflatten"]
