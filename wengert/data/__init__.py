@@ -1,0 +1,9 @@
+"""Data: mini-batch iteration, train/test splits and built-in datasets (moons, circles, spirals, XOR, digits)."""
+from .datasets import load_digits, make_circles, make_moons, make_spirals, make_xor
+from .loader import DataLoader, train_test_split
+
+DATASETS = {"digits": load_digits, "moons": make_moons, "circles": make_circles, "spirals": make_spirals,
+            "xor": make_xor}
+
+__all__ = ["DataLoader", "train_test_split", "load_digits", "make_moons", "make_circles", "make_spirals",
+           "make_xor", "DATASETS"]
