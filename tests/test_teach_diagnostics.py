@@ -1,0 +1,163 @@
+"""Gradient-flow diagnostics: the vanishing sigmoid stack is flagged, the ReLU one is not."""
+from __future__ import annotations
+
+import os
+import runpy
+import warnings
+
+import numpy as np
+import pytest
+
+import wengert as wg
+from wengert.teach.diagnostics import GradientFlowMonitor, GradientFlowWarning, plot_grad_norms
+
+try:
+    from wengert import nn
+except ImportError:  # pragma: no cover - while the nn layer is being written
+    nn = None
+needs_nn = pytest.mark.skipif(nn is None, reason="wengert.nn is not importable yet")
+
+EXAMPLE = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "vanishing_gradients.py")
+
+
+def stack(act, depth=10, width=16, seed=0):
+    layers = []
+    for i in range(depth):
+        layers += [nn.Linear(width, width, rng=seed + i, dtype=np.float64), act()]
+    layers.append(nn.Linear(width, 1, rng=seed + depth, dtype=np.float64))
+    return nn.Sequential(*layers)
+
+
+def one_step(net, seed=0):
+    rng = np.random.default_rng(seed)
+    x, y = rng.normal(size=(32, 16)), rng.normal(size=(32, 1))
+    loss = wg.mean((net(x) - y) ** 2)
+    loss.backward()
+
+
+@needs_nn
+def test_sigmoid_stack_is_flagged_and_relu_is_not():
+    net = stack(nn.Sigmoid)
+    with pytest.warns(GradientFlowWarning, match=r"vanishing gradients at step 0 .*'0' \(Linear\)"):
+        with GradientFlowMonitor(net) as mon:
+            one_step(net)
+            mon.step()
+    flagged = [f.layer for f in mon.flags if f.kind == "vanishing"]
+    assert flagged[0] == "0" and "20" not in flagged  # the first layers, not the last
+    norms = mon.grad_norms()
+    assert norms["0"] < 1e-6 * norms["20"]
+
+    net = stack(nn.ReLU)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GradientFlowWarning)
+        with GradientFlowMonitor(net) as mon:
+            one_step(net)
+            mon.step()
+    assert mon.flags == []
+
+
+@needs_nn
+def test_records_activation_statistics_and_output_gradients():
+    net = stack(nn.ReLU, depth=3)
+    with GradientFlowMonitor(net, warn=False) as mon:
+        for s in range(3):
+            one_step(net, seed=s)
+            mon.step()
+            net.zero_grad()
+    assert {r.step for r in mon.history} == {0, 1, 2}
+    last = [r for r in mon.history if r.step == 2]
+    assert [r.layer for r in last] == ["0", "1", "2", "3", "4", "5", "6"]
+    relu = [r for r in last if r.type == "ReLU"]
+    assert all(r.grad_norm is None and r.out_grad_norm is not None for r in relu)
+    assert all(0.0 < r.act_zero_frac < 1.0 for r in relu)  # some units are off, some on
+    assert all(r.act_mean >= 0.0 for r in relu)
+    lin = [r for r in last if r.type == "Linear"]
+    assert all(r.grad_norm > 0.0 for r in lin)
+    assert "act mean" in mon.summary() and "Linear" in mon.summary()
+
+
+@needs_nn
+def test_detach_restores_forward_and_releases_outputs():
+    net = stack(nn.Sigmoid, depth=2)
+    mon = GradientFlowMonitor(net, warn=False).attach()
+    assert all("forward" in m.__dict__ for _, m in mon.layers)
+    one_step(net)
+    mon.detach()
+    assert all("forward" not in m.__dict__ for _, m in mon.layers)
+    assert mon._outputs == {}
+
+
+@needs_nn
+def test_exploding_gradients_are_flagged():
+    net = stack(nn.Tanh, depth=4)
+    with wg.no_grad():
+        for p in net.parameters():
+            p.data = p.data * 50.0
+    with pytest.warns(GradientFlowWarning, match="exploding"):
+        with GradientFlowMonitor(net, exploding=100.0) as mon:
+            one_step(net)
+            mon.step()
+    assert any(f.kind == "exploding" for f in mon.flags)
+
+
+class _Scale:
+    """A duck-typed layer (no wengert.nn): y = w * x."""
+
+    def __init__(self, w):
+        self.w = wg.tensor(w, requires_grad=True)
+
+    def named_children(self):
+        return iter(())
+
+    def parameters(self):
+        return [self.w]
+
+    def forward(self, x):
+        return self.w * x
+
+
+class _Chain:
+    def __init__(self, *layers):
+        self.layers = layers
+
+    def named_children(self):
+        return ((str(i), m) for i, m in enumerate(self.layers))
+
+    def forward(self, x):
+        for m in self.layers:
+            x = m.forward(x)
+        return x
+
+
+def test_duck_typed_model_and_plot(tmp_path):
+    model = _Chain(_Scale(1e-5), _Scale(2.0), _Scale(3.0))
+    with GradientFlowMonitor(model, warn=False) as mon:
+        model.forward(wg.tensor([1.0, 2.0])).sum().backward()
+        mon.step()
+    # out = 3 w0 w1 w2: d/dw0 = 3 w1 w2 = 18, but d/dw1 = 3 w0 w2 and d/dw2 = 3 w0 w1 carry the 1e-5 factor
+    assert mon.grad_norms() == pytest.approx({"0": 18.0, "1": 9e-5, "2": 6e-5})
+    assert [f.layer for f in mon.flags] == ["1", "2"]
+    path = tmp_path / "flow.png"
+    fig = mon.plot(str(path))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert fig.axes[0].get_yscale() == "log"
+
+
+@needs_nn
+def test_example_reproduces_seed003(tmp_path, capsys):
+    ns = runpy.run_path(EXAMPLE, run_name="vanishing_gradients_example")
+    out = tmp_path / "vg.png"
+    monitors = ns["main"](str(out), steps=2)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert any(f.layer == "0" for f in monitors["sigmoid"].flags)
+    assert monitors["relu"].flags == []
+    printed = capsys.readouterr().out
+    assert "sigmoid" in printed and "relu" in printed and "flagged: none" in printed
+
+
+def test_plot_of_several_monitors_without_history_is_empty(tmp_path):
+    model = _Chain(_Scale(1.0))
+    fig = plot_grad_norms({"a": GradientFlowMonitor(model), "b": GradientFlowMonitor(model)}, str(tmp_path / "e.png"))
+    assert (tmp_path / "e.png").exists() and fig is not None
+    with pytest.raises(RuntimeError, match="no step"):
+        GradientFlowMonitor(model).grad_norms()
