@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import ast
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -136,7 +137,9 @@ def parse(text: str) -> Formula:
     if not text.strip():
         raise FormulaError("empty formula; write e.g. '(x + y) * z'")
     try:
-        tree = ast.parse(text, mode="exec")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SyntaxWarning)  # e.g. "1if": our own message says what is wrong
+            tree = ast.parse(text, mode="exec")
     except SyntaxError as exc:
         where = f" at column {exc.offset}" if exc.offset else ""
         raise FormulaError(f"not a valid formula{where}: {exc.msg}") from None
