@@ -46,7 +46,7 @@ def value(v: Any, precision: int, max_elements: int = MAX_ELEMENTS) -> str:
     if a.size <= max_elements:
         return _nested(a, precision)
     af = a.astype(np.float64)
-    return (f"{shape(a.shape)} mean {number(af.mean(), precision)}, "
+    return (f"{tuple(a.shape)} mean {number(af.mean(), precision)}, "
             f"min {number(af.min(), precision)}, max {number(af.max(), precision)}")
 
 

@@ -322,6 +322,8 @@ def _arg(a: Arg, fmt: str, p: int, first: bool) -> str:
 def _param_text(params: dict, p: int) -> str:
     shown = []
     for k, v in params.items():
+        if v is None or v is False:  # the defaults (axis=None, keepdims=False) say nothing
+            continue
         if isinstance(v, (bool, int, float, str, type(None))) or (
             isinstance(v, tuple) and all(isinstance(e, (int, type(None))) for e in v)
         ):
@@ -333,11 +335,36 @@ def _param_text(params: dict, p: int) -> str:
     return ", ".join(shown)
 
 
+def _index_text(index: Any) -> str:
+    """``(slice(0, 2), 1)`` as ``0:2, 1``; arrays as their values (or shape)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    out = []
+    for i in parts:
+        if isinstance(i, slice):
+            s = ("" if i.start is None else str(i.start)) + ":" + ("" if i.stop is None else str(i.stop))
+            out.append(s + (f":{i.step}" if i.step is not None else ""))
+        elif i is None:
+            out.append("None")
+        elif i is Ellipsis:
+            out.append("...")
+        elif isinstance(i, (int, np.integer)):
+            out.append(str(int(i)))
+        else:
+            a = np.asarray(i)
+            out.append(F.value(a, 6) if a.size <= F.MAX_ELEMENTS else f"<index {tuple(a.shape)}>")
+    return ", ".join(out)
+
+
 def _expression(row: Row, fmt: str, p: int) -> str:
     if row.kind != "op":
         return {"input": "input", "constant": "constant"}[row.kind]
     op = row.op or "?"
     args = [_arg(a, fmt, p, i == 0) for i, a in enumerate(row.args)]
+    if op == "getitem" and len(args) == 1 and "index" in row.params:
+        idx = _index_text(row.params["index"])
+        if fmt == "latex":
+            return f"{args[0]}[{F.latex_text(idx)}]"
+        return f"{args[0]}[{_html.escape(idx) if fmt == 'html' else idx}]"
     if op in _INFIX and len(args) == 2:
         a, b = args
         if fmt == "latex":
