@@ -1,0 +1,259 @@
+"""W5: gradient, Hessian-vector product and full Hessian of f(x) = sum(tanh(W2 @ tanh(W1 @ x))).
+
+x in R^1000, W1, W2 (1000 x 1000) ~ N(0, 1/1000), float64 (seed 0), as in
+the peer reference.  Figures: the time of f, of its gradient, of one HVP and
+of the full Hessian; the ratios grad/f and hvp/f against the library's own f
+and against plain NumPy f measured in the same process (the target:
+grad/f <= 2, hvp/f <= 4 with f as plain NumPy).  Every result is checked:
+the gradient against a hand-written NumPy gradient, the HVP against central
+differences of it, the Hessian against the HVP and for symmetry.
+
+libs: wengert (wg.grad, wg.hvp = jvp of grad (forward-over-reverse),
+wg.hessian = jacfwd(jacrev)), numpy (f and the hand-written gradient: the
+limit), torch (autograd.grad; HVP by double backward, torch.func.jvp(grad)
+as a second figure; torch.func.hessian), jax (jax.grad, jvp of grad,
+jax.hessian, no jit), jax_jit (the same, each jitted), autograd (HIPS: grad,
+hessian_vector_product, hessian).
+
+    python benchmarks/w5_hvp.py --lib wengert [--quick]
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from common import main, md_table, median, need, ratio, sig
+
+LIBS = ["wengert", "numpy", "torch", "jax", "jax_jit", "autograd"]
+
+D = 1000
+QUICK_D = 200
+
+
+def make_data(d: int) -> tuple:
+    rng = np.random.default_rng(0)
+    W1 = rng.standard_normal((d, d)) / np.sqrt(d)
+    W2 = rng.standard_normal((d, d)) / np.sqrt(d)
+    x = rng.standard_normal(d)
+    v = rng.standard_normal(d)
+    return W1, W2, x, v
+
+
+def np_f(W1: np.ndarray, W2: np.ndarray, x: np.ndarray) -> float:
+    return float(np.sum(np.tanh(W2 @ np.tanh(W1 @ x))))
+
+
+def np_grad(W1: np.ndarray, W2: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """By hand: d sum(h2) / dx = W1^T ((W2^T (1 - h2^2)) * (1 - h1^2))."""
+    h1 = np.tanh(W1 @ x)
+    h2 = np.tanh(W2 @ h1)
+    return W1.T @ ((W2.T @ (1.0 - h2 * h2)) * (1.0 - h1 * h1))
+
+
+def relerr(a, b) -> float:
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300))
+
+
+def timed(fn, args, n: int, warmup: int = 3) -> float:
+    """Median seconds of ``n`` calls after ``warmup`` (fewer with --quick)."""
+    return interleaved({"fn": fn}, args, n, warmup)["fn"]
+
+
+def interleaved(fns: dict, args, n: int, warmup: int = 3) -> dict:
+    """Median seconds of each function, timed round-robin so that all see the same machine load."""
+    if args.quick:
+        n = max(3, n // 5)
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    samples: dict = {k: [] for k in fns}
+    for _ in range(n):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            samples[k].append(time.perf_counter() - t0)
+    return {k: median(ts) for k, ts in samples.items()}
+
+
+def measure(args, f, grad, hvp, hessian, extra=None) -> dict:
+    """Time and check one library's f, grad, hvp and hessian (callables returning arrays)."""
+    d = QUICK_D if args.quick else D
+    W1, W2, x, v = make_data(d)
+    fns = {"numpy_f": lambda: np_f(W1, W2, x), "f": f, "grad": grad}
+    if hvp:
+        fns["hvp"] = hvp
+    t = interleaved(fns, args, 41)
+    t_np, t_f, t_g, t_h = t["numpy_f"], t["f"], t["grad"], t.get("hvp")
+    out = {"d": d, "numpy_f_s": sig(t_np), "f_s": sig(t_f), "grad_s": sig(t_g), "hvp_s": sig(t_h),
+           "grad_over_f": sig(ratio(t_g, t_f)), "hvp_over_f": sig(ratio(t_h, t_f)),
+           "grad_over_numpy_f": sig(ratio(t_g, t_np)), "hvp_over_numpy_f": sig(ratio(t_h, t_np))}
+    g_ref = np_grad(W1, W2, x)
+    eps = 1e-5
+    hv_ref = (np_grad(W1, W2, x + eps * v) - np_grad(W1, W2, x - eps * v)) / (2 * eps)
+    out["grad_relerr"] = sig(relerr(grad(), g_ref), 2)
+    if hvp:
+        out["hvp_relerr_vs_fd"] = sig(relerr(hvp(), hv_ref), 2)
+    if hessian:
+        hessian()  # warm-up (jit compiles here)
+        t0 = time.perf_counter()
+        H = np.asarray(hessian())
+        out["hessian_s"] = sig(time.perf_counter() - t0)
+        out["hessian_over_f"] = sig(ratio(out["hessian_s"], t_f))
+        out["hessian_v_relerr_vs_fd"] = sig(relerr(H @ v, hv_ref), 2)
+        out["hessian_symmetry_relerr"] = sig(relerr(H, H.T), 2)
+    out.update(extra or {})
+    return out
+
+
+# ------------------------------------------------------------------ wengert
+def bench_wengert(args) -> dict:
+    import wengert as wg
+
+    W1, W2, x, v = make_data(QUICK_D if args.quick else D)
+
+    def f(x):
+        return wg.sum(wg.tanh(W2 @ wg.tanh(W1 @ x)))
+
+    g = wg.grad(f)
+
+    def hvp_rev_rev():  # reverse over reverse, for comparison: grad of <grad f, v>
+        return wg.grad(lambda y: wg.sum(g(y) * v))(x)
+
+    out = measure(args, lambda: f(x), lambda: g(x), lambda: wg.hvp(f, x, v), lambda: wg.hessian(f)(x))
+    t_rr = timed(hvp_rev_rev, args, 21)
+    out["hvp_rev_rev_s"] = sig(t_rr)
+    out["hvp_rev_rev_over_numpy_f"] = sig(t_rr / out["numpy_f_s"])
+    out["note"] = ("grad = wg.grad(f) on an ndarray; hvp = wg.hvp (jvp of grad, forward-over-reverse); "
+                   "hessian = wg.hessian (jacfwd(jacrev), one HVP per column); hvp_rev_rev = grad of <grad f, v>")
+    return out
+
+
+# ------------------------------------------------------------------ numpy (the limit)
+def bench_numpy(args) -> dict:
+    W1, W2, x, _ = make_data(QUICK_D if args.quick else D)
+    out = measure(args, lambda: np_f(W1, W2, x), lambda: np_grad(W1, W2, x), None, None)
+    out["note"] = "f and the hand-written gradient only"
+    return out
+
+
+# ------------------------------------------------------------------ torch
+def bench_torch(args) -> dict:
+    torch = need("torch")
+    from torch.func import grad as fgrad
+    from torch.func import hessian as fhessian
+    from torch.func import jvp as fjvp
+
+    W1, W2, x0, v = (torch.from_numpy(a) for a in make_data(QUICK_D if args.quick else D))
+
+    def f(x):
+        return torch.tanh(W2 @ torch.tanh(W1 @ x)).sum()
+
+    def run_f():
+        with torch.no_grad():
+            return f(x0)
+
+    def run_grad():
+        x = x0.detach().requires_grad_(True)
+        return torch.autograd.grad(f(x), x)[0].numpy()
+
+    def run_hvp():  # double backward
+        x = x0.detach().requires_grad_(True)
+        (g,) = torch.autograd.grad(f(x), x, create_graph=True)
+        return torch.autograd.grad(g, x, grad_outputs=v)[0].numpy()
+
+    def run_hvp_func():
+        return fjvp(fgrad(f), (x0,), (v,))[1].numpy()
+
+    out = measure(args, run_f, run_grad, run_hvp, lambda: fhessian(f)(x0).numpy())
+    out["hvp_func_s"] = sig(timed(run_hvp_func, args, 21))
+    out["note"] = (f"{torch.get_num_threads()} threads; hvp = double backward; hvp_func = "
+                   "torch.func.jvp(torch.func.grad(f)); hessian = torch.func.hessian")
+    return out
+
+
+# ------------------------------------------------------------------ jax
+def bench_jax(args, jit: bool) -> dict:
+    jax = need("jax")
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+
+    W1, W2, x0, v = (jnp.asarray(a) for a in make_data(QUICK_D if args.quick else D))
+
+    def f(x, W1, W2):
+        return jnp.sum(jnp.tanh(W2 @ jnp.tanh(W1 @ x)))
+
+    g = jax.grad(f)
+
+    def hvp(x, v, W1, W2):
+        return jax.jvp(lambda y: g(y, W1, W2), (x,), (v,))[1]
+
+    H = jax.hessian(f)
+    if jit:
+        f, g, hvp, H = jax.jit(f), jax.jit(g), jax.jit(hvp), jax.jit(H)
+    b = jax.block_until_ready
+    out = measure(args, lambda: b(f(x0, W1, W2)), lambda: np.asarray(b(g(x0, W1, W2))),
+                  lambda: np.asarray(b(hvp(x0, v, W1, W2))), lambda: np.asarray(b(H(x0, W1, W2))))
+    out["note"] = "hvp = jax.jvp(jax.grad(f)); hessian = jax.hessian" + ("; all jitted" if jit else "; no jit")
+    return out
+
+
+# ------------------------------------------------------------------ autograd
+def bench_autograd(args) -> dict:
+    need("autograd")
+    import autograd.numpy as anp
+    from autograd import grad, hessian, hessian_vector_product
+
+    W1, W2, x, v = make_data(QUICK_D if args.quick else D)
+
+    def f(x):
+        return anp.sum(anp.tanh(anp.dot(W2, anp.tanh(anp.dot(W1, x)))))
+
+    g, h, H = grad(f), hessian_vector_product(f), hessian(f)
+    out = measure(args, lambda: f(x), lambda: g(x), lambda: h(x, v), lambda: H(x))
+    out["note"] = "autograd.grad, hessian_vector_product (reverse over reverse), hessian"
+    return out
+
+
+# ------------------------------------------------------------------ table
+def table(rows: list) -> str:
+    """Markdown: times in ms, ratios to the library's own f and to NumPy f, the Hessian, the checks."""
+    by = {r["lib"]: r for r in rows}
+    body = []
+    for lib in LIBS:
+        r = by.get(lib)
+        if r is None:
+            continue
+        if r.get("status") != "ok":
+            body.append([lib, r.get("status", "?")] + [""] * 10)
+            continue
+
+        def ms(key, r=r):
+            return None if r.get(key) is None else 1e3 * r[key]
+
+        errs = " / ".join(f"{r[k]:.1e}" if r.get(k) is not None else "–"
+                          for k in ("grad_relerr", "hvp_relerr_vs_fd", "hessian_v_relerr_vs_fd"))
+        body.append([lib, ms("f_s"), ms("numpy_f_s"), ms("grad_s"), ms("hvp_s"), r.get("grad_over_f"),
+                     r.get("hvp_over_f"), r.get("grad_over_numpy_f"), r.get("hvp_over_numpy_f"),
+                     r.get("hessian_s"), errs, r.get("peak_rss_mb")])
+    text = md_table(["lib", "f ms", "numpy f ms", "grad ms", "hvp ms", "grad/f", "hvp/f", "grad / numpy f",
+                     "hvp / numpy f", "hessian s", "rel. err grad / hvp (vs FD) / H·v", "peak RSS MB"], body)
+    notes = []
+    w = by.get("wengert")
+    if w and w.get("status") == "ok" and w.get("hvp_rev_rev_s"):
+        notes.append(f"- wengert reverse-over-reverse HVP (grad of <grad f, v>): {1e3 * w['hvp_rev_rev_s']:.3g} ms "
+                     f"({w['hvp_rev_rev_over_numpy_f']:.3g} x numpy f).")
+    t = by.get("torch")
+    if t and t.get("status") == "ok" and t.get("hvp_func_s"):
+        notes.append(f"- torch.func.jvp(torch.func.grad(f)) HVP: {1e3 * t['hvp_func_s']:.3g} ms; "
+                     "the table's torch row uses double backward.")
+    d = next((r.get("d") for r in rows if r.get("status") == "ok"), D)
+    notes.append(f"- d = {d}; targets: grad / numpy f <= 2, hvp / numpy f <= 4.")
+    return text + "\n\n" + "\n".join(notes)
+
+
+if __name__ == "__main__":
+    main("w5_hvp", {"wengert": bench_wengert, "numpy": bench_numpy, "torch": bench_torch,
+                    "jax": lambda a: bench_jax(a, False), "jax_jit": lambda a: bench_jax(a, True),
+                    "autograd": bench_autograd})
