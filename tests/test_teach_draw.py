@@ -29,8 +29,8 @@ def circuit():
 def _structure(src: str) -> tuple[list[str], list[tuple[str, str]]]:
     """A small DOT reader for our own output: node ids with attributes, and edges."""
     assert src.startswith("digraph wengert {") and src.rstrip().endswith("}")
-    nodes = re.findall(r"^\s+(\w+) \[", src, flags=re.M)
-    edges = re.findall(r"^\s+(\w+) -> (\w+);", src, flags=re.M)
+    nodes = re.findall(r"^\s+(\w+) \[", src, flags=re.MULTILINE)
+    edges = re.findall(r"^\s+(\w+) -> (\w+);", src, flags=re.MULTILINE)
     assert src.count("{") == src.count("}") + src.count("\\}") - src.count("\\{")
     return nodes, edges
 
@@ -109,7 +109,7 @@ def test_shading_by_gradient_magnitude():
     for _ in range(6):
         h = wg.sigmoid(h) * 0.1  # the gradient shrinks by >= 40x per step
     d = wg.draw(h)
-    fills = dict(re.findall(r"^\s+(n\d+) \[.*fillcolor=\"(#[0-9a-f]{6})\"", d.source, flags=re.M))
+    fills = dict(re.findall(r"^\s+(n\d+) \[.*fillcolor=\"(#[0-9a-f]{6})\"", d.source, flags=re.MULTILINE))
     out = max(fills, key=lambda n: int(n[1:]))
     assert fills[out] == "#bd0026"  # the largest |grad| (the output's 1) is the darkest
     assert fills["n0"] == "#ffffcc"  # the smallest is the lightest

@@ -8,5 +8,17 @@ from .diagnostics import GradientFlowMonitor, GradientFlowWarning, plot_grad_nor
 from .draw import Drawing, GraphTooLargeError, GraphvizNotFoundError, draw
 from .trace import Partial, Row, Trace, Tracer, trace
 
-__all__ = ["trace", "Trace", "Tracer", "Row", "Partial", "draw", "Drawing", "GraphvizNotFoundError",
-           "GraphTooLargeError", "GradientFlowMonitor", "GradientFlowWarning", "plot_grad_norms"]
+__all__ = [
+           "Drawing",
+           "GradientFlowMonitor",
+           "GradientFlowWarning",
+           "GraphTooLargeError",
+           "GraphvizNotFoundError",
+           "Partial",
+           "Row",
+           "Trace",
+           "Tracer",
+           "draw",
+           "plot_grad_norms",
+           "trace",
+]

@@ -11,10 +11,7 @@ import numpy as np
 #: Tensors with at most this many elements are printed in full; larger ones as a shape and a summary.
 MAX_ELEMENTS = 8
 
-GREEK = (
-    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau "
-    "upsilon phi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega"
-).split()
+GREEK = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu", "nu", "xi", "omicron", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi", "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi", "Psi", "Omega"]
 _NAME = re.compile(r"^([A-Za-z]+)_?(\d+)$")
 
 
@@ -141,5 +138,16 @@ def _html_base(base: str) -> str:
     return f"<i>{html.escape(base)}</i>" if len(base) == 1 else html.escape(base)
 
 
-__all__ = ["number", "value", "shape", "norm", "latex_number", "latex_value", "latex_text", "latex_name",
-           "html_name", "MAX_ELEMENTS", "GREEK"]
+__all__ = [
+    "GREEK",
+    "MAX_ELEMENTS",
+    "html_name",
+    "latex_name",
+    "latex_number",
+    "latex_text",
+    "latex_value",
+    "norm",
+    "number",
+    "shape",
+    "value",
+]

@@ -11,7 +11,8 @@ cotangents for the others).
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -173,4 +174,4 @@ def _plain(v: Any) -> Any:
     return v
 
 
-__all__ = ["collect", "adjoints", "local_partials", "GraphReleasedError", "MAX_JACOBIAN", "RELEASED_HINT"]
+__all__ = ["MAX_JACOBIAN", "RELEASED_HINT", "GraphReleasedError", "adjoints", "collect", "local_partials"]

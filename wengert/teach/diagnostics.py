@@ -34,8 +34,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -166,7 +167,7 @@ class GradientFlowMonitor:
         self._warned: set[tuple[str, str]] = set()
 
     # ---------------------------------------------------------------- attach
-    def attach(self) -> "GradientFlowMonitor":
+    def attach(self) -> GradientFlowMonitor:
         """Wrap each layer's ``forward`` so its output is observed."""
         if self._saved:
             return self
@@ -189,10 +190,10 @@ class GradientFlowMonitor:
         self._saved = []
         self._outputs.clear()
 
-    def __enter__(self) -> "GradientFlowMonitor":
+    def __enter__(self) -> GradientFlowMonitor:  # noqa: PYI034  (typing.Self needs Python 3.11)
         return self.attach()
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.detach()
 
     def _wrap(self, name: str, forward: Any) -> Any:
@@ -363,4 +364,4 @@ def plot_grad_norms(monitors: dict[str, GradientFlowMonitor], path: str | None =
     return fig
 
 
-__all__ = ["GradientFlowMonitor", "GradientFlowWarning", "LayerStats", "Flag", "plot_grad_norms"]
+__all__ = ["Flag", "GradientFlowMonitor", "GradientFlowWarning", "LayerStats", "plot_grad_norms"]

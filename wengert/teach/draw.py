@@ -281,4 +281,4 @@ def _dot(tr: Any, grads: str, color: bool, max_nodes: int, precision: int, rankd
     return "\n".join(out) + "\n"
 
 
-__all__ = ["draw", "Drawing", "GraphvizNotFoundError", "GraphTooLargeError", "INSTALL_HINT", "MAX_NODES"]
+__all__ = ["INSTALL_HINT", "MAX_NODES", "Drawing", "GraphTooLargeError", "GraphvizNotFoundError", "draw"]

@@ -31,8 +31,9 @@ from __future__ import annotations
 import ast
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 #: The longest formula accepted, in characters.
 MAX_LENGTH = 2000
@@ -326,5 +327,13 @@ def _fpow(a: float, b: float) -> float:
     return r if isinstance(r, float) else math.nan  # complex (negative base, fractional power): nan
 
 
-__all__ = ["parse", "Formula", "FormulaError", "FUNCTIONS", "CONSTANTS", "MAX_LENGTH", "MAX_EXPONENT",
-           "MAX_CONSTANT"]
+__all__ = [
+    "CONSTANTS",
+    "FUNCTIONS",
+    "MAX_CONSTANT",
+    "MAX_EXPONENT",
+    "MAX_LENGTH",
+    "Formula",
+    "FormulaError",
+    "parse",
+]

@@ -39,8 +39,9 @@ from __future__ import annotations
 import html as _html
 import inspect
 import sys
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -434,13 +435,12 @@ def _call_keeping_locals(f: Callable, args: Sequence[Any]) -> tuple[Any, dict]:
     return out, captured
 
 
-def _tensor_names(namespace: dict, after_seq: int | None = None) -> dict[int, str]:
+def _tensor_names(namespace: dict) -> dict[int, str]:
     """``{id(tensor): variable name}`` for the tensors bound to (non-underscore) names."""
     names: dict[int, str] = {}
     for k, v in namespace.items():
         if isinstance(v, Tensor) and not k.startswith("_") and id(v) not in names:
-            if after_seq is None or v._seq > after_seq:
-                names[id(v)] = k
+            names[id(v)] = k
     return names
 
 
@@ -460,7 +460,7 @@ def trace(
     precision: int = 6,
     cotangent: Any = None,
     tangent: Any = None,
-) -> "Trace | Tracer":
+) -> Trace | Tracer:
     """The Wengert list of ``f(*inputs)`` with values, local partials and adjoints (or tangents).
 
     ``inputs`` are numbers, arrays or tensors (copied into fresh leaves).
@@ -714,7 +714,7 @@ class Tracer:
         self._trace: Trace | None = None
         self._saved: Any = None
 
-    def __enter__(self) -> "Tracer":
+    def __enter__(self) -> Tracer:  # noqa: PYI034  (typing.Self needs Python 3.11; we support 3.10)
         if self.mode == "forward":
             if not isinstance(self.wrt, Tensor):
                 raise ValueError("trace: the 'with' form in forward mode needs wrt=<an input tensor created before the block>")
@@ -726,7 +726,7 @@ class Tracer:
         self._start = Tensor(0.0)._seq
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self.mode == "forward":
             STATE.forward_active -= 1
         frame = sys._getframe(1)
@@ -778,4 +778,4 @@ class Tracer:
         return self.trace.to_html()
 
 
-__all__ = ["trace", "Trace", "Tracer", "Row", "Partial", "Arg"]
+__all__ = ["Arg", "Partial", "Row", "Trace", "Tracer", "trace"]
