@@ -105,13 +105,16 @@ def latex_text(s: str) -> str:
     return "".join(_LATEX_SPECIAL.get(c, c) for c in s)
 
 
+def _split_name(name: str) -> tuple[str, str | None]:
+    """``xi1`` -> ``("xi", "1")``, ``x_0`` -> ``("x", "0")``, ``W`` -> ``("W", None)``."""
+    m = _NAME.match(name)
+    return (m.group(1), m.group(2)) if m else (name, None)
+
+
 def latex_name(name: str) -> str:
     """A variable name in LaTeX math: ``xi1`` -> ``\\xi_{1}``, ``v3`` -> ``v_{3}``, ``W`` -> ``W``."""
-    m = _NAME.match(name)
-    if m:
-        base, sub = m.groups()
-        return f"{_latex_base(base)}_{{{sub}}}"
-    return _latex_base(name)
+    base, sub = _split_name(name)
+    return _latex_base(base) + ("" if sub is None else f"_{{{sub}}}")
 
 
 def _latex_base(base: str) -> str:
@@ -125,11 +128,8 @@ def _latex_base(base: str) -> str:
 # ---------------------------------------------------------------- HTML
 def html_name(name: str) -> str:
     """A variable name in HTML: ``xi1`` -> ``&xi;<sub>1</sub>``."""
-    m = _NAME.match(name)
-    if m:
-        base, sub = m.groups()
-        return f"{_html_base(base)}<sub>{sub}</sub>"
-    return _html_base(name)
+    base, sub = _split_name(name)
+    return _html_base(base) + ("" if sub is None else f"<sub>{sub}</sub>")
 
 
 def _html_base(base: str) -> str:
