@@ -146,3 +146,54 @@ def test_rule(name, ci, seed):
                 fd[idx] = (vjp_dot_w(*ap) - vjp_dot_w(*am)) / 2e-5
             got = ts[i].grad.data if ts[i].grad is not None else np.zeros(arrays[i].shape)
             _close(got, fd, 1e-5)
+
+
+# ------------------------------------------------------------------ random broadcast shapes (hypothesis)
+from hypothesis.extra import numpy as hnp  # noqa: E402
+
+BINARY = {
+    "add": (lambda r, s: r.standard_normal(s), lambda r, s: r.standard_normal(s)),
+    "subtract": (lambda r, s: r.standard_normal(s), lambda r, s: r.standard_normal(s)),
+    "multiply": (lambda r, s: r.standard_normal(s), lambda r, s: r.standard_normal(s)),
+    "divide": (lambda r, s: r.standard_normal(s), lambda r, s: r.uniform(0.5, 2, s)),
+    "power": (lambda r, s: r.uniform(0.5, 2, s), lambda r, s: r.uniform(-1, 2, s)),
+    "maximum": (lambda r, s: r.standard_normal(s), lambda r, s: r.standard_normal(s) + 10.0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+@settings(max_examples=8, deadline=None)
+@given(shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=3),
+       seed=st.integers(0, 2**31 - 1))
+def test_binary_ops_on_random_broadcast_shapes(name, shapes, seed):
+    rng = np.random.default_rng(seed)
+    sa, sb = shapes.input_shapes
+    a, b = np.asarray(BINARY[name][0](rng, sa)), np.asarray(BINARY[name][1](rng, sb))
+    rule = REGISTRY[name]
+    ta, tb = wg.tensor(a, requires_grad=True), wg.tensor(b, requires_grad=True)
+    out = rule(ta, tb)
+    assert out.shape == shapes.result_shape
+    u = rng.standard_normal(out.shape)
+    out.backward(u)
+    call = lambda *xs: rule(*xs)  # noqa: E731
+    _close(ta.grad.data, _fd_grad(call, [a, b], {}, 0, u, 1e-6), 1e-6)
+    _close(tb.grad.data, _fd_grad(call, [a, b], {}, 1, u, 1e-6), 1e-6)
+
+
+@pytest.mark.parametrize("name", ["sum", "max", "logsumexp", "prod"])
+@settings(max_examples=8, deadline=None)
+@given(shape=hnp.array_shapes(min_dims=1, max_dims=3, max_side=3), data=st.data())
+def test_reductions_on_random_axes(name, shape, data):
+    axis = data.draw(st.one_of(st.none(), st.integers(-len(shape), len(shape) - 1),
+                               st.lists(st.integers(0, len(shape) - 1), min_size=1, max_size=len(shape), unique=True)
+                               .map(tuple)))
+    keepdims = data.draw(st.booleans())
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**31 - 1)))
+    x = (rng.permutation(int(np.prod(shape))).reshape(shape) * 0.3 + 0.5).astype(np.float64)
+    rule = REGISTRY[name]
+    t = wg.tensor(x, requires_grad=True)
+    out = rule(t, axis=axis, keepdims=keepdims)
+    u = rng.standard_normal(out.shape)
+    out.backward(u)
+    call = lambda a: rule(a, axis=axis, keepdims=keepdims)  # noqa: E731
+    _close(t.grad.data, _fd_grad(call, [x], {}, 0, u, 1e-6), 1e-6)
