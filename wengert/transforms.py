@@ -42,7 +42,7 @@ import numpy as np
 from .core.engine import walk
 from .core.rule import Rule, apply, fit
 from .core.state import STATE
-from .core.tensor import Tensor, _new, normalize, shape_of
+from .core.tensor import Tensor, _new, normalize, raw, shape_of
 from .tree import LEAF, TreeDef, flatten_like, tree_flatten, tree_unflatten
 
 __all__ = [
@@ -762,6 +762,8 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux: b
 # ====================================================================== Jacobians, Hessians
 def _assemble(rows: list, shape: tuple, keep: bool, kind: str) -> Any:
     """Stack per-element results into one array of ``shape`` (with the library's ops when traced)."""
+    if len(rows) == 1 and shape_of(raw(rows[0])) == shape:  # e.g. the one row of a scalar function
+        return _export(rows[0], kind, keep)
     if keep and any(isinstance(r, Tensor) for r in rows):
         from .ops.api import reshape, stack
 
