@@ -371,3 +371,12 @@ def test_ieee_values_at_singular_points():
     t = trace(lambda x: 1.0 / x, 0.0)
     assert t.rows[-1].value == math.inf and t.gradient["x"] == -math.inf
     assert t.rows[-1].partials[0].value == -math.inf
+
+
+def test_module_parameters_are_named_by_their_paths():
+    nn = pytest.importorskip("wengert.nn", reason="wengert.nn is not importable yet")
+    net = nn.Sequential(nn.Linear(2, 2, rng=0, dtype=np.float64), nn.Sigmoid(), nn.Linear(2, 1, rng=1, dtype=np.float64))
+    t = trace(lambda x: wg.sum(net(x)), np.array([[1.0, 2.0]]))
+    assert [r.name for r in t if r.kind == "input"] == ["x", "net.0.weight", "net.0.bias", "net.2.weight", "net.2.bias"]
+    net(np.array([[1.0, 2.0]])).sum().backward()
+    np.testing.assert_allclose(t["net.0.weight"].adjoint, net[0].weight.grad.data, rtol=1e-12)

@@ -436,12 +436,27 @@ def _call_keeping_locals(f: Callable, args: Sequence[Any]) -> tuple[Any, dict]:
 
 
 def _tensor_names(namespace: dict) -> dict[int, str]:
-    """``{id(tensor): variable name}`` for the tensors bound to (non-underscore) names."""
+    """``{id(tensor): variable name}`` for the tensors bound to (non-underscore) names.
+
+    The parameters of a module bound to a name are named by their paths,
+    e.g. ``net.0.weight``.
+    """
     names: dict[int, str] = {}
     for k, v in namespace.items():
-        if isinstance(v, Tensor) and not k.startswith("_") and id(v) not in names:
-            names[id(v)] = k
+        if k.startswith("_"):
+            continue
+        if isinstance(v, Tensor):
+            names.setdefault(id(v), k)
+        elif not isinstance(v, type) and _is_module(v):
+            for pname, p in v.named_parameters():
+                if isinstance(p, Tensor):
+                    names.setdefault(id(p), f"{k}.{pname}")
     return names
+
+
+def _is_module(v: Any) -> bool:
+    """A wengert (or PyTorch-like) module: it has named_parameters() (looked up on the type, not the instance)."""
+    return callable(getattr(type(v), "named_parameters", None))
 
 
 def _as_float_leaf(v: Any) -> Tensor:
@@ -764,9 +779,11 @@ class Tracer:
         return self._trace
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return getattr(self.trace, name)
+        # the Trace's attributes (rows, gradient, to_text, ...) once the block has run
+        trace = self.__dict__.get("_trace")
+        if name.startswith("_") or trace is None:
+            raise AttributeError(f"Tracer has no attribute {name!r} (the block has not produced a trace yet)")
+        return getattr(trace, name)
 
     def __str__(self) -> str:
         return str(self.trace)
