@@ -156,8 +156,9 @@ def section(name: str, module, rows: list) -> str:
     return f"## {title}\n\n{body}\n"
 
 
-def report(sections: list, rows: list, args: argparse.Namespace, started: str) -> str:
+def report(sections: list, rows: list, args: argparse.Namespace, started: str, load_start: str) -> str:
     info = machine_info()
+    info["load average at start / end"] = f"{load_start} / {_load()}"
     versions: dict = {}
     for row in rows:
         for k, v in (row.get("versions") or {}).items():
@@ -175,6 +176,14 @@ def report(sections: list, rows: list, args: argparse.Namespace, started: str) -
         "",
     ]
     return "\n".join(lines) + "\n" + "\n".join(sections)
+
+
+def _load() -> str:
+    """1-minute load average: above the core count, other processes shared the CPUs."""
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except OSError:
+        return "?"
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -205,6 +214,7 @@ def main(argv: list | None = None) -> int:
     wanted = [s.strip() for s in args.libs.split(",") if s.strip()] if args.libs else None
     out = Path(args.out) if args.out else HERE / "results" / ("RESULTS-quick.md" if args.quick else "RESULTS.md")
     started = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    load_start = _load()
 
     scripts = discover(only)
     if not scripts:
@@ -229,7 +239,7 @@ def main(argv: list | None = None) -> int:
         if rows:
             sections.append(section(name, module, rows))
             all_rows.extend(rows)
-    text = report(sections, all_rows, args, started)
+    text = report(sections, all_rows, args, started, load_start)
     write_atomic(out, text)
     if args.json:
         write_atomic(Path(args.json), json.dumps(all_rows, indent=1))
