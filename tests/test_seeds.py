@@ -81,8 +81,10 @@ def test_seed_004_logistic_loss_at_x3_y1_w3():
     expected = -3 * math.exp(-9) / (1 + math.exp(-9))
     assert math.isclose(W.grad.item(), expected, rel_tol=1e-12)
     assert round(W.grad.item(), 11) == -0.00037018373
-    # The seed's table prints +0.00037018372: the sign there is wrong (its L row drops the minus of -y).
+    # The seed's table prints +0.00037018372: the sign is wrong. The slip is in its xi4 row, whose local
+    # partial d xi4/d xi3 = -1/xi3^2 is printed without the minus; the rows below inherit the sign.
     assert W.grad.item() < 0
+    assert xi4.grad_fn is not None and math.isclose(-1 / xi3.item() ** 2, -1 / (1 + math.exp(-9)) ** 2)
 
 
 def test_seed_004_same_loss_through_the_stable_primitives():
