@@ -178,6 +178,32 @@ def report(sections: list, rows: list, args: argparse.Namespace, started: str, l
     return "\n".join(lines) + "\n" + "\n".join(sections)
 
 
+def kept_sections(path: Path, replaced: set) -> dict:
+    """The sections of an earlier results file for workloads this run did not measure
+    (``--only``), each marked with the date of the run that measured it."""
+    try:
+        old = path.read_text(encoding="utf-8")
+    except OSError:
+        return {}
+    when = "an earlier run"
+    for line in old.splitlines():
+        if line.startswith("Run ") and " UTC" in line:
+            when = "the run of " + line[4:line.index(" UTC")] + " UTC"
+            break
+    kept = {}
+    for chunk in old.split("\n## ")[1:]:
+        name = chunk.split()[0]
+        if name in replaced or name[:1] != "W":
+            continue
+        body = chunk.rstrip("\n")
+        marker = f"_(kept from {when}; machine and versions may differ from the header)_"
+        if "_(kept from " not in body:
+            title, _, rest = body.partition("\n")
+            body = f"{title}\n\n{marker}\n{rest}"
+        kept[name] = "## " + body + "\n"
+    return kept
+
+
 def _load() -> str:
     """1-minute load average: above the core count, other processes shared the CPUs."""
     try:
@@ -219,14 +245,15 @@ def main(argv: list | None = None) -> int:
     scripts = discover(only)
     if not scripts:
         print(f"no workload scripts match {args.only!r} in {HERE.name}/", file=sys.stderr)
-    sections, all_rows = [], []
+    sections: dict = {}
+    all_rows: list = []
     for script in scripts:
         name = script.stem.split("_")[0].upper()
         try:
             module = load(script)
         except Exception as exc:  # noqa: BLE001  (a script still being written must not stop the others)
             print(f"{script.name}: cannot load ({type(exc).__name__}: {exc}); skipped", file=sys.stderr)
-            sections.append(f"## {name}\n\n{script.name} could not be loaded: {type(exc).__name__}: {exc}\n")
+            sections[name] = f"## {name}\n\n{script.name} could not be loaded: {type(exc).__name__}: {exc}\n"
             continue
         rows = []
         for lib in select(module.LIBS, wanted):
@@ -237,9 +264,11 @@ def main(argv: list | None = None) -> int:
             print(f"{row['status'][:100]} ({time.perf_counter() - t0:.1f} s)", file=sys.stderr, flush=True)
             rows.append(row)
         if rows:
-            sections.append(section(name, module, rows))
+            sections[name] = section(name, module, rows)
             all_rows.extend(rows)
-    text = report(sections, all_rows, args, started, load_start)
+    kept = kept_sections(out, set(sections))
+    ordered = [text for _, text in sorted({**kept, **sections}.items(), key=lambda kv: _order(kv[0].lower()))]
+    text = report(ordered, all_rows, args, started, load_start)
     write_atomic(out, text)
     if args.json:
         write_atomic(Path(args.json), json.dumps(all_rows, indent=1))

@@ -110,3 +110,12 @@ def test_runner_turns_failures_into_rows(tmp_path):
     missing = tmp_path / "w9_missing.py"
     missing.write_text('print(\'{"lib": "x", "status": "missing: not installed"}\')\n')
     assert run.run_one(missing, "x", quick=True, timeout=30)["status"] == "missing: not installed"
+
+
+def test_partial_run_keeps_other_sections(tmp_path):
+    run = _load("run")
+    old = tmp_path / "RESULTS.md"
+    old.write_text("# wengert benchmarks\n\nRun 2026-01-01 10:00 UTC, full\n\n## W1 — one\n\nold w1\n\n## W9 — nine\n\nold w9\n")
+    kept = run.kept_sections(old, {"W1"})
+    assert list(kept) == ["W9"]
+    assert "old w9" in kept["W9"] and "kept from the run of 2026-01-01 10:00 UTC" in kept["W9"]
