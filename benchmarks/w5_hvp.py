@@ -62,7 +62,11 @@ def timed(fn, args, n: int, warmup: int = 3) -> float:
 
 
 def interleaved(fns: dict, args, n: int, warmup: int = 3) -> dict:
-    """Median seconds of each function, timed round-robin so that all see the same machine load."""
+    """Median seconds of each function, timed round-robin so that all see the same machine load.
+
+    Each timed call follows an untimed call of the same function, so that no function pays for
+    waking BLAS threads or refilling caches after the one before it.
+    """
     if args.quick:
         n = max(3, n // 5)
     for fn in fns.values():
@@ -71,6 +75,7 @@ def interleaved(fns: dict, args, n: int, warmup: int = 3) -> dict:
     samples: dict = {k: [] for k in fns}
     for _ in range(n):
         for k, fn in fns.items():
+            fn()  # untimed: wakes BLAS threads and caches after the previous function
             t0 = time.perf_counter()
             fn()
             samples[k].append(time.perf_counter() - t0)

@@ -80,13 +80,18 @@ def sizes(args) -> tuple:
 
 
 def interleaved(fns: dict, n: int, warmup: int = 5) -> dict:
-    """Median seconds of each function, timed round-robin so that all see the same machine load."""
+    """Median seconds of each function, timed round-robin so that all see the same machine load.
+
+    Each timed call follows an untimed call of the same function, so that no function pays for
+    waking BLAS threads or refilling caches after the one before it.
+    """
     for fn in fns.values():
         for _ in range(warmup):
             fn()
     samples: dict = {k: [] for k in fns}
     for _ in range(n):
         for k, fn in fns.items():
+            fn()  # untimed: wakes BLAS threads and caches after the previous function
             t0 = time.perf_counter()
             fn()
             samples[k].append(time.perf_counter() - t0)

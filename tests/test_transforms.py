@@ -490,3 +490,10 @@ def test_gradcheck_works_in_float64_for_float32_inputs():
 def test_bad_input_messages(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_vjp_never_hands_back_the_callers_cotangent_object():
+    u = np.array([1.0, 2.0])
+    (ct,) = wg.vjp(lambda x: x + 0.0, np.zeros(2))[1](u)
+    ct += 1.0
+    np.testing.assert_array_equal(u, [1.0, 2.0])

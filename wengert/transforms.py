@@ -198,23 +198,18 @@ def _leaf_value(name: str, leaf: Any, argnum: int, treedef: TreeDef, index: int,
     return value, kind
 
 
-def _input_tensor(leaf: Any, value: Any, tangent: Any = None) -> tuple[Tensor, bool]:
-    """A fresh input node for ``f``; says whether it is spliced onto an outer trace."""
-    if isinstance(leaf, Tensor) and (
-            (leaf.requires_grad and STATE.grad_enabled) or (leaf._tangent is not None and STATE.forward_active)):
-        z = apply(_IDENTITY, (leaf,), _EMPTY)  # recorded (and tangent-carrying) for the outer transform
-        spliced = z._rule is not None
-    else:
-        z = _new(value)
-        spliced = False
-    if tangent is not None:
-        z._tangent = tangent
-    return z, spliced
-
-
 def _outer_traced(leaf: Any) -> bool:
+    """Is ``leaf`` a tensor that an enclosing reverse pass (or forward pass) is tracing?"""
     return isinstance(leaf, Tensor) and (
         (leaf.requires_grad and STATE.grad_enabled) or (leaf._tangent is not None and STATE.forward_active > 0))
+
+
+def _input_tensor(leaf: Any, value: Any) -> tuple[Tensor, bool]:
+    """A fresh input node for ``f``; says whether it is spliced onto an outer trace (see _IDENTITY)."""
+    if _outer_traced(leaf):
+        z = apply(_IDENTITY, (leaf,), _EMPTY)  # recorded (and tangent-carrying) for the outer transform
+        return z, z._rule is not None
+    return _new(value), False
 
 
 class _Selected:
@@ -440,11 +435,12 @@ class VJP:
                 res[k] = g._value
         return res
 
-    def export_grads(self, res: list, single: bool) -> Any:
+    def export_grads(self, res: list, single: bool, given: Sequence[Any] = ()) -> Any:
+        """Input cotangents in the caller's convention; arrays never alias each other or ``given``."""
         keep = self.sel.nested
-        if len(res) == 1 and single and self.sel.treedefs[0] is LEAF:
+        if len(res) == 1 and single and not given and self.sel.treedefs[0] is LEAF:
             return _export(res[0], self.sel.kinds[0], keep)
-        seen: set = set()
+        seen = {id(c) for c in given}
         flat = []
         for g, kind in zip(res, self.sel.kinds):
             if type(g) is np.ndarray:
@@ -596,7 +592,7 @@ def vjp(f: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     def vjp_fn(ct: Any) -> tuple:
         cts = [ct] if tr.out_td is LEAF else flatten_like(tr.out_td, ct, "the cotangent", "the outputs of f")
         cts = [(i, _check_cotangent("vjp", c, values[i], i)) for i, c in enumerate(cts)]
-        return tr.export_grads(tr.pull(cts), False)
+        return tr.export_grads(tr.pull(cts), False, given=[c for _, c in cts])
 
     out = tr.export_out()
     if has_aux:
@@ -697,8 +693,7 @@ class JVP:
             if isinstance(o, Tensor):
                 kind = _out_kind(mode, o._value)
                 outs.append(_export(o, kind, keep))
-                if not keep or not isinstance(t, Tensor):
-                    o._tangent = None  # the output is handed out: it no longer carries our tangent
+                o._tangent = None  # handed out: it no longer carries this transform's tangent
             else:
                 kind = _out_kind(mode, normalize(np.asarray(o)))
                 outs.append(o)
