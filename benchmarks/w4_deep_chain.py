@@ -169,7 +169,9 @@ def bench_micrograd(args) -> dict:
                 lo = mid
             except RecursionError:
                 hi = mid
-        raise RecursionError(f"{exc} (largest N that works: {lo}; forward alone took {f:.3g} s)") from None
+        # a crash, reported with the forward figures (the status overrides common.main's "ok")
+        return {"status": f"crash: RecursionError: {exc} (largest N that works: {lo})",
+                "fwd_s": sig(f), "fwd_us_per_op": sig(f / (OPS_PER_LINK * args.n) * 1e6)}
 
 
 def bench_torch(args) -> dict:
