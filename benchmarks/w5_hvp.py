@@ -22,7 +22,8 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from common import main, md_table, median, need, ratio, sig
+from common import main, md_table, need, ratio, sig
+from interleave import interleaved
 
 LIBS = ["wengert", "numpy", "torch", "jax", "jax_jit", "autograd"]
 
@@ -58,28 +59,7 @@ def relerr(a, b) -> float:
 
 def timed(fn, args, n: int, warmup: int = 3) -> float:
     """Median seconds of ``n`` calls after ``warmup`` (fewer with --quick)."""
-    return interleaved({"fn": fn}, args, n, warmup)["fn"]
-
-
-def interleaved(fns: dict, args, n: int, warmup: int = 3) -> dict:
-    """Median seconds of each function, timed round-robin so that all see the same machine load.
-
-    Each timed call follows an untimed call of the same function, so that no function pays for
-    waking BLAS threads or refilling caches after the one before it.
-    """
-    if args.quick:
-        n = max(3, n // 5)
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    samples: dict = {k: [] for k in fns}
-    for _ in range(n):
-        for k, fn in fns.items():
-            fn()  # untimed: wakes BLAS threads and caches after the previous function
-            t0 = time.perf_counter()
-            fn()
-            samples[k].append(time.perf_counter() - t0)
-    return {k: median(ts) for k, ts in samples.items()}
+    return interleaved({"fn": fn}, max(3, n // 5) if args.quick else n, warmup)["fn"]
 
 
 def measure(args, f, grad, hvp, hessian, extra=None) -> dict:
@@ -89,7 +69,7 @@ def measure(args, f, grad, hvp, hessian, extra=None) -> dict:
     fns = {"numpy_f": lambda: np_f(W1, W2, x), "f": f, "grad": grad}
     if hvp:
         fns["hvp"] = hvp
-    t = interleaved(fns, args, 41)
+    t = interleaved(fns, 9 if args.quick else 41)
     t_np, t_f, t_g, t_h = t["numpy_f"], t["f"], t["grad"], t.get("hvp")
     out = {"d": d, "numpy_f_s": sig(t_np), "f_s": sig(t_f), "grad_s": sig(t_g), "hvp_s": sig(t_h),
            "grad_over_f": sig(ratio(t_g, t_f)), "hvp_over_f": sig(ratio(t_h, t_f)),

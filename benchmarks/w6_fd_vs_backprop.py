@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 from common import main, md_table, median, need, ratio, seconds_left, sig
+from interleave import interleaved
 
 LIBS = ["wengert", "numpy_fd", "numpy_hand", "torch", "autograd", "jax_jit"]
 
@@ -77,25 +78,6 @@ def repeats(l: int, quick: bool) -> int:
 
 def sizes(args) -> tuple:
     return QUICK_LS if args.quick else LS
-
-
-def interleaved(fns: dict, n: int, warmup: int = 5) -> dict:
-    """Median seconds of each function, timed round-robin so that all see the same machine load.
-
-    Each timed call follows an untimed call of the same function, so that no function pays for
-    waking BLAS threads or refilling caches after the one before it.
-    """
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    samples: dict = {k: [] for k in fns}
-    for _ in range(n):
-        for k, fn in fns.items():
-            fn()  # untimed: wakes BLAS threads and caches after the previous function
-            t0 = time.perf_counter()
-            fn()
-            samples[k].append(time.perf_counter() - t0)
-    return {k: median(ts) for k, ts in samples.items()}
 
 
 def per_l(args, make) -> dict:
