@@ -53,7 +53,7 @@ def _to_array(key: Any, value: Any) -> np.ndarray:
     if value.dtype.kind not in "biuf":
         raise TypeError(f"save: value of {key!r} has dtype {value.dtype}; only bool, integer and float arrays "
                         "can be saved")
-    return np.ascontiguousarray(value)
+    return value if value.flags.c_contiguous else value.copy(order="C")  # (ascontiguousarray would make 0-d 1-d)
 
 
 def save(state: Mapping[str, Any], path: str | os.PathLike, metadata: Mapping[str, str] | None = None) -> Path:
