@@ -17,13 +17,14 @@ hessian_vector_product, hessian).
 
     python benchmarks/w5_hvp.py --lib wengert [--quick]
 """
-from __future__ import annotations
+from __future__ import annotations  # noqa: I001  (interleave first: it pins BLAS threads before NumPy loads)
 
 import time
 
+from interleave import THREADS, interleaved, pin_torch  # before numpy
+
 import numpy as np
 from common import main, md_table, need, ratio, sig
-from interleave import interleaved
 
 LIBS = ["wengert", "numpy", "torch", "jax", "jax_jit", "autograd"]
 
@@ -71,7 +72,7 @@ def measure(args, f, grad, hvp, hessian, extra=None) -> dict:
         fns["hvp"] = hvp
     t = interleaved(fns, 9 if args.quick else 41)
     t_np, t_f, t_g, t_h = t["numpy_f"], t["f"], t["grad"], t.get("hvp")
-    out = {"d": d, "numpy_f_s": sig(t_np), "f_s": sig(t_f), "grad_s": sig(t_g), "hvp_s": sig(t_h),
+    out = {"d": d, "threads": THREADS, "numpy_f_s": sig(t_np), "f_s": sig(t_f), "grad_s": sig(t_g), "hvp_s": sig(t_h),
            "grad_over_f": sig(ratio(t_g, t_f)), "hvp_over_f": sig(ratio(t_h, t_f)),
            "grad_over_numpy_f": sig(ratio(t_g, t_np)), "hvp_over_numpy_f": sig(ratio(t_h, t_np))}
     g_ref = np_grad(W1, W2, x)
@@ -126,6 +127,7 @@ def bench_numpy(args) -> dict:
 # ------------------------------------------------------------------ torch
 def bench_torch(args) -> dict:
     torch = need("torch")
+    threads = pin_torch(torch)
     from torch.func import grad as fgrad
     from torch.func import hessian as fhessian
     from torch.func import jvp as fjvp
@@ -153,7 +155,7 @@ def bench_torch(args) -> dict:
 
     out = measure(args, run_f, run_grad, run_hvp, lambda: fhessian(f)(x0).numpy())
     out["hvp_func_s"] = sig(timed(run_hvp_func, args, 21))
-    out["note"] = (f"{torch.get_num_threads()} threads; hvp = double backward; hvp_func = "
+    out["note"] = (f"{threads} threads; hvp = double backward; hvp_func = "
                    "torch.func.jvp(torch.func.grad(f)); hessian = torch.func.hessian")
     return out
 
@@ -234,7 +236,9 @@ def table(rows: list) -> str:
         notes.append(f"- torch.func.jvp(torch.func.grad(f)) HVP: {1e3 * t['hvp_func_s']:.3g} ms; "
                      "the table's torch row uses double backward.")
     d = next((r.get("d") for r in rows if r.get("status") == "ok"), D)
-    notes.append(f"- d = {d}; targets: grad / numpy f <= 2, hvp / numpy f <= 4.")
+    threads = next((r.get("threads") for r in rows if r.get("status") == "ok"), None)
+    notes.append(f"- d = {d}; math libraries pinned to {threads or 'their default number of'} thread(s) "
+                 "(WENGERT_BENCH_THREADS); targets: grad / numpy f <= 2, hvp / numpy f <= 4.")
     return text + "\n\n" + "\n".join(notes)
 
 

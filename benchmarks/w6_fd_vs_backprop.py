@@ -16,14 +16,15 @@ grad), jax_jit (jax.jit(jax.grad)).
 
     python benchmarks/w6_fd_vs_backprop.py --lib wengert [--quick]
 """
-from __future__ import annotations
+from __future__ import annotations  # noqa: I001  (interleave first: it pins BLAS threads before NumPy loads)
 
 import time
 from pathlib import Path
 
+from interleave import THREADS, interleaved, pin_torch  # before numpy
+
 import numpy as np
 from common import main, md_table, median, need, ratio, seconds_left, sig
-from interleave import interleaved
 
 LIBS = ["wengert", "numpy_fd", "numpy_hand", "torch", "autograd", "jax_jit"]
 
@@ -91,7 +92,7 @@ def per_l(args, make) -> dict:
                        "grad_over_f": sig(ratio(t["grad"], t["f"])),
                        "grad_over_numpy_f": sig(ratio(t["grad"], t["numpy_f"])),
                        "grad_relerr": sig(relerr(np.asarray(grad()), np_grad(A, th)), 2)}
-    return {"per_l": out}
+    return {"per_l": out, "threads": THREADS}
 
 
 # ------------------------------------------------------------------ libraries
@@ -130,7 +131,7 @@ def bench_numpy_fd(args) -> dict:
             ts.append(time.perf_counter() - t0)
         out[str(l)] = {"numpy_f_s": sig(t_f), "fd_s": sig(median(ts)), "fd_evals": 2 * l,
                        "fd_over_numpy_f": sig(median(ts) / t_f), "fd_relerr": sig(relerr(g, np_grad(A, th)), 2)}
-    return {"per_l": out, "note": f"central differences, h = {H:g}, 2 l calls of the NumPy f"}
+    return {"per_l": out, "threads": THREADS, "note": f"central differences, h = {H:g}, 2 l calls of the NumPy f"}
 
 
 def bench_numpy_hand(args) -> dict:
@@ -141,6 +142,7 @@ def bench_numpy_hand(args) -> dict:
 
 def bench_torch(args) -> dict:
     torch = need("torch")
+    threads = pin_torch(torch)
 
     def make(A, th):
         At, th0 = torch.from_numpy(A), torch.from_numpy(th)
@@ -159,7 +161,7 @@ def bench_torch(args) -> dict:
         return run_f, run_g
 
     out = per_l(args, make)
-    out["note"] = f"torch.autograd.grad, {torch.get_num_threads()} threads; f under no_grad"
+    out["note"] = f"torch.autograd.grad, {threads} threads; f under no_grad"
     return out
 
 
