@@ -65,15 +65,26 @@ def init_params() -> list:
 
 
 # ------------------------------------------------------------------ timing
-def time_steps(step, args) -> dict:
-    """``step()`` returns (loss, fwd_s, bwd_s, upd_s).  One warm-up step, then repeats."""
+def time_steps(step, args, between=None) -> dict:
+    """``step()`` returns (loss, fwd_s, bwd_s, upd_s).  One warm-up step, then repeats.
+
+    ``between()``, if given, runs after each step outside every measurement.
+    The CPU time of each step (``time.process_time``) is recorded too: on a
+    busy machine wall time above CPU time means the step waited for a core.
+    """
     repeats = 2 if args.quick else 5
     losses = []
     loss, *_ = step()  # warm-up: step 1
     losses.append(loss)
-    totals, fwd, bwd, upd = [], [], [], []
+    if between is not None:
+        between()
+    totals, fwd, bwd, upd, cpu = [], [], [], [], []
     for _ in range(repeats):
+        c0 = time.process_time()
         loss, f, b, u = step()
+        cpu.append(time.process_time() - c0)
+        if between is not None:
+            between()
         losses.append(loss)
         fwd.append(f)
         bwd.append(b)
@@ -82,7 +93,7 @@ def time_steps(step, args) -> dict:
     s = median(totals)
     return {
         "step_s": sig(s), "fwd_s": sig(median(fwd)), "bwd_s": sig(median(bwd)), "upd_s": sig(median(upd)),
-        "step_samples_s": [sig(t, 3) for t in totals],
+        "step_cpu_s": sig(median(cpu)), "step_samples_s": [sig(t, 3) for t in totals],
         "op_nodes_per_step": OPS_PER_STEP, "op_nodes_per_s": sig(OPS_PER_STEP / s),
         "us_per_op_node": sig(s / OPS_PER_STEP * 1e6),
         "loss_step1": losses[0], "loss_step2": losses[1], "loss_last": losses[-1], "steps": len(losses),
@@ -266,13 +277,12 @@ def bench_micrograd(args, nogc: bool = False) -> dict:
         for p in params:
             p.data -= LR * p.grad
         t3 = time.perf_counter()
-        result = loss.data, t1 - t0, t2 - t1, t3 - t2
-        if nogc:  # free this step's cyclic graph outside the timed region
-            del loss
-            c0 = time.perf_counter()
-            gc.collect()
-            collects.append(time.perf_counter() - c0)
-        return result
+        return loss.data, t1 - t0, t2 - t1, t3 - t2
+
+    def collect():  # free the last step's cyclic graph, outside the measurements
+        c0 = time.perf_counter()
+        gc.collect()
+        collects.append(time.perf_counter() - c0)
 
     loss = squared_loss(layers, X, Y, tanh)
     ops = count_ops(loss, lambda v: tuple(v._prev) if v._op else ())
@@ -281,7 +291,7 @@ def bench_micrograd(args, nogc: bool = False) -> dict:
     if nogc:
         gc.disable()
     try:
-        out = time_steps(step, args)
+        out = time_steps(step, args, between=collect if nogc else None)
     finally:
         gc.enable()
     out["op_nodes_measured"] = ops
@@ -332,7 +342,7 @@ def table(rows: list) -> str:
     out = []
     for r in rows:
         if r.get("status") != "ok":
-            out.append([r["lib"]] + [None] * 9 + [r.get("status", "?")])
+            out.append([r["lib"]] + [None] * 10 + [r.get("status", "?")])
             continue
         l1, l2 = r.get("loss_step1"), r.get("loss_step2")
         agree = all(a is not None and b is not None and abs(a - b) <= 1e-9 * max(1.0, abs(b))
@@ -345,15 +355,16 @@ def table(rows: list) -> str:
         if "gc_collect_s_untimed" in r:
             notes.append(f"gc.collect {fmt(r['gc_collect_s_untimed'])} s/step untimed")
         out.append([
-            r["lib"], r.get("step_s"), ratio(r.get("step_s"), base), r.get("fwd_s"), r.get("bwd_s"),
+            r["lib"], r.get("step_s"), ratio(r.get("step_s"), base), r.get("step_cpu_s"), r.get("fwd_s"), r.get("bwd_s"),
             r.get("upd_s"), r.get("op_nodes_per_s"), r.get("us_per_op_node"),
             f"{l1:.6f} / {l2:.6f}" + ("" if agree else " (DIFFERS)"), r.get("peak_rss_mb"),
             "ok" + ("; " + "; ".join(notes) if notes else ""),
         ])
-    head = ["lib", "s/step (median)", "x wengert", "fwd s", "bwd s", "upd s", "op nodes/s",
+    head = ["lib", "s/step (median)", "x wengert", "CPU s/step", "fwd s", "bwd s", "upd s", "op nodes/s",
             "µs/op node", "loss step 1 / 2", "peak RSS MB", "status"]
     note = (f"\n\n{OPS_PER_STEP:,} op nodes per step (micrograd's count). 'x wengert' = the lib's s/step over "
-            "wengert's (above 1: wengert is faster). Losses must agree across libs (DIFFERS marks a mismatch "
+            "wengert's (above 1: wengert is faster). CPU s/step is process time: wall time well above it means the "
+            "step waited for a core (a busy machine). Losses must agree across libs (DIFFERS marks a mismatch "
             "with the reference lib).")
     return md_table(head, out) + note
 

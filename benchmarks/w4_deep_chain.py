@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 
-from common import Missing, main, md_table, median, need, ratio, seconds_left, sig
+from common import Missing, fmt, main, md_table, median, need, ratio, seconds_left, sig
 
 LIBS = ["wengert", "hand", "micrograd", "torch", "autograd", "mygrad"]
 
@@ -55,16 +55,18 @@ def measure(build, grad_of, n: int, args) -> dict:
     and returns (x_N, dx_N/dx_0).  Warm-up at min(n, 1000), then timed repeats."""
     grad_of(build(min(n, 1_000)))
     budget = 60.0 if not args.quick else 5.0
-    fwd, bwd = [], []
+    fwd, bwd, fwd_cpu, bwd_cpu = [], [], [], []
     for _ in range(repeats(n, args.quick)):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         state = build(n)
-        t1 = time.perf_counter()
+        c1, t1 = time.process_time(), time.perf_counter()
         y, g = grad_of(state)
-        t2 = time.perf_counter()
+        c2, t2 = time.process_time(), time.perf_counter()
         del state
         fwd.append(t1 - t0)
         bwd.append(t2 - t1)
+        fwd_cpu.append(c1 - c0)
+        bwd_cpu.append(c2 - c1)
         if sum(fwd) + sum(bwd) > budget:
             break
     f, b = median(fwd), median(bwd)
@@ -73,6 +75,7 @@ def measure(build, grad_of, n: int, args) -> dict:
     return {
         "fwd_s": sig(f), "bwd_s": sig(b), "bwd_over_fwd": sig(b / f),
         "fwd_us_per_op": sig(f / ops * 1e6), "bwd_us_per_op": sig(b / ops * 1e6),
+        "fwd_cpu_us_per_op": sig(median(fwd_cpu) / ops * 1e6), "bwd_cpu_us_per_op": sig(median(bwd_cpu) / ops * 1e6),
         "repeats": len(fwd), "fwd_samples_s": [sig(t, 3) for t in fwd], "bwd_samples_s": [sig(t, 3) for t in bwd],
         "y": y, "grad": g, "y_ok": abs(y - y_ref) <= 1e-12 * abs(y_ref), "grad_ok": grad_ok(g, g_ref),
     }
@@ -330,7 +333,7 @@ def table(rows: list) -> str:
     out = []
     for r in rows:
         if r.get("status") != "ok":
-            out.append([r["lib"]] + [None] * 10 + [r.get("status", "?"), None])
+            out.append([r["lib"]] + [None] * 11 + [r.get("status", "?"), None])
             continue
         for run in r.get("runs", []):
             n = run["n"]
@@ -341,17 +344,23 @@ def table(rows: list) -> str:
             w = base.get(n, {})
             out.append([
                 r["lib"], n, OPS_PER_LINK * n, run.get("fwd_s"), run.get("bwd_s"), run.get("bwd_over_fwd"),
-                run.get("fwd_us_per_op"), run.get("bwd_us_per_op"),
+                run.get("fwd_us_per_op"), run.get("bwd_us_per_op"), _pair(run, "fwd_cpu_us_per_op", "bwd_cpu_us_per_op"),
                 ratio(run.get("fwd_s"), w.get("fwd_s")), ratio(run.get("bwd_s"), w.get("bwd_s")),
                 ratio(_total(run), _total(w)), status, run.get("peak_rss_mb"),
             ])
     head = ["lib", "N links", "ops", "fwd s", "bwd s", "bwd/fwd", "fwd µs/op", "bwd µs/op",
-            "fwd x wengert", "bwd x wengert", "total x wengert", "status", "peak RSS MB"]
+            "CPU µs/op fwd / bwd", "fwd x wengert", "bwd x wengert", "total x wengert", "status", "peak RSS MB"]
     note = ("\n\nN links of 3 ops each (sin, mul, add); µs/op divides by 3N. 'x wengert' = the lib's time over "
             "wengert's at the same N (above 1: wengert is faster). Each N runs in its own process; peak RSS is "
-            "that process's. Values and gradients are checked against a float reference (the gradient "
+            "that process's. CPU µs/op is process time: wall time well above it means the process waited for a core. "
+            "Values and gradients are checked against a float reference (the gradient "
             "underflows to ~0 past N ~ 1700).")
     return md_table(head, out) + note
+
+
+def _pair(run: dict, a: str, b: str) -> str:
+    x, y = run.get(a), run.get(b)
+    return "–" if x is None and y is None else f"{fmt(x)} / {fmt(y)}"
 
 
 def _total(run: dict) -> float | None:
