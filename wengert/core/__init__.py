@@ -5,5 +5,20 @@ from .rule import REGISTRY, Rule, ShapeError, apply
 from .state import STATE, detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .tensor import Tensor, as_tensor, is_tensor, tensor
 
-__all__ = ["Tensor", "tensor", "as_tensor", "is_tensor", "Rule", "REGISTRY", "ShapeError", "apply", "Function",
-           "Context", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly", "STATE"]
+__all__ = [
+           "REGISTRY",
+           "STATE",
+           "Context",
+           "Function",
+           "Rule",
+           "ShapeError",
+           "Tensor",
+           "apply",
+           "as_tensor",
+           "detect_anomaly",
+           "enable_grad",
+           "is_grad_enabled",
+           "is_tensor",
+           "no_grad",
+           "tensor",
+]

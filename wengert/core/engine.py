@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .rule import anomaly_backward, fit
+from .rule import anomaly_backward, fit, ieee
 from .state import STATE
 from .tensor import Tensor, _new, dtype_of, shape_of, to_value
 
@@ -101,11 +101,7 @@ def walk(root: Tensor, seed: Any, retain_graph: bool, differentiable: bool, leaf
             else:
                 prims = [a._value if isinstance(a, Tensor) else a for a in args]
                 ans = node._value
-            try:
-                pairs = _vjps(rule, args, g, ans, prims, params)
-            except ArithmeticError:
-                # Python floats raise (1/0.0) where NumPy gives inf/nan: redo this step in NumPy scalars
-                pairs = _vjps(rule, args, _np(g), _np(ans), [_np(p) for p in prims], params)
+            pairs = ieee(_vjps, rule, args, params, g, ans, *prims)
             for i, a, ct in pairs:
                 av = a._value
                 if type(ct) is not float or type(av) is not float:
@@ -129,7 +125,7 @@ def walk(root: Tensor, seed: Any, retain_graph: bool, differentiable: bool, leaf
             gc.enable()
 
 
-def _vjps(rule: Any, args: tuple, g: Any, ans: Any, prims: Any, params: dict | None) -> list:
+def _vjps(rule: Any, args: tuple, params: dict | None, g: Any, ans: Any, *prims: Any) -> list:
     """The cotangents of one node's inputs that need them: [(index, input, cotangent)]."""
     if rule.vjp_all is not None:
         needs = [isinstance(a, Tensor) and a.requires_grad for a in args]
@@ -147,10 +143,6 @@ def _vjps(rule: Any, args: tuple, g: Any, ans: Any, prims: Any, params: dict | N
     return pairs
 
 
-def _np(v: Any) -> Any:
-    return np.float64(v) if type(v) is float else v
-
-
 def _accumulate_grad(node: Tensor, g: Any, differentiable: bool) -> None:
     if isinstance(g, Tensor):
         gt = g if differentiable else _new(g._value)
@@ -164,4 +156,4 @@ def _accumulate_grad(node: Tensor, g: Any, differentiable: bool) -> None:
         node.grad = node.grad + gt if differentiable else _new(node.grad._value + gt._value)
 
 
-__all__ = ["backward", "walk", "RELEASED_MSG", "dtype_of"]
+__all__ = ["RELEASED_MSG", "backward", "dtype_of", "walk"]

@@ -94,7 +94,7 @@ class Function:
 
             r = Rule(f"{name}", impl, vjp_all=vjp_all, jvp_all=jvp_all, register=False,
                      doc=(cls.__doc__ or "").strip())
-            setattr(cls, "_wengert_rule", r)
+            cls._wengert_rule = r
         return r
 
     @classmethod
@@ -111,8 +111,8 @@ class _no_record:
         STATE.grad_enabled = False
         STATE.forward_active = 0
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         STATE.grad_enabled, STATE.forward_active = self._prev
 
 
-__all__ = ["Function", "Context", "np"]
+__all__ = ["Context", "Function", "np"]

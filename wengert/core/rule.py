@@ -22,15 +22,17 @@ and a Tensor comes back; with plain values only, the plain result comes back.
 from __future__ import annotations
 
 import inspect
+import math
 import sys
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from .state import STATE
 from .tensor import Tensor, _new, dtype_of, normalize, shape_of
 
-REGISTRY: dict[str, "Rule"] = {}
+REGISTRY: dict[str, Rule] = {}
 
 
 class ShapeError(ValueError):
@@ -38,8 +40,21 @@ class ShapeError(ValueError):
 
 
 class Rule:
-    __slots__ = ("name", "impl", "scalar", "partials", "vjps", "jvps", "vjp_all", "jvp_all",
-                 "differentiable", "doc", "arity", "param_names", "__weakref__")
+    __slots__ = (
+        "__weakref__",
+        "arity",
+        "differentiable",
+        "doc",
+        "impl",
+        "jvp_all",
+        "jvps",
+        "name",
+        "param_names",
+        "partials",
+        "scalar",
+        "vjp_all",
+        "vjps",
+    )
 
     def __init__(
         self,
@@ -143,10 +158,11 @@ def _jvp_from_partial(p: Callable) -> Callable:
 def _constant(a: Any, rule: Rule) -> Any:
     """Check a non-Tensor argument of an op: numbers and numeric arrays only."""
     t = type(a)
-    if t is float or t is int or t is bool or t is np.ndarray or isinstance(a, np.generic):
-        if t is np.ndarray or isinstance(a, np.generic):
-            if a.dtype.kind not in "biuf":
-                raise TypeError(f"{rule.name}: unsupported dtype {a.dtype} (complex and object arrays are not supported)")
+    if t is float or t is int or t is bool:
+        return a
+    if t is np.ndarray or isinstance(a, np.generic):
+        if a.dtype.kind not in "biuf":
+            raise TypeError(f"{rule.name}: unsupported dtype {a.dtype} (complex and object arrays are not supported)")
         return a
     if t is list or t is tuple:
         arr = np.asarray(a)
@@ -296,6 +312,18 @@ def _np(v: Any) -> Any:
     return np.float64(v) if type(v) is float else v
 
 
+def ieee(fn: Callable, *args: Any, **kwargs: Any) -> Any:
+    """Call ``fn`` on plain values with NumPy's IEEE semantics.
+
+    Python floats raise where NumPy returns inf or nan (``1 / 0.0``), so on an
+    ``ArithmeticError`` the call is repeated with float arguments as NumPy scalars.
+    """
+    try:
+        return fn(*args, **kwargs)
+    except ArithmeticError:
+        return fn(*[_np(a) for a in args], **kwargs)
+
+
 # Set by wengert.core.shapes (the primitives that undo broadcasting and cast dtypes).
 _sum_to: Callable = None  # type: ignore[assignment]
 _broadcast_to: Callable = None  # type: ignore[assignment]
@@ -338,11 +366,9 @@ def creation_site() -> str:
 def _bad(value: Any) -> str | None:
     v = value._value if isinstance(value, Tensor) else value
     if type(v) is float:
-        if v != v:
+        if math.isnan(v):
             return "nan"
-        if v in (float("inf"), float("-inf")):
-            return "inf"
-        return None
+        return "inf" if math.isinf(v) else None
     a = np.asarray(v)
     if a.dtype.kind != "f":
         return None
@@ -374,4 +400,4 @@ def anomaly_backward(node: Tensor, ct: Any, index: int) -> None:
         )
 
 
-__all__ = ["Rule", "REGISTRY", "apply", "apply1", "apply2", "fit", "ShapeError"]
+__all__ = ["REGISTRY", "Rule", "ShapeError", "apply", "apply1", "apply2", "fit"]

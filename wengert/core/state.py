@@ -6,11 +6,12 @@ that readers of the code find every switch in one place.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 class _State:
-    __slots__ = ("grad_enabled", "forward_active", "anomaly")
+    __slots__ = ("anomaly", "forward_active", "grad_enabled")
 
     def __init__(self) -> None:
         self.grad_enabled = True  # record the graph for reverse mode?
@@ -30,7 +31,7 @@ class _GradMode:
         self._prev = STATE.grad_enabled
         STATE.grad_enabled = self._enabled
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         STATE.grad_enabled = self._prev
 
     def __call__(self, fn: Callable) -> Callable:
@@ -82,12 +83,12 @@ class detect_anomaly:
     FloatingPointError: forward of op 'log' produced nan...
     """
 
-    def __enter__(self) -> "detect_anomaly":
+    def __enter__(self) -> detect_anomaly:  # noqa: PYI034
         self._prev = STATE.anomaly
         STATE.anomaly = True
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         STATE.anomaly = self._prev
 
     def __call__(self, fn: Callable) -> Callable:

@@ -35,19 +35,19 @@ class Tensor:
     """
 
     __slots__ = (
-        "_value",  # float (0-d float64) or np.ndarray
-        "requires_grad",
-        "grad",  # Tensor or None
-        "_rule",  # the rule of the op that made this tensor, None for leaves
+        "__weakref__",
+        "_cot",  # cotangent being accumulated during a backward walk
         "_in0",  # the op's inputs in order (Tensors or raw constants), stored without a tuple:
         "_in1",  # see the `_args` property below; _in0 is None for leaves and once released
+        "_meta",  # optional dict: name, creation site (anomaly mode), ...
         "_params",  # the op's non-differentiable keyword parameters, or None
+        "_retain",  # keep .grad on this non-leaf
+        "_rule",  # the rule of the op that made this tensor, None for leaves
         "_seq",  # position in the Wengert list
         "_tangent",  # forward-mode tangent (raw value or Tensor), or None
-        "_cot",  # cotangent being accumulated during a backward walk
-        "_retain",  # keep .grad on this non-leaf
-        "_meta",  # optional dict: name, creation site (anomaly mode), ...
-        "__weakref__",
+        "_value",  # float (0-d float64) or np.ndarray
+        "grad",  # Tensor or None
+        "requires_grad",
     )
 
     __array_priority__ = 1000.0
@@ -95,7 +95,7 @@ class Tensor:
         return self._rule is None
 
     @property
-    def grad_fn(self) -> "GradFn | None":
+    def grad_fn(self) -> GradFn | None:
         return GradFn(self) if self._rule is not None else None
 
     @property
@@ -122,11 +122,11 @@ class Tensor:
     def tolist(self) -> Any:
         return self.data.tolist()
 
-    def detach(self) -> "Tensor":
+    def detach(self) -> Tensor:
         """A new tensor with the same value, cut from the graph."""
         return _new(self._value)
 
-    def requires_grad_(self, flag: bool = True) -> "Tensor":
+    def requires_grad_(self, flag: bool = True) -> Tensor:
         if flag and self.dtype.kind not in _FLOAT_KINDS:
             raise TypeError(
                 f"only floating-point tensors can require gradients, got dtype {self.dtype}; "
@@ -393,4 +393,4 @@ def is_tensor(x: Any) -> bool:
     return isinstance(x, Tensor)
 
 
-__all__ = ["Tensor", "tensor", "as_tensor", "is_tensor", "STATE"]
+__all__ = ["STATE", "Tensor", "as_tensor", "is_tensor", "tensor"]

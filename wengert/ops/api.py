@@ -7,7 +7,8 @@ NumPy dispatch tables map NumPy's functions to these, explicitly.
 from __future__ import annotations
 
 import builtins
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

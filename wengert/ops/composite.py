@@ -5,8 +5,10 @@ values, on Tensors they record the primitives they are made of.
 """
 from __future__ import annotations
 
+import itertools
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -17,6 +19,7 @@ from .table import (
     broadcast_to,
     concatenate,
     erf,
+    exp,
     getitem,
     logsumexp,
     matmul,
@@ -25,7 +28,6 @@ from .table import (
     sum_,
     tanh,
     transpose,
-    exp,
 )
 
 
@@ -155,7 +157,7 @@ def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list:
     else:
         bounds = [0] + [int(i) for i in indices_or_sections] + [n]
     ax = axis % _ndim(x)
-    return [getitem(x, index=(slice(None),) * ax + (slice(lo, hi),)) for lo, hi in zip(bounds[:-1], bounds[1:])]
+    return [getitem(x, index=(slice(None),) * ax + (slice(lo, hi),)) for lo, hi in itertools.pairwise(bounds)]
 
 
 def take(x: Any, indices: Any, axis: int | None = None) -> Any:
@@ -218,7 +220,27 @@ def broadcast_arrays_shape(*xs: Any) -> tuple:
 
 
 __all__ = [
-    "mean", "var", "std", "norm", "log_softmax", "softmax", "gelu", "dot", "outer", "flatten", "expand_dims",
-    "squeeze", "swapaxes", "moveaxis", "stack", "split", "take", "repeat", "tile", "flip", "take_along_axis",
-    "broadcast_to", "dtype_of",
+    "broadcast_to",
+    "dot",
+    "dtype_of",
+    "expand_dims",
+    "flatten",
+    "flip",
+    "gelu",
+    "log_softmax",
+    "mean",
+    "moveaxis",
+    "norm",
+    "outer",
+    "repeat",
+    "softmax",
+    "split",
+    "squeeze",
+    "stack",
+    "std",
+    "swapaxes",
+    "take",
+    "take_along_axis",
+    "tile",
+    "var",
 ]

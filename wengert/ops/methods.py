@@ -17,6 +17,7 @@ from . import composite as C
 from . import table as R
 from .interop import array_function, array_ufunc
 
+
 def _binop(rule):
     def op(self, other):
         return apply2(rule, self, other)

@@ -224,7 +224,7 @@ softplus = _unary("softplus", _softplus_np, _softplus_scalar, lambda ans, x: sig
 
 
 def _relu_scalar(x: float) -> float:
-    return x if x > 0.0 else 0.0
+    return max(0.0, x)
 
 
 relu = _unary("relu", lambda x: np.maximum(x, 0), _relu_scalar, lambda ans, x: _gt0(x),

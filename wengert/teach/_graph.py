@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..core.engine import walk
-from ..core.rule import Rule, fit
+from ..core.rule import Rule, fit, ieee
 from ..core.state import STATE
 from ..core.tensor import Tensor, shape_of
 
@@ -128,22 +128,16 @@ def local_partials(node: Tensor) -> list[tuple[int, Any, str]]:
                     continue
                 if rule.partials is not None:
                     p = rule.partials[i]
-                    try:
-                        val = p(ans, *prims, **params)
-                    except ArithmeticError:  # Python floats raise (1/0.0) where NumPy gives inf/nan
-                        val = p(_np(ans), *[_np(v) for v in prims], **params)
+                    val = ieee(p, ans, *prims, **params)
                     out.append((i, _plain(val), "elementwise"))
                     continue
-                try:
-                    out.append((i, *_jacobian(rule, i, ans, prims, params)))
-                except ArithmeticError:
-                    out.append((i, *_jacobian(rule, i, _np(ans), [_np(v) for v in prims], params)))
+                out.append((i, *ieee(_jacobian, rule, i, params, ans, *prims)))
     finally:
         STATE.grad_enabled, STATE.forward_active = saved
     return out
 
 
-def _jacobian(rule: Rule, i: int, ans: Any, prims: Sequence[Any], params: dict) -> tuple[Any, str]:
+def _jacobian(rule: Rule, i: int, params: dict, ans: Any, *prims: Any) -> tuple[Any, str]:
     out_shape, in_shape = shape_of(ans), shape_of(prims[i])
     n_out, n_in = int(np.prod(out_shape)), int(np.prod(in_shape))
     if n_out * n_in > MAX_JACOBIAN:
@@ -160,10 +154,6 @@ def _jacobian(rule: Rule, i: int, ans: Any, prims: Sequence[Any], params: dict) 
         rows.append(np.asarray(ct, dtype=dtype).reshape(n_in))
     jac = np.stack(rows).reshape(out_shape + in_shape)
     return (float(jac) if jac.ndim == 0 else jac), "jacobian"
-
-
-def _np(v: Any) -> Any:
-    return np.float64(v) if type(v) is float else v
 
 
 def _plain(v: Any) -> Any:
