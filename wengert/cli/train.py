@@ -318,6 +318,8 @@ def train(args: argparse.Namespace, echo: Any = print) -> Result:
     anomaly = wg.detect_anomaly() if args.detect_anomaly else None
     if anomaly is not None:
         anomaly.__enter__()
+    quiet_fp = np.errstate(over="ignore", invalid="ignore")  # a non-finite loss is reported below, by step
+    quiet_fp.__enter__()
     try:
         for epoch in range(start_epoch, args.epochs):
             t0 = time.perf_counter()
@@ -326,8 +328,11 @@ def train(args: argparse.Namespace, echo: Any = print) -> Result:
             bar = progress(loader, f"epoch {epoch + 1}/{args.epochs}")
             for xb, yb in bar:
                 step += 1
-                logits = model(xb)
-                loss = F.cross_entropy(logits, yb)
+                try:
+                    logits = model(xb)
+                    loss = F.cross_entropy(logits, yb)
+                except FloatingPointError as exc:  # --detect-anomaly found the op
+                    raise NonFiniteLoss(f"training stopped at epoch {epoch + 1}, step {step}: {exc}") from None
                 lv = float(loss.item())
                 if not math.isfinite(lv):
                     raise NonFiniteLoss(
@@ -335,7 +340,10 @@ def train(args: argparse.Namespace, echo: Any = print) -> Result:
                         f"(batch {step - epoch * len(loader)} of {len(loader)}); try a smaller --lr or --clip, "
                         "and rerun with --detect-anomaly to find the op that produced it")
                 opt.zero_grad()
-                loss.backward()
+                try:
+                    loss.backward()
+                except FloatingPointError as exc:
+                    raise NonFiniteLoss(f"training stopped at epoch {epoch + 1}, step {step}: {exc}") from None
                 if args.clip is not None:
                     clip_grad_norm_(model.parameters(), args.clip)
                 opt.step()
@@ -358,6 +366,7 @@ def train(args: argparse.Namespace, echo: Any = print) -> Result:
             _checkpoint(ckpt, args, model, opt, sched, loader, history)
             _write_csv(out / "metrics.csv", history)
     finally:
+        quiet_fp.__exit__(None, None, None)
         if anomaly is not None:
             anomaly.__exit__(None, None, None)
     result = Result(out=out, history=history, seconds=time.perf_counter() - t_start)
