@@ -130,40 +130,59 @@ def squared_loss(layers, X, Y, tanh):
     return sum((mlp_forward(layers, x, tanh) - y) ** 2 for x, y in zip(X, Y))
 
 
-# ------------------------------------------------------------------ wengert
-def bench_wengert(args, nogc: bool = False) -> dict:
-    import wengert as wg
-
-    X, Y = two_moons()
-    layers = [[([wg.tensor(v, requires_grad=True) for v in W[j]], wg.tensor(b[j], requires_grad=True))
-               for j in range(len(b))] for W, b in init_params()]
+def network(scalar) -> tuple:
+    """The initial network as ``scalar(v)`` values: (layers [[(w_list, b), ...], ...], flat params)."""
+    layers = [[([scalar(v) for v in W[j]], scalar(b[j])) for j in range(len(b))] for W, b in init_params()]
     params = [p for layer in layers for w, b in layer for p in (*w, b)]
-    tanh = wg.tanh
+    return layers, params
+
+
+def sgd_step(layers, params, tanh, update, value, zero=None):
+    """One step as a micrograd user writes it: loss, zero the grads (``p.grad = zero``),
+    ``loss.backward()``, ``update(params)``.  Returns (loss as float, fwd_s, bwd_s, upd_s)."""
+    X, Y = two_moons()
 
     def step():
         t0 = time.perf_counter()
         loss = squared_loss(layers, X, Y, tanh)
         t1 = time.perf_counter()
         for p in params:
-            p.grad = None
+            p.grad = zero
         loss.backward()
         t2 = time.perf_counter()
-        for p in params:
-            p.data -= LR * p.grad.data
+        update(params)
         t3 = time.perf_counter()
-        return loss.item(), t1 - t0, t2 - t1, t3 - t2
+        return value(loss), t1 - t0, t2 - t1, t3 - t2
 
-    # untimed checks: the graph has the micrograd node count, and no reference cycles
-    loss = squared_loss(layers, X, Y, tanh)
-    ops = count_ops(loss, lambda t: t.grad_fn.inputs if t.grad_fn is not None else ())
-    del loss
+    return step
+
+
+def time_steps_gc(step, args, nogc: bool, between=None) -> dict:
+    """:func:`time_steps` with the cyclic GC on, or off (``nogc``) during the steps."""
     gc.collect()
     if nogc:
         gc.disable()
     try:
-        out = time_steps(step, args)
+        return time_steps(step, args, between=between)
     finally:
         gc.enable()
+
+
+# ------------------------------------------------------------------ wengert
+def bench_wengert(args, nogc: bool = False) -> dict:
+    import wengert as wg
+
+    layers, params = network(lambda v: wg.tensor(v, requires_grad=True))
+
+    def update(params):
+        for p in params:
+            p.data -= LR * p.grad.data
+
+    # untimed check: the graph has micrograd's node count
+    loss = squared_loss(layers, *two_moons(), wg.tanh)
+    ops = count_ops(loss, lambda t: t.grad_fn.inputs if t.grad_fn is not None else ())
+    del loss
+    out = time_steps_gc(sgd_step(layers, params, wg.tanh, update, lambda t: t.item()), args, nogc)
     out["op_nodes_measured"] = ops
     out["gc_unreachable_after_steps"] = gc.collect()  # objects only the cyclic GC could free: 0 = no cycles
     return out
@@ -258,42 +277,23 @@ def micrograd_value():
 
 def bench_micrograd(args, nogc: bool = False) -> dict:
     Value = micrograd_value()
-    X, Y = two_moons()
-    layers = [[([Value(v) for v in W[j]], Value(b[j])) for j in range(len(b))] for W, b in init_params()]
-    params = [p for layer in layers for w, b in layer for p in (*w, b)]
+    layers, params = network(Value)
     collects = []
 
-    def tanh(v):
-        return v.tanh()
-
-    def step():
-        t0 = time.perf_counter()
-        loss = squared_loss(layers, X, Y, tanh)
-        t1 = time.perf_counter()
-        for p in params:
-            p.grad = 0.0
-        loss.backward()
-        t2 = time.perf_counter()
+    def update(params):
         for p in params:
             p.data -= LR * p.grad
-        t3 = time.perf_counter()
-        return loss.data, t1 - t0, t2 - t1, t3 - t2
 
     def collect():  # free the last step's cyclic graph, outside the measurements
         c0 = time.perf_counter()
         gc.collect()
         collects.append(time.perf_counter() - c0)
 
-    loss = squared_loss(layers, X, Y, tanh)
+    loss = squared_loss(layers, *two_moons(), Value.tanh)
     ops = count_ops(loss, lambda v: tuple(v._prev) if v._op else ())
     del loss
-    gc.collect()
-    if nogc:
-        gc.disable()
-    try:
-        out = time_steps(step, args, between=collect if nogc else None)
-    finally:
-        gc.enable()
+    step = sgd_step(layers, params, Value.tanh, update, lambda v: v.data, zero=0.0)
+    out = time_steps_gc(step, args, nogc, between=collect if nogc else None)
     out["op_nodes_measured"] = ops
     if nogc:
         out["gc_collect_s_untimed"] = sig(median(collects))
@@ -304,30 +304,14 @@ def bench_micrograd(args, nogc: bool = False) -> dict:
 # ------------------------------------------------------------------ torch 0-d
 def bench_torch0d(args) -> dict:
     torch = need("torch")
-    X, Y = two_moons()
+    layers, params = network(lambda v: torch.tensor(v, dtype=torch.float64, requires_grad=True))
 
-    def scalar(v):
-        return torch.tensor(v, dtype=torch.float64, requires_grad=True)
-
-    layers = [[([scalar(v) for v in W[j]], scalar(b[j])) for j in range(len(b))] for W, b in init_params()]
-    params = [p for layer in layers for w, b in layer for p in (*w, b)]
-    tanh = torch.tanh
-
-    def step():
-        t0 = time.perf_counter()
-        loss = squared_loss(layers, X, Y, tanh)
-        t1 = time.perf_counter()
-        for p in params:
-            p.grad = None
-        loss.backward()
-        t2 = time.perf_counter()
+    def update(params):
         with torch.no_grad():
             for p in params:
                 p -= LR * p.grad
-        t3 = time.perf_counter()
-        return loss.item(), t1 - t0, t2 - t1, t3 - t2
 
-    out = time_steps(step, args)
+    out = time_steps(sgd_step(layers, params, torch.tanh, update, lambda t: t.item()), args)
     out["torch_threads"] = torch.get_num_threads()
     return out
 

@@ -89,21 +89,28 @@ def grad_ok(g: float, g_ref: float) -> bool:
     return abs(g - g_ref) <= 1e-9 * abs(g_ref)
 
 
-def bench_wengert(args) -> dict:
-    import wengert as wg
-
+def tensor_chain(leaf, sin, value=lambda t: t.item()):
+    """build / grad_of for a library with eager tensors: ``leaf(x0)`` makes the input that
+    requires grad, ``sin`` the op, ``value(t)`` a Python float; ``backward()`` fills ``.grad``."""
     def build(n):
-        x0 = wg.tensor(X0, requires_grad=True)
+        x0 = leaf(X0)
         x = x0
         for _ in range(n):
-            x = wg.sin(x) * A + C
+            x = sin(x) * A + C
         return x0, x
 
     def grad_of(state):
         x0, y = state
         y.backward()
-        return y.item(), x0.grad.item()
+        return float(value(y)), float(value(x0.grad) if hasattr(x0.grad, "item") else x0.grad)
 
+    return build, grad_of
+
+
+def bench_wengert(args) -> dict:
+    import wengert as wg
+
+    build, grad_of = tensor_chain(lambda v: wg.tensor(v, requires_grad=True), wg.sin)
     return measure(build, grad_of, args.n, args)
 
 
@@ -144,19 +151,7 @@ def micrograd_value():
 
 def bench_micrograd(args) -> dict:
     Value = micrograd_value()
-
-    def build(n):
-        x0 = Value(X0)
-        x = x0
-        for _ in range(n):
-            x = x.sin() * A + C
-        return x0, x
-
-    def grad_of(state):
-        x0, y = state
-        y.backward()
-        return y.data, x0.grad
-
+    build, grad_of = tensor_chain(Value, Value.sin, value=lambda v: v.data)
     try:
         return measure(build, grad_of, args.n, args)
     except RecursionError as exc:
@@ -179,19 +174,7 @@ def bench_micrograd(args) -> dict:
 
 def bench_torch(args) -> dict:
     torch = need("torch")
-
-    def build(n):
-        x0 = torch.tensor(X0, dtype=torch.float64, requires_grad=True)
-        x = x0
-        for _ in range(n):
-            x = torch.sin(x) * A + C
-        return x0, x
-
-    def grad_of(state):
-        x0, y = state
-        y.backward()
-        return y.item(), x0.grad.item()
-
+    build, grad_of = tensor_chain(lambda v: torch.tensor(v, dtype=torch.float64, requires_grad=True), torch.sin)
     out = measure(build, grad_of, args.n, args)
     out["torch_threads"] = torch.get_num_threads()
     return out
@@ -220,19 +203,7 @@ def bench_autograd(args) -> dict:
 
 def bench_mygrad(args) -> dict:
     mg = need("mygrad")
-
-    def build(n):
-        x0 = mg.tensor(X0)
-        x = x0
-        for _ in range(n):
-            x = mg.sin(x) * A + C
-        return x0, x
-
-    def grad_of(state):
-        x0, y = state
-        y.backward()
-        return float(y.item()), float(x0.grad)
-
+    build, grad_of = tensor_chain(mg.tensor, mg.sin)
     return measure(build, grad_of, args.n, args)
 
 
