@@ -418,16 +418,19 @@ class VJP:
             if not differentiable and isinstance(seed, Tensor):
                 seed = seed._value
             spliced = self.spliced
-            for z in spliced:  # stop the walk at our inputs; the outer walk goes on through them
-                z._rule = None
-            saved = STATE.grad_enabled
-            STATE.grad_enabled = bool(record)
-            try:
-                walk(root, seed, True, differentiable, hook)
-            finally:
-                STATE.grad_enabled = saved
-                for z in spliced:
-                    z._rule = _IDENTITY
+            if not differentiable:  # the fast path: VJPs on plain values, nothing is recorded
+                walk(root, seed, True, False, hook)
+            else:
+                for z in spliced:  # stop the walk at our inputs; the outer walk goes on through them
+                    z._rule = None
+                saved = STATE.grad_enabled
+                STATE.grad_enabled = bool(record)
+                try:
+                    walk(root, seed, True, True, hook)
+                finally:
+                    STATE.grad_enabled = saved
+                    for z in spliced:
+                        z._rule = _IDENTITY
         for k, g in enumerate(res):
             if g is None:
                 res[k] = _zeros_like(self.sel.values[k])
@@ -483,16 +486,19 @@ def _value_and_grad_call(name: str, f: Callable, args: tuple, kwargs: dict, nums
             "for several outputs use wg.jacrev(f) or wg.vjp(f, ...)" +
             ("" if has_aux else " (or has_aux=True to return extra values)"))
     value = tr.out_value(0)
-    shape = shape_of(value)
-    if shape != ():
-        raise ValueError(
-            f"{name}: f must return a scalar (shape ()), got shape {shape}; the derivative of a "
-            "vector-valued function is a Jacobian: use wg.jacrev(f) / wg.jacfwd(f) for all of it, "
-            "or wg.vjp(f, x) for cotangent products (or reduce the output, e.g. with wg.sum)")
-    dt = np.dtype(np.float64) if type(value) is float else value.dtype
-    if dt.kind != "f":
-        raise TypeError(f"{name}: f returned a scalar of dtype {dt}; a gradient needs a floating-point output")
-    seed = 1.0 if type(value) is float else np.ones((), dt)
+    if type(value) is float:  # a float64 scalar: the common case
+        seed: Any = 1.0
+    else:
+        shape = shape_of(value)
+        if shape != ():
+            raise ValueError(
+                f"{name}: f must return a scalar (shape ()), got shape {shape}; the derivative of a "
+                "vector-valued function is a Jacobian: use wg.jacrev(f) / wg.jacfwd(f) for all of it, "
+                "or wg.vjp(f, x) for cotangent products (or reduce the output, e.g. with wg.sum)")
+        if value.dtype.kind != "f":
+            raise TypeError(f"{name}: f returned a scalar of dtype {value.dtype}; a gradient needs a "
+                            "floating-point output")
+        seed = np.ones((), value.dtype)
     g = tr.export_grads(tr.pull([(0, seed)]), single)
     return tr, g
 
