@@ -43,7 +43,7 @@ class Parameter(Tensor):
     def __init__(self, data: Any, requires_grad: bool = True, dtype: Any = None) -> None:
         if isinstance(data, Tensor):
             data = data.data
-        arr = np.array(data, dtype=dtype)  # always a copy: a parameter owns its storage
+        arr = np.array(data, dtype=dtype, order="C")  # always a C-ordered copy: a parameter owns its storage
         if arr.dtype.kind != "f":
             arr = arr.astype(np.float32)
         super().__init__(arr, requires_grad=requires_grad)
@@ -249,14 +249,18 @@ class Module:
             v = v.data if isinstance(v, Tensor) else np.asarray(v)
             if key in own_params:
                 p = own_params[key]
-                p._value = np.array(v, dtype=p.dtype) if p.ndim else np.array(v, dtype=p.dtype).reshape(())
-                if p.dtype == np.float64 and p.ndim == 0:
-                    p._value = float(p._value)
+                cur = p._value
+                if type(cur) is np.ndarray and cur.flags.c_contiguous and cur.flags.writeable:
+                    np.copyto(cur, v, casting="unsafe")  # in place: p.data stays the live array
+                elif type(cur) is float:
+                    p._value = float(v)
+                else:
+                    p._value = np.array(v, dtype=p.dtype, order="C")  # C order: fast in-place updates
             else:
                 mod, bname = own_buffers[key]
                 old = mod._buffers[bname]
                 dt = old.dtype if hasattr(old, "dtype") else None
-                mod.register_buffer(bname, np.array(v, dtype=dt))
+                mod.register_buffer(bname, np.array(v, dtype=dt, order="C"))
         return missing, unexpected
 
     # ------------------------------------------------------------ printing
