@@ -9,8 +9,8 @@ the gradient against a hand-written NumPy gradient, the HVP against central
 differences of it, the Hessian against the HVP and for symmetry.
 
 libs: wengert (wg.grad, wg.hvp = jvp of grad (forward-over-reverse),
-wg.hessian = jacfwd(jacrev)), numpy (f and the hand-written gradient: the
-limit), torch (autograd.grad; HVP by double backward, torch.func.jvp(grad)
+wg.hessian = jacrev(jacrev): reverse-over-reverse, row by row), numpy (f and
+the hand-written gradient: the limit), torch (autograd.grad; HVP by double backward, torch.func.jvp(grad)
 as a second figure; torch.func.hessian), jax (jax.grad, jvp of grad,
 jax.hessian, no jit), jax_jit (the same, each jitted), autograd (HIPS: grad,
 hessian_vector_product, hessian).
@@ -112,7 +112,7 @@ def bench_wengert(args) -> dict:
     out["hvp_rev_rev_s"] = sig(t_rr)
     out["hvp_rev_rev_over_numpy_f"] = sig(t_rr / out["numpy_f_s"])
     out["note"] = ("grad = wg.grad(f) on an ndarray; hvp = wg.hvp (jvp of grad, forward-over-reverse); "
-                   "hessian = wg.hessian (jacfwd(jacrev), one HVP per column); hvp_rev_rev = grad of <grad f, v>")
+                   "hessian = wg.hessian (jacrev(jacrev): f and its gradient recorded once, one reverse walk per row); hvp_rev_rev = grad of <grad f, v>")
     return out
 
 

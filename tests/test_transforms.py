@@ -153,6 +153,7 @@ def test_hessian_is_symmetric_and_matches_hvp(names, seed):
     v = rng.standard_normal(n)
     np.testing.assert_allclose(wg.hvp(f, x, v), H @ v, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(wg.jacrev(wg.grad(f))(x), H, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(wg.hessian(f, mode="fwd")(x), H, rtol=1e-10, atol=1e-12)
 
 
 @settings(max_examples=12, deadline=None)
@@ -484,6 +485,7 @@ def test_gradcheck_works_in_float64_for_float32_inputs():
     (lambda: wg.vjp(lambda x: x), TypeError, r"at least one primal"),
     (lambda: wg.jvp(lambda x: wg.jvp(wg.sin, (x,), (1.0,))[1], (1.0,), (1.0,)), NotImplementedError, r"forward mode inside forward mode.*jvp\(grad\(f\)\)"),
     (lambda: wg.jacobian(wg.sin, mode="both"), ValueError, r"mode must be 'rev' or 'fwd'"),
+    (lambda: wg.hessian(wg.sin, mode="both"), ValueError, r"hessian: mode must be 'rev' or 'fwd'"),
     (lambda: wg.gradcheck(wg.sin, np.ones(2), modes=("sideways",)), ValueError, r"modes must be"),
     (lambda: wg.gradcheck(wg.sin, np.arange(2)), TypeError, r"no floating-point input"),
 ])
@@ -497,3 +499,21 @@ def test_vjp_never_hands_back_the_callers_cotangent_object():
     (ct,) = wg.vjp(lambda x: x + 0.0, np.zeros(2))[1](u)
     ct += 1.0
     np.testing.assert_array_equal(u, [1.0, 2.0])
+
+
+def test_hessian_over_several_arguments_and_trees():
+    def f(a, b):
+        return wg.sum(a * a * b) + b[0] ** 3
+
+    a, b = np.array([1.0, 2.0]), np.array([3.0, 4.0])
+    H = wg.hessian(f, argnums=(0, 1))(a, b)
+    Hf = wg.hessian(f, argnums=(0, 1), mode="fwd")(a, b)
+    np.testing.assert_allclose(H[0][0], np.diag(2 * b))
+    np.testing.assert_allclose(H[0][1], np.diag(2 * a))
+    np.testing.assert_allclose(H[1][0], np.diag(2 * a))
+    np.testing.assert_allclose(H[1][1], np.diag([6 * b[0], 0.0]))
+    for i in (0, 1):
+        for j in (0, 1):
+            np.testing.assert_allclose(Hf[i][j], H[i][j])
+    Ht = wg.hessian(lambda p: f(p["a"], p["b"]))({"a": a, "b": b})
+    np.testing.assert_allclose(Ht["a"]["b"], H[0][1])
