@@ -517,3 +517,40 @@ def test_hessian_over_several_arguments_and_trees():
             np.testing.assert_allclose(Hf[i][j], H[i][j])
     Ht = wg.hessian(lambda p: f(p["a"], p["b"]))({"a": a, "b": b})
     np.testing.assert_allclose(Ht["a"]["b"], H[0][1])
+
+
+class _Cube(wg.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x ** 3
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return 3.0 * x * x * g
+
+    @staticmethod
+    def jvp(ctx, t):
+        (x,) = ctx.saved_tensors
+        return 3.0 * x * x * t
+
+
+def test_custom_function_in_forward_and_reverse_mode():
+    x = np.array([1.0, 2.0])
+    assert wg.gradcheck(_Cube.apply, x, modes=("rev", "fwd")).ok
+    np.testing.assert_allclose(wg.jvp(_Cube.apply, (x,), (np.ones(2),))[1], [3.0, 12.0])
+    with pytest.raises(RuntimeError, match="first-order"):
+        wg.grad(wg.grad(_Cube.apply))(2.0)
+
+
+@pytest.mark.xfail(reason="core: Function.vjp_all checks only the cotangent's tangent, not its inputs' "
+                          "tangents, so forward-over-reverse through a first-order Function gives zeros")
+def test_hvp_through_a_first_order_custom_function_is_never_silently_zero():
+    x = np.array([1.0, 2.0])
+    try:
+        hv = wg.hvp(lambda x: wg.sum(_Cube.apply(x)), x, np.ones(2))
+    except RuntimeError as err:
+        assert "first-order" in str(err)
+    else:
+        np.testing.assert_allclose(hv, 6.0 * x)
