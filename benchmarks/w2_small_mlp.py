@@ -14,6 +14,7 @@ jit), jax_jit (the whole step jitted), autograd (HIPS), mygrad.
 """
 from __future__ import annotations
 
+import itertools
 import time
 
 import numpy as np
@@ -41,7 +42,7 @@ def make_params() -> list:
     """[W1, b1, W2, b2, W3, b3], W of shape (in, out) ~ N(0, 2/in) (seed 1), b = 0, float32."""
     rng = np.random.default_rng(1)
     out = []
-    for nin, nout in zip(SIZES[:-1], SIZES[1:]):
+    for nin, nout in itertools.pairwise(SIZES):
         out.append((rng.standard_normal((nin, nout)) * np.sqrt(2.0 / nin)).astype(np.float32))
         out.append(np.zeros(nout, dtype=np.float32))
     return out

@@ -13,6 +13,7 @@ roofline), torch, jax_jit, autograd, mygrad.
 """
 from __future__ import annotations
 
+import itertools
 import time
 
 import numpy as np
@@ -22,7 +23,7 @@ LIBS = ["wengert", "numpy", "numpy_matmul", "torch", "jax_jit", "autograd", "myg
 
 BATCH, SIZES, C = 512, (784, 2048, 2048, 10), 10
 LR = 0.01
-STEP_FLOPS = 3 * sum(2 * BATCH * a * b for a, b in zip(SIZES[:-1], SIZES[1:]))
+STEP_FLOPS = 3 * sum(2 * BATCH * a * b for a, b in itertools.pairwise(SIZES))
 
 
 def make_data() -> tuple:
@@ -36,7 +37,7 @@ def make_params() -> list:
     """[W1, b1, W2, b2, W3, b3], W of shape (in, out) ~ N(0, 2/in) (seed 1), b = 0, float32."""
     rng = np.random.default_rng(1)
     out = []
-    for nin, nout in zip(SIZES[:-1], SIZES[1:]):
+    for nin, nout in itertools.pairwise(SIZES):
         out.append((rng.standard_normal((nin, nout)) * np.sqrt(2.0 / nin)).astype(np.float32))
         out.append(np.zeros(nout, dtype=np.float32))
     return out
@@ -121,7 +122,7 @@ def bench_numpy(args) -> dict:
 def bench_numpy_matmul(args) -> dict:
     rng = np.random.default_rng(2)
     mats = []
-    for a, b in zip(SIZES[:-1], SIZES[1:]):
+    for a, b in itertools.pairwise(SIZES):
         mats.append((rng.standard_normal((BATCH, a)).astype(np.float32), rng.standard_normal((a, b)).astype(np.float32)))
         mats.append((rng.standard_normal((BATCH, a)).astype(np.float32).T, rng.standard_normal((BATCH, b)).astype(np.float32)))
         mats.append((rng.standard_normal((BATCH, b)).astype(np.float32), rng.standard_normal((a, b)).astype(np.float32).T))

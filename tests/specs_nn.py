@@ -18,7 +18,7 @@ def _ce_ref(z, target, reduction="mean"):
 def _conv_ref(x, w, stride=(1, 1), padding=(0, 0)):
     """A direct loop over output pixels (slow, obviously right)."""
     xp = np.pad(x, ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2))
-    n, c, h, wd = xp.shape
+    n, _c, h, wd = xp.shape
     o, _, kh, kw = w.shape
     oh, ow = (h - kh) // stride[0] + 1, (wd - kw) // stride[1] + 1
     out = np.zeros((n, o, oh, ow))
@@ -38,21 +38,21 @@ SPECS = {
         ref=lambda x, w, b=None: x @ w.T + (0 if b is None else b),
     ),
     "conv2d": Spec(
-        cases=[Case([(2, 2, 4, 4), (3, 2, 3, 3)], dict(stride=(1, 1), padding=(0, 0))),
-               Case([(1, 2, 5, 4), (2, 2, 3, 2)], dict(stride=(2, 1), padding=(1, 1)))],
+        cases=[Case([(2, 2, 4, 4), (3, 2, 3, 3)], {"stride": (1, 1), "padding": (0, 0)}),
+               Case([(1, 2, 5, 4), (2, 2, 3, 2)], {"stride": (2, 1), "padding": (1, 1)})],
         ref=_conv_ref,
     ),
     "conv2d_input_grad": Spec(
-        cases=[Case([(2, 3, 2, 2), (3, 2, 3, 3)], dict(x_shape=(2, 2, 4, 4), stride=(1, 1), padding=(0, 0))),
-               Case([(1, 2, 3, 5), (2, 2, 3, 2)], dict(x_shape=(1, 2, 5, 4), stride=(2, 1), padding=(1, 1)))],
+        cases=[Case([(2, 3, 2, 2), (3, 2, 3, 3)], {"x_shape": (2, 2, 4, 4), "stride": (1, 1), "padding": (0, 0)}),
+               Case([(1, 2, 3, 5), (2, 2, 3, 2)], {"x_shape": (1, 2, 5, 4), "stride": (2, 1), "padding": (1, 1)})],
     ),
     "conv2d_weight_grad": Spec(
-        cases=[Case([(2, 2, 4, 4), (2, 3, 2, 2)], dict(w_shape=(3, 2, 3, 3), stride=(1, 1), padding=(0, 0))),
-               Case([(1, 2, 5, 4), (1, 2, 3, 5)], dict(w_shape=(2, 2, 3, 2), stride=(2, 1), padding=(1, 1)))],
+        cases=[Case([(2, 2, 4, 4), (2, 3, 2, 2)], {"w_shape": (3, 2, 3, 3), "stride": (1, 1), "padding": (0, 0)}),
+               Case([(1, 2, 5, 4), (1, 2, 3, 5)], {"w_shape": (2, 2, 3, 2), "stride": (2, 1), "padding": (1, 1)})],
     ),
     "cross_entropy": Spec(
-        cases=[Case([(4, 5)], dict(target=_T, reduction="mean")), Case([(4, 5)], dict(target=_T, reduction="sum")),
-               Case([(4, 5)], dict(target=_T, reduction="none"))],
+        cases=[Case([(4, 5)], {"target": _T, "reduction": "mean"}), Case([(4, 5)], {"target": _T, "reduction": "sum"}),
+               Case([(4, 5)], {"target": _T, "reduction": "none"})],
         ref=_ce_ref,
     ),
 }

@@ -9,6 +9,12 @@ import pytest
 import wengert as wg
 from wengert.cli import main
 
+
+def _rows(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
 FAST = ["--data", "moons", "--samples", "200", "--hidden", "8", "--batch-size", "32", "--quiet"]
 
 
@@ -18,7 +24,7 @@ def test_train_writes_checkpoint_metrics_and_plot(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "test accuracy" in text and "wrote" in text
     assert {p.name for p in out.iterdir()} == {"checkpoint.safetensors", "metrics.csv", "curves.png"}
-    rows = list(csv.DictReader(open(out / "metrics.csv")))
+    rows = _rows(out / "metrics.csv")
     assert [r["epoch"] for r in rows] == ["1", "2", "3"]
     assert set(rows[0]) == {"epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds"}
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -37,7 +43,7 @@ def test_resume_continues_exactly(tmp_path):
     assert set(a) == set(b)
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
-    rows = list(csv.DictReader(open(tmp_path / "split" / "metrics.csv")))
+    rows = _rows(tmp_path / "split" / "metrics.csv")
     assert len(rows) == 4
 
 
@@ -106,7 +112,7 @@ def test_demo_reaches_97_percent(tmp_path, capsys):
     assert main(["demo", "--quiet", "--out", str(tmp_path / "demo")]) == 0
     text = capsys.readouterr().out
     assert "seed 001" in text and "artefacts:" in text and "curves.png" in text
-    rows = list(csv.DictReader(open(tmp_path / "demo" / "metrics.csv")))
+    rows = _rows(tmp_path / "demo" / "metrics.csv")
     assert float(rows[-1]["test_acc"]) >= 0.97
 
 

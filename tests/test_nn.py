@@ -196,7 +196,7 @@ def test_loss_gradients_by_finite_differences(loss):
           "bce_logits": F.binary_cross_entropy_with_logits, "ce": F.cross_entropy,
           "nll": lambda a, b, reduction: F.nll_loss(F.log_softmax(a, axis=1), b, reduction=reduction)}[loss]
     for red in ("mean", "sum", "none"):
-        assert wg.gradcheck(lambda a: fn(a, t, reduction=red), x).ok
+        assert wg.gradcheck(lambda a, red=red: fn(a, t, reduction=red), x).ok
 
 
 def test_binary_cross_entropy_is_clamped_and_logits_version_is_stable():
@@ -331,9 +331,8 @@ def test_wrong_input_width_names_the_layer_and_both_shapes():
 def test_nan_is_traced_to_its_op_by_detect_anomaly():
     lin = nn.Linear(2, 1, dtype=F64, rng=0)
     x = np.array([[1.0, -1.0]])
-    with pytest.raises(FloatingPointError, match="op 'log'"), np.errstate(invalid="ignore"):
-        with wg.detect_anomaly():
-            wg.log(lin(x) - 100.0)
+    with pytest.raises(FloatingPointError, match="op 'log'"), np.errstate(invalid="ignore"), wg.detect_anomaly():
+        wg.log(lin(x) - 100.0)
 
 
 # ------------------------------------------------------------------ parity with PyTorch

@@ -10,15 +10,15 @@ import wengert as wg
 from wengert import nn, optim
 
 CONFIGS = {
-    "sgd": ("SGD", dict(lr=0.1)),
-    "sgd_momentum_wd": ("SGD", dict(lr=0.05, momentum=0.9, weight_decay=0.01)),
-    "sgd_nesterov": ("SGD", dict(lr=0.05, momentum=0.8, nesterov=True)),
-    "sgd_dampening": ("SGD", dict(lr=0.05, momentum=0.5, dampening=0.3)),
-    "adam": ("Adam", dict(lr=0.01)),
-    "adam_wd_amsgrad": ("Adam", dict(lr=0.01, weight_decay=0.1, amsgrad=True, betas=(0.8, 0.9))),
-    "adamw": ("AdamW", dict(lr=0.01, weight_decay=0.1)),
-    "rmsprop": ("RMSprop", dict(lr=0.01)),
-    "rmsprop_centered_momentum": ("RMSprop", dict(lr=0.01, momentum=0.9, centered=True, weight_decay=0.01)),
+    "sgd": ("SGD", {"lr": 0.1}),
+    "sgd_momentum_wd": ("SGD", {"lr": 0.05, "momentum": 0.9, "weight_decay": 0.01}),
+    "sgd_nesterov": ("SGD", {"lr": 0.05, "momentum": 0.8, "nesterov": True}),
+    "sgd_dampening": ("SGD", {"lr": 0.05, "momentum": 0.5, "dampening": 0.3}),
+    "adam": ("Adam", {"lr": 0.01}),
+    "adam_wd_amsgrad": ("Adam", {"lr": 0.01, "weight_decay": 0.1, "amsgrad": True, "betas": (0.8, 0.9)}),
+    "adamw": ("AdamW", {"lr": 0.01, "weight_decay": 0.1}),
+    "rmsprop": ("RMSprop", {"lr": 0.01}),
+    "rmsprop_centered_momentum": ("RMSprop", {"lr": 0.01, "momentum": 0.9, "centered": True, "weight_decay": 0.01}),
 }
 
 
@@ -57,7 +57,7 @@ def test_optimizer_matches_pytorch(name):
 @pytest.mark.parametrize("name", ["sgd_momentum_wd", "adam_wd_amsgrad", "rmsprop_centered_momentum"])
 def test_optimizer_state_dict_resumes_exactly(name):
     cls, kw = CONFIGS[name]
-    A, b, w0, s0 = _problem(np.random.default_rng(1))
+    A, b, w0, _s0 = _problem(np.random.default_rng(1))
 
     def run(steps, w, opt):
         for _ in range(steps):

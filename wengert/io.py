@@ -24,8 +24,9 @@ import json
 import os
 import struct
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -177,4 +178,4 @@ def load(path: str | os.PathLike, with_metadata: bool = False) -> Any:
     return arrays
 
 
-__all__ = ["save", "load", "CheckpointError"]
+__all__ = ["CheckpointError", "load", "save"]

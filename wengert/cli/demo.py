@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     print("artefacts:")
     for p in result.files:
         size = os.path.getsize(p) if os.path.exists(p) else 0
-        print(f"  {str(p):40s} {size / 1024:7.1f} KiB")
+        print(f"  {p!s:40s} {size / 1024:7.1f} KiB")
     best = max(result.history, key=lambda r: r["test_acc"])
     print(f"  metrics.csv: one row per epoch (best test accuracy {100 * best['test_acc']:.2f}% at epoch "
           f"{best['epoch']}); curves.png: loss and accuracy curves")

@@ -481,4 +481,4 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["add_parser", "add_arguments", "check_arguments", "train", "evaluate", "build_model", "Result"]
+__all__ = ["Result", "add_arguments", "add_parser", "build_model", "check_arguments", "evaluate", "train"]

@@ -5,5 +5,13 @@ from .loader import DataLoader, train_test_split
 DATASETS = {"digits": load_digits, "moons": make_moons, "circles": make_circles, "spirals": make_spirals,
             "xor": make_xor}
 
-__all__ = ["DataLoader", "train_test_split", "load_digits", "make_moons", "make_circles", "make_spirals",
-           "make_xor", "DATASETS"]
+__all__ = [
+            "DATASETS",
+            "DataLoader",
+            "load_digits",
+            "make_circles",
+            "make_moons",
+            "make_spirals",
+            "make_xor",
+            "train_test_split",
+]

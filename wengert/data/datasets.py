@@ -92,11 +92,10 @@ def load_digits(flat: bool = True) -> tuple:
     ships inside the package, so no network is needed.
     """
     ref = resources.files("wengert.data").joinpath("digits.npz")
-    with ref.open("rb") as fh:
-        with np.load(fh, allow_pickle=False) as z:
-            images = z["images"].astype(np.float32) / 16.0
-            labels = z["labels"].astype(np.int64)
+    with ref.open("rb") as fh, np.load(fh, allow_pickle=False) as z:
+        images = z["images"].astype(np.float32) / 16.0
+        labels = z["labels"].astype(np.int64)
     return (images.reshape(len(images), -1) if flat else images), labels
 
 
-__all__ = ["make_moons", "make_circles", "make_spirals", "make_xor", "load_digits"]
+__all__ = ["load_digits", "make_circles", "make_moons", "make_spirals", "make_xor"]

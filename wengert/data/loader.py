@@ -11,7 +11,8 @@
 """
 from __future__ import annotations
 
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -99,7 +100,7 @@ def train_test_split(*arrays: Any, test_fraction: float = 0.2, seed: int = 0, st
     rng = np.random.default_rng(seed)
     if stratify is None:
         order = rng.permutation(n)
-        n_test = max(1, int(round(n * test_fraction)))
+        n_test = max(1, round(n * test_fraction))
         test, train = order[:n_test], order[n_test:]
     else:
         labels = np.asarray(stratify)
@@ -108,7 +109,7 @@ def train_test_split(*arrays: Any, test_fraction: float = 0.2, seed: int = 0, st
         test_parts, train_parts = [], []
         for c in np.unique(labels):
             idx = rng.permutation(np.flatnonzero(labels == c))
-            k = int(round(len(idx) * test_fraction))
+            k = round(len(idx) * test_fraction)
             test_parts.append(idx[:k])
             train_parts.append(idx[k:])
         test, train = rng.permutation(np.concatenate(test_parts)), rng.permutation(np.concatenate(train_parts))

@@ -32,6 +32,26 @@ from .layers import (
 )
 from .module import Module, Parameter
 
-__all__ = ["Module", "Parameter", "functional", "init", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten",
-           "Dropout", "BatchNorm1d", "LayerNorm", "Embedding", "Sequential", "ReLU", "Sigmoid", "Tanh", "LeakyReLU",
-           "GELU", "Softmax", "Identity"]
+__all__ = [
+    "GELU",
+    "AvgPool2d",
+    "BatchNorm1d",
+    "Conv2d",
+    "Dropout",
+    "Embedding",
+    "Flatten",
+    "Identity",
+    "LayerNorm",
+    "LeakyReLU",
+    "Linear",
+    "MaxPool2d",
+    "Module",
+    "Parameter",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Softmax",
+    "Tanh",
+    "functional",
+    "init",
+]

@@ -504,6 +504,18 @@ softmax = C.softmax
 log_softmax = C.log_softmax
 
 __all__ = [
-    "linear", "conv2d", "max_pool2d", "avg_pool2d", "mse_loss", "l1_loss", "binary_cross_entropy",
-    "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss", "relu", "dropout", "softmax", "log_softmax",
+    "avg_pool2d",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "conv2d",
+    "cross_entropy",
+    "dropout",
+    "l1_loss",
+    "linear",
+    "log_softmax",
+    "max_pool2d",
+    "mse_loss",
+    "nll_loss",
+    "relu",
+    "softmax",
 ]

@@ -130,6 +130,24 @@ xavier_normal = xavier_normal_
 kaiming_uniform = kaiming_uniform_
 kaiming_normal = kaiming_normal_
 
-__all__ = ["seed", "get_rng", "calculate_gain", "uniform_", "normal_", "zeros_", "ones_", "xavier_uniform_",
-           "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "uniform", "normal", "zeros", "ones",
-           "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal"]
+__all__ = [
+    "calculate_gain",
+    "get_rng",
+    "kaiming_normal",
+    "kaiming_normal_",
+    "kaiming_uniform",
+    "kaiming_uniform_",
+    "normal",
+    "normal_",
+    "ones",
+    "ones_",
+    "seed",
+    "uniform",
+    "uniform_",
+    "xavier_normal",
+    "xavier_normal_",
+    "xavier_uniform",
+    "xavier_uniform_",
+    "zeros",
+    "zeros_",
+]

@@ -25,7 +25,8 @@ TwoLayer(
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -106,7 +107,7 @@ class Module:
         else:
             setattr(self, name, value)
 
-    def add_module(self, name: str, module: "Module") -> None:
+    def add_module(self, name: str, module: Module) -> None:
         setattr(self, name, module)
 
     # ------------------------------------------------------------ running
@@ -117,7 +118,7 @@ class Module:
         return self.forward(*args, **kwargs)
 
     # ------------------------------------------------------------ traversal
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
         """This module and every sub-module (each once), with their attribute paths."""
         seen: set[int] = set()
         stack = [(prefix, self)]
@@ -130,14 +131,14 @@ class Module:
             children = [(f"{name}.{k}" if name else k, m) for k, m in mod._modules.items() if m is not None]
             stack.extend(reversed(children))
 
-    def modules(self) -> Iterator["Module"]:
+    def modules(self) -> Iterator[Module]:
         for _, m in self.named_modules():
             yield m
 
-    def children(self) -> Iterator["Module"]:
+    def children(self) -> Iterator[Module]:
         yield from (m for m in self._modules.values() if m is not None)
 
-    def named_children(self) -> Iterator[tuple[str, "Module"]]:
+    def named_children(self) -> Iterator[tuple[str, Module]]:
         yield from ((k, m) for k, m in self._modules.items() if m is not None)
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
@@ -170,25 +171,25 @@ class Module:
         for p in self.parameters():
             p.grad = None
 
-    def train(self, mode: bool = True) -> "Module":
+    def train(self, mode: bool = True) -> Module:
         """Training mode (Dropout drops, BatchNorm uses batch statistics); returns self."""
         for m in self.modules():
             m.__dict__["training"] = bool(mode)
         return self
 
-    def eval(self) -> "Module":
+    def eval(self) -> Module:
         """Evaluation mode: ``train(False)``."""
         return self.train(False)
 
-    def double(self) -> "Module":
+    def double(self) -> Module:
         """Convert every parameter and buffer to float64 (in place); returns self."""
         return self._cast(np.float64)
 
-    def float(self) -> "Module":
+    def float(self) -> Module:
         """Convert every parameter and buffer to float32 (in place); returns self."""
         return self._cast(np.float32)
 
-    def _cast(self, dtype: Any) -> "Module":
+    def _cast(self, dtype: Any) -> Module:
         for m in self.modules():
             for p in m._parameters.values():
                 if p is not None:
@@ -200,7 +201,7 @@ class Module:
         return self
 
     # ------------------------------------------------------------ state
-    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
+    def state_dict(self) -> OrderedDict[str, np.ndarray]:
         """Every parameter and buffer as a NumPy array (a copy), keyed by attribute path."""
         out: OrderedDict[str, np.ndarray] = OrderedDict()
         for name, p in self.named_parameters():

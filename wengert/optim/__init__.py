@@ -14,5 +14,14 @@
 from .lr_scheduler import CosineAnnealingLR, LRScheduler, StepLR
 from .optimizer import SGD, Adam, AdamW, Optimizer, RMSprop, clip_grad_norm_
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "clip_grad_norm_", "LRScheduler", "StepLR",
-           "CosineAnnealingLR"]
+__all__ = [
+           "SGD",
+           "Adam",
+           "AdamW",
+           "CosineAnnealingLR",
+           "LRScheduler",
+           "Optimizer",
+           "RMSprop",
+           "StepLR",
+           "clip_grad_norm_",
+]
