@@ -544,8 +544,6 @@ def test_custom_function_in_forward_and_reverse_mode():
         wg.grad(wg.grad(_Cube.apply))(2.0)
 
 
-@pytest.mark.xfail(reason="core: Function.vjp_all checks only the cotangent's tangent, not its inputs' "
-                          "tangents, so forward-over-reverse through a first-order Function gives zeros")
 def test_hvp_through_a_first_order_custom_function_is_never_silently_zero():
     x = np.array([1.0, 2.0])
     try:

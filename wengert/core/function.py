@@ -73,8 +73,9 @@ class Function:
                     return cls.forward(ctx, *values)
 
             def vjp_all(g: Any, ans: Any, needs: list, *args: Any, ctx: Context) -> list:
-                if isinstance(g, Tensor):
-                    if STATE.grad_enabled or g._tangent is not None:
+                if isinstance(g, Tensor):  # a differentiable walk: create_graph or forward-over-reverse
+                    carried = [v for v in (g, ans, *args) if isinstance(v, Tensor) and v._tangent is not None]
+                    if STATE.grad_enabled or carried:
                         raise RuntimeError(
                             f"custom Function {name} is first-order: its backward works on NumPy values, so "
                             "create_graph=True (or forward-over-reverse) cannot differentiate through it"
