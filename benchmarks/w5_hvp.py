@@ -111,6 +111,10 @@ def bench_wengert(args) -> dict:
     t_rr = timed(hvp_rev_rev, args, 21)
     out["hvp_rev_rev_s"] = sig(t_rr)
     out["hvp_rev_rev_over_numpy_f"] = sig(t_rr / out["numpy_f_s"])
+    t = interleaved({"numpy_f": lambda: np_f(W1, W2, x), "jvp": lambda: wg.jvp(f, (x,), (v,))},
+                    9 if args.quick else 41)
+    out["jvp_s"] = sig(t["jvp"])  # true forward mode: f and J v in one pass, no graph
+    out["jvp_over_numpy_f"] = sig(t["jvp"] / t["numpy_f"])
     out["note"] = ("grad = wg.grad(f) on an ndarray; hvp = wg.hvp (jvp of grad, forward-over-reverse); "
                    "hessian = wg.hessian (jacrev(jacrev): f and its gradient recorded once, one reverse walk per row); hvp_rev_rev = grad of <grad f, v>")
     return out
@@ -231,6 +235,9 @@ def table(rows: list) -> str:
     if w and w.get("status") == "ok" and w.get("hvp_rev_rev_s"):
         notes.append(f"- wengert reverse-over-reverse HVP (grad of <grad f, v>): {1e3 * w['hvp_rev_rev_s']:.3g} ms "
                      f"({w['hvp_rev_rev_over_numpy_f']:.3g} x numpy f).")
+    if w and w.get("status") == "ok" and w.get("jvp_s"):
+        notes.append(f"- wengert jvp (true forward mode, f and J v in one pass): {1e3 * w['jvp_s']:.3g} ms "
+                     f"({w['jvp_over_numpy_f']:.3g} x numpy f).")
     t = by.get("torch")
     if t and t.get("status") == "ok" and t.get("hvp_func_s"):
         notes.append(f"- torch.func.jvp(torch.func.grad(f)) HVP: {1e3 * t['hvp_func_s']:.3g} ms; "
