@@ -671,10 +671,13 @@ class JVP:
                 inputs.append(z)
                 k += 1
         STATE.forward_active += 1
+        saved_record = STATE.record_tangents
+        STATE.record_tangents = sel.nested  # only a reverse transform around this jvp needs tangent graphs
         try:
             res = f(*sel.substitute(inputs), **kwargs)
         finally:
             STATE.forward_active -= 1
+            STATE.record_tangents = saved_record
         self.out, self.aux = _split_aux(name, res, has_aux)
         out = self.out
         if isinstance(out, (list, tuple, dict)) or out is None:

@@ -280,7 +280,7 @@ def _forward_tangent(rule: Rule, args: Sequence[Any], values: list, params: dict
     saved = STATE.forward_active
     STATE.forward_active = 0  # tangents of tangents are not carried (one level)
     try:
-        if recorded:
+        if recorded and STATE.record_tangents:
             prims, ans = args, out
         else:
             prims, ans = values, out._value

@@ -11,12 +11,17 @@ from typing import Any
 
 
 class _State:
-    __slots__ = ("anomaly", "forward_active", "grad_enabled")
+    __slots__ = ("anomaly", "forward_active", "grad_enabled", "record_tangents")
 
     def __init__(self) -> None:
         self.grad_enabled = True  # record the graph for reverse mode?
         self.forward_active = 0  # > 0 while a jvp is carrying tangents
         self.anomaly = False  # check every forward value and cotangent for NaN/Inf
+        # Record tangent computations for reverse mode (reverse-over-forward)?  A jvp
+        # with no reverse transform around it turns this off: its tangents then
+        # travel as plain values even through ops that are recorded (e.g. the
+        # forward pass inside hvp = jvp(grad(f))), which saves a second graph.
+        self.record_tangents = True
 
 
 STATE = _State()

@@ -340,7 +340,8 @@ def _sum_impl(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
 sum_ = Rule(
     "sum", _sum_impl,
     # d/dx_i sum(x) = 1: the cotangent is broadcast back over the reduced axes
-    vjp=(lambda g, ans, x, axis=None, keepdims=False: broadcast_to(_expand(g, x, axis, keepdims), shape_of(x)),),
+    vjp=(lambda g, ans, x, axis=None, keepdims=False:
+         broadcast_to(g if axis is None else _expand(g, x, axis, keepdims), shape_of(x)),),
     jvp=(lambda t, ans, x, axis=None, keepdims=False: sum_(t, axis=axis, keepdims=keepdims),),
     doc="sum over axis",
 )
@@ -558,6 +559,8 @@ def _matmul_vjp_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
         return g * b
     if nb == 1:  # (..., n, k) @ (k,) -> (..., n)
         return reshape(g, shape_of(g) + (1,)) * b
+    if na == 1 and nb == 2:  # (k,) @ (k, m) -> (m,):  da = B g
+        return matmul(b, g)
     if na == 1:  # (k,) @ (..., k, m) -> (..., m)
         gb = matmul(b, reshape(g, shape_of(g) + (1,)))
         return reshape(gb, shape_of(gb)[:-1])
@@ -570,6 +573,8 @@ def _matmul_vjp_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
         return g * a
     if na == 1:  # (k,) @ (..., k, m): d/db = a outer g
         return reshape(a, (shape_of(a)[0], 1)) * reshape(g, shape_of(g)[:-1] + (1, shape_of(g)[-1]))
+    if nb == 1 and na == 2:  # (n, k) @ (k,) -> (n,):  db = g A
+        return matmul(g, a)
     if nb == 1:  # (..., n, k) @ (k,) -> (..., n): d/db = a^T g
         r = matmul(_T(a), reshape(g, shape_of(g) + (1,)))
         return reshape(r, shape_of(r)[:-1])
