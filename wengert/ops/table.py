@@ -334,7 +334,8 @@ isinf = _cmp("isinf", np.isinf)
 
 
 def _sum_impl(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
-    return np.sum(x, axis=axis, keepdims=keepdims)
+    # np.add.reduce is np.sum without its Python-level dispatch (a microsecond per call on small arrays)
+    return np.add.reduce(x, axis=axis, keepdims=keepdims) if type(x) is np.ndarray else np.sum(x, axis=axis, keepdims=keepdims)
 
 
 sum_ = Rule(
