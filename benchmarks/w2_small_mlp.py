@@ -9,7 +9,9 @@ are in ``mlp_steps.py`` (shared with W3).
 
 libs: wengert (nn.Linear modules, F.cross_entropy, optim.SGD: the way a user
 writes it), numpy (hand-written backprop: the limit), torch (eager), jax (no
-jit), jax_jit (the whole step jitted), autograd (HIPS), mygrad.
+jit), jax_jit (the whole step jitted), autograd (HIPS), mygrad; interleaved:
+wengert and numpy epochs alternated in one process, so that both see the same
+machine (the ratio that counts on a noisy machine).
 
     python benchmarks/w2_small_mlp.py --lib wengert [--quick]
 """
@@ -21,7 +23,7 @@ import numpy as np
 from common import main, md_table, median, ratio, sig
 from mlp_steps import NOTES, init_params, make
 
-LIBS = ["wengert", "numpy", "torch", "jax", "jax_jit", "autograd", "mygrad"]
+LIBS = ["wengert", "numpy", "torch", "jax", "jax_jit", "autograd", "mygrad", "interleaved"]
 
 N, D, H, C = 2048, 64, 128, 10
 B = 64
@@ -61,6 +63,29 @@ def bench(lib: str, args) -> dict:
             "loss_epoch1": sig(first_loss, 7), "samples_s": [sig(t) for t in times], "note": NOTES[lib]}
 
 
+def bench_interleaved(args) -> dict:
+    """wengert and numpy epochs alternated in one process: the ratio of each pair, then the median."""
+    runs = {}
+    for lib in ("wengert", "numpy"):
+        prepare, step = make(lib, init_params(SIZES), LR)
+        batches = [prepare(x, y) for x, y in make_batches()]
+        runs[lib] = (step, batches)
+
+    def epoch(lib: str) -> float:
+        step, batches = runs[lib]
+        t0 = time.perf_counter()
+        for x, y in batches:
+            step(x, y)
+        return time.perf_counter() - t0
+
+    epoch("wengert"), epoch("numpy")
+    pairs = [(epoch("wengert"), epoch("numpy")) for _ in range(5 if args.quick else 21)]
+    ratios = [w / n for w, n in pairs]
+    return {"ratio_median": sig(median(ratios)), "ratio_of_minima": sig(min(w for w, _ in pairs) / min(n for _, n in pairs)),
+            "wengert_epoch_s": sig(median([w for w, _ in pairs])), "numpy_epoch_s": sig(median([n for _, n in pairs])),
+            "pairs": len(pairs), "note": "wengert / numpy seconds per epoch, alternated in one process"}
+
+
 def table(rows: list) -> str:
     """Markdown: seconds per epoch, ms per step, ratio to hand-written NumPy, first epoch, loss, peak RSS."""
     by = {r["lib"]: r for r in rows}
@@ -68,16 +93,24 @@ def table(rows: list) -> str:
     body = []
     for lib in LIBS:
         r = by.get(lib)
-        if r is None:
+        if r is None or lib == "interleaved":
             continue
         if r.get("status") != "ok":
             body.append([lib, r.get("status", "?"), "", "", "", "", ""])
             continue
         body.append([lib, r["epoch_s"], r["step_ms"], ratio(r["epoch_s"], base), r["first_epoch_s"],
                      f"{r['loss_epoch1']:.6f}", r.get("peak_rss_mb")])
-    return md_table(["lib", "s/epoch (median)", "ms/step", "x numpy", "first epoch s", "mean loss epoch 1",
-                     "peak RSS MB"], body)
+    out = md_table(["lib", "s/epoch (median)", "ms/step", "x numpy", "first epoch s", "mean loss epoch 1",
+                    "peak RSS MB"], body)
+    inter = by.get("interleaved")
+    if inter is not None and inter.get("status") == "ok":
+        out += (f"\n\nSide by side in one process ({inter['pairs']} alternated epochs): wengert / numpy = "
+                f"{inter['ratio_median']} (median of the pair ratios; ratio of the fastest epochs "
+                f"{inter['ratio_of_minima']}).")
+    return out
 
 
 if __name__ == "__main__":
-    main("w2_small_mlp", {lib: (lambda a, lib=lib: bench(lib, a)) for lib in LIBS})
+    benches = {lib: (lambda a, lib=lib: bench(lib, a)) for lib in LIBS if lib != "interleaved"}
+    benches["interleaved"] = bench_interleaved
+    main("w2_small_mlp", benches)

@@ -8,7 +8,8 @@ are in ``mlp_steps.py`` (shared with W2).
 
 libs: wengert (nn.Linear modules, F.cross_entropy, optim.SGD), numpy
 (hand-written backprop), numpy_matmul (only the 9 raw matmuls of a step: the
-roofline), torch, jax_jit, autograd, mygrad.
+roofline), torch, jax_jit, autograd, mygrad; interleaved: wengert and numpy
+steps alternated in one process (the ratio that counts on a noisy machine).
 
     python benchmarks/w3_large_mlp.py --lib wengert [--quick]
 """
@@ -21,7 +22,7 @@ import numpy as np
 from common import main, md_table, median, ratio, sig
 from mlp_steps import NOTES, init_params, make
 
-LIBS = ["wengert", "numpy", "numpy_matmul", "torch", "jax_jit", "autograd", "mygrad"]
+LIBS = ["wengert", "numpy", "numpy_matmul", "torch", "jax_jit", "autograd", "mygrad", "interleaved"]
 
 BATCH, SIZES, C = 512, (784, 2048, 2048, 10), 10
 LR = 0.01
@@ -77,6 +78,29 @@ def bench_numpy_matmul(args) -> dict:
     return out
 
 
+def bench_interleaved(args) -> dict:
+    """wengert and numpy steps alternated in one process: the ratio of each pair, then the median."""
+    steps = {}
+    for lib in ("wengert", "numpy"):
+        prepare, step = make(lib, init_params(SIZES), LR)
+        x, y = prepare(*make_data())
+        steps[lib] = (lambda step=step, x=x, y=y: float(step(x, y)))
+
+    def timed(lib: str) -> float:
+        t0 = time.perf_counter()
+        steps[lib]()
+        return time.perf_counter() - t0
+
+    for _ in range(2):
+        timed("wengert"), timed("numpy")
+    pairs = [(timed("wengert"), timed("numpy")) for _ in range(3 if args.quick else 9)]
+    ratios = [n / w for w, n in pairs]
+    return {"throughput_ratio_median": sig(median(ratios)),
+            "throughput_ratio_of_minima": sig(min(n for _, n in pairs) / min(w for w, _ in pairs)),
+            "wengert_step_s": sig(median([w for w, _ in pairs])), "numpy_step_s": sig(median([n for _, n in pairs])),
+            "pairs": len(pairs), "note": "numpy / wengert seconds per step (throughput ratio), alternated in one process"}
+
+
 def table(rows: list) -> str:
     """Markdown: s/step, GFLOP/s, throughput relative to hand-written NumPy, peak RSS relative to it."""
     by = {r["lib"]: r for r in rows}
@@ -84,18 +108,25 @@ def table(rows: list) -> str:
     body = []
     for lib in LIBS:
         r = by.get(lib)
-        if r is None:
+        if r is None or lib == "interleaved":
             continue
         if r.get("status") != "ok":
             body.append([lib, r.get("status", "?"), "", "", "", "", ""])
             continue
         body.append([lib, r["step_s"], r["gflops"], ratio(base.get("step_s"), r["step_s"]), r["first_step_s"],
                      r.get("peak_rss_mb"), ratio(r.get("peak_rss_mb"), base.get("peak_rss_mb"))])
-    return md_table(["lib", "s/step (median)", "GFLOP/s (3x fwd)", "throughput x numpy", "first step s",
-                     "peak RSS MB", "RSS x numpy"], body)
+    out = md_table(["lib", "s/step (median)", "GFLOP/s (3x fwd)", "throughput x numpy", "first step s",
+                    "peak RSS MB", "RSS x numpy"], body)
+    inter = by.get("interleaved")
+    if inter is not None and inter.get("status") == "ok":
+        out += (f"\n\nSide by side in one process ({inter['pairs']} alternated steps): wengert throughput / numpy = "
+                f"{inter['throughput_ratio_median']} (median of the pair ratios; ratio of the fastest steps "
+                f"{inter['throughput_ratio_of_minima']}).")
+    return out
 
 
 if __name__ == "__main__":
-    benches = {lib: (lambda a, lib=lib: bench(lib, a)) for lib in LIBS if lib != "numpy_matmul"}
+    benches = {lib: (lambda a, lib=lib: bench(lib, a)) for lib in LIBS if lib not in ("numpy_matmul", "interleaved")}
     benches["numpy_matmul"] = bench_numpy_matmul
+    benches["interleaved"] = bench_interleaved
     main("w3_large_mlp", benches)
