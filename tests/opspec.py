@@ -10,8 +10,9 @@ an optional NumPy reference for the forward value.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -62,3 +63,58 @@ def well_conditioned(rng: np.random.Generator, shape: tuple, i: int) -> np.ndarr
     if len(shape) >= 2 and shape[-1] == shape[-2]:
         x = x + 2.0 * np.eye(shape[-1])
     return x
+
+
+def load_specs() -> dict:
+    """Every spec, from all ``tests/specs_*.py`` files (rule name -> Spec)."""
+    import importlib
+    from pathlib import Path
+
+    specs: dict = {}
+    for path in sorted(Path(__file__).parent.glob("specs_*.py")):
+        specs.update(importlib.import_module(path.stem).SPECS)
+    return specs
+
+
+def setup_case(specs: dict, name: str, ci: int, seed: int) -> tuple:
+    """Draw the inputs of case ``ci`` of rule ``name``.
+
+    Returns ``(spec, case, rng, arrays, wrt, call)``: the float64 input arrays,
+    the indices of the differentiated arguments, and ``call(*args, **params)``
+    which applies the op (the rule itself unless the spec says otherwise).
+    """
+    from wengert.core.rule import REGISTRY
+
+    spec = specs[name]
+    case = spec.cases[ci]
+    rng = np.random.default_rng(seed)
+    draw = spec.draw or (lambda r, s, i: r.standard_normal(s))
+    arrays = [np.asarray(draw(rng, shape, i)) for i, shape in enumerate(case.shapes)]
+    arrays = [a.astype(np.float64) if a.dtype.kind == "f" else a for a in arrays]
+    wrt = tuple(spec.wrt if spec.wrt is not None else (i for i, a in enumerate(arrays) if a.dtype.kind == "f"))
+    rule = REGISTRY[name]
+    call = spec.call or (lambda *a, **p: rule(*a, **p))
+    return spec, case, rng, arrays, wrt, call
+
+
+def cube_gate():
+    """A hand-written gate for tests of ``wg.Function``: x**3 with backward and jvp."""
+    import wengert as wg
+
+    class Cube(wg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x**3
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return g * 3 * x**2
+
+        @staticmethod
+        def jvp(ctx, t):
+            (x,) = ctx.saved_tensors
+            return t * 3 * x**2
+
+    return Cube

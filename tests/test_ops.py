@@ -4,22 +4,18 @@ central finite differences in float64, JVP against finite differences and agains
 differences of the VJP.  A registered rule without a spec fails the suite."""
 from __future__ import annotations
 
-import importlib
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from opspec import load_specs, setup_case
 
 import wengert as wg
 from wengert.core.rule import REGISTRY
 from wengert.core.state import STATE
 from wengert.core.tensor import raw
 
-SPECS: dict = {}
-for _path in sorted(Path(__file__).parent.glob("specs_*.py")):
-    SPECS.update(importlib.import_module(_path.stem).SPECS)
+SPECS = load_specs()
 
 CASES = [(name, i) for name in sorted(SPECS) for i in range(len(SPECS[name].cases))]
 
@@ -34,16 +30,7 @@ def test_every_spec_names_a_rule():
 
 
 def _setup(name, ci, seed):
-    spec = SPECS[name]
-    case = spec.cases[ci]
-    rng = np.random.default_rng(seed)
-    draw = spec.draw or (lambda r, s, i: r.standard_normal(s))
-    arrays = [np.asarray(draw(rng, shape, i)) for i, shape in enumerate(case.shapes)]
-    arrays = [a.astype(np.float64) if a.dtype.kind == "f" else a for a in arrays]
-    wrt = spec.wrt if spec.wrt is not None else tuple(i for i, a in enumerate(arrays) if a.dtype.kind == "f")
-    rule = REGISTRY[name]
-    call = spec.call or (lambda *a, **p: rule(*a, **p))
-    return spec, case, rng, arrays, wrt, call
+    return setup_case(SPECS, name, ci, seed)
 
 
 def _f(call, arrays, params, i, xi):
@@ -149,7 +136,7 @@ def test_rule(name, ci, seed):
 
 
 # ------------------------------------------------------------------ random broadcast shapes (hypothesis)
-from hypothesis.extra import numpy as hnp  # noqa: E402
+from hypothesis.extra import numpy as hnp
 
 BINARY = {
     "add": (lambda r, s: r.standard_normal(s), lambda r, s: r.standard_normal(s)),
@@ -175,7 +162,7 @@ def test_binary_ops_on_random_broadcast_shapes(name, shapes, seed):
     assert out.shape == shapes.result_shape
     u = rng.standard_normal(out.shape)
     out.backward(u)
-    call = lambda *xs: rule(*xs)  # noqa: E731
+    call = lambda *xs: rule(*xs)
     _close(ta.grad.data, _fd_grad(call, [a, b], {}, 0, u, 1e-6), 1e-6)
     _close(tb.grad.data, _fd_grad(call, [a, b], {}, 1, u, 1e-6), 1e-6)
 
@@ -195,5 +182,5 @@ def test_reductions_on_random_axes(name, shape, data):
     out = rule(t, axis=axis, keepdims=keepdims)
     u = rng.standard_normal(out.shape)
     out.backward(u)
-    call = lambda a: rule(a, axis=axis, keepdims=keepdims)  # noqa: E731
+    call = lambda a: rule(a, axis=axis, keepdims=keepdims)
     _close(t.grad.data, _fd_grad(call, [x], {}, 0, u, 1e-6), 1e-6)

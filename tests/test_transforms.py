@@ -7,14 +7,13 @@ and ``wg.hvp`` against finite differences of ``wg.grad``.
 """
 from __future__ import annotations
 
-import importlib
 from collections import namedtuple
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from opspec import cube_gate, load_specs, setup_case
 
 import wengert as wg
 from wengert.core.rule import REGISTRY
@@ -23,28 +22,13 @@ from wengert.core.tensor import raw
 # ---------------------------------------------------------------------- per-op, from the specs
 
 
-def _specs() -> dict:
-    specs: dict = {}
-    for path in sorted(Path(__file__).parent.glob("specs_*.py")):
-        specs.update(importlib.import_module(path.stem).SPECS)
-    return specs
-
-
-SPECS = _specs()
+SPECS = load_specs()
 OP_CASES = [(name, i) for name in sorted(SPECS) if name in REGISTRY and not SPECS[name].nondiff
             for i in range(len(SPECS[name].cases))]
 
 
 def _op_setup(name: str, ci: int, seed: int = 0):
-    spec = SPECS[name]
-    case = spec.cases[ci]
-    rng = np.random.default_rng(seed)
-    draw = spec.draw or (lambda r, s, i: r.standard_normal(s))
-    arrays = [np.asarray(draw(rng, shape, i)) for i, shape in enumerate(case.shapes)]
-    arrays = [a.astype(np.float64) if a.dtype.kind == "f" else a for a in arrays]
-    wrt = tuple(spec.wrt if spec.wrt is not None else (i for i, a in enumerate(arrays) if a.dtype.kind == "f"))
-    rule = REGISTRY[name]
-    call = spec.call or (lambda *a, **p: rule(*a, **p))
+    spec, case, rng, arrays, wrt, call = setup_case(SPECS, name, ci, seed)
 
     def f(*xs):
         """The op as a function of its differentiated arguments only."""
@@ -519,21 +503,7 @@ def test_hessian_over_several_arguments_and_trees():
     np.testing.assert_allclose(Ht["a"]["b"], H[0][1])
 
 
-class _Cube(wg.Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x ** 3
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        return 3.0 * x * x * g
-
-    @staticmethod
-    def jvp(ctx, t):
-        (x,) = ctx.saved_tensors
-        return 3.0 * x * x * t
+_Cube = cube_gate()
 
 
 def test_custom_function_in_forward_and_reverse_mode():
