@@ -13,12 +13,14 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import importlib.util
+import io
 import json
 import os
 import platform
 import signal
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -31,9 +33,9 @@ from common import TIMEOUT_ENV, md_table
 
 
 # ------------------------------------------------------------------ discovery
-def discover(only: list | None) -> list:
+def discover(only: list | None, bench_dir: Path = HERE) -> list:
     """The workload scripts ``w*_*.py`` in order, filtered by id (``w1``) or stem."""
-    scripts = sorted(HERE.glob("w*_*.py"), key=lambda p: _order(p.stem))
+    scripts = sorted(bench_dir.glob("w*_*.py"), key=lambda p: _order(p.stem))
     if only:
         scripts = [p for p in scripts if p.stem.split("_")[0] in only or p.stem in only]
     return scripts
@@ -69,10 +71,11 @@ def run_one(script: Path, lib: str, quick: bool, timeout: float) -> dict:
     cmd = [sys.executable, str(script), "--lib", lib] + (["--quick"] if quick else [])
     env = dict(os.environ)
     env[TIMEOUT_ENV] = str(timeout)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    root = script.resolve().parent.parent  # the tree the script belongs to (a --rev snapshot or this one)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH", "")) if p)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            cwd=str(ROOT), start_new_session=True)
+                            cwd=str(root), start_new_session=True)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -110,7 +113,23 @@ def _json_line(out: str) -> dict | None:
 
 
 # ------------------------------------------------------------------ report
-def machine_info() -> dict:
+def snapshot(rev: str, into: Path) -> str:
+    """Extract the committed tree at ``rev`` into ``into`` (``git archive``), so that a run
+    measures that commit and not whatever is being edited in the working tree.  Returns the
+    short commit hash."""
+    short = subprocess.run(["git", "rev-parse", "--short", rev], cwd=str(ROOT), capture_output=True, text=True,
+                           check=True).stdout.strip()
+    data = subprocess.run(["git", "archive", "--format=tar", short], cwd=str(ROOT), capture_output=True,
+                          check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(into, filter="data")
+        else:  # Python without extraction filters: git archive output has no links out of the tree
+            tar.extractall(into)
+    return short
+
+
+def machine_info(rev: str | None = None) -> dict:
     import numpy as np
 
     cpu = platform.processor() or platform.machine()
@@ -130,11 +149,16 @@ def machine_info() -> dict:
         info["memory"] = f"{kb / 2**20:.1f} GiB"
     except (OSError, ValueError, IndexError):
         pass
+    if rev is not None:
+        info["wengert commit"] = f"{rev} (a clean snapshot of it)"
+        return info
     try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], check=False, cwd=str(ROOT), capture_output=True,
-                             text=True, timeout=10)
-        if rev.returncode == 0:
-            info["wengert commit"] = rev.stdout.strip()
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], check=False, cwd=str(ROOT), capture_output=True,
+                              text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "wengert", "benchmarks"], check=False,
+                               cwd=str(ROOT), capture_output=True, text=True, timeout=10)
+        if head.returncode == 0:
+            info["wengert commit"] = head.stdout.strip() + (" + uncommitted changes" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         pass
     return info
@@ -156,8 +180,9 @@ def section(name: str, module, rows: list) -> str:
     return f"## {title}\n\n{body}\n"
 
 
-def report(sections: list, rows: list, args: argparse.Namespace, started: str, load_start: str) -> str:
-    info = machine_info()
+def report(sections: list, rows: list, args: argparse.Namespace, started: str, load_start: str,
+           rev: str | None = None) -> str:
+    info = machine_info(rev)
     info["load average at start / end"] = f"{load_start} / {_load()}"
     versions: dict = {}
     for row in rows:
@@ -226,25 +251,10 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 # ------------------------------------------------------------------ main
-def main(argv: list | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", help="comma-separated workload ids, e.g. w1,w4")
-    ap.add_argument("--libs", help="comma-separated library names; a name also selects its variants")
-    ap.add_argument("--quick", action="store_true", help="small sizes and few repeats (smoke test)")
-    ap.add_argument("--timeout", type=float, default=900.0, help="seconds per (workload, library) process")
-    ap.add_argument("--out", help="Markdown output (default benchmarks/results/RESULTS.md, "
-                                  "RESULTS-quick.md with --quick)")
-    ap.add_argument("--json", help="also write all collected rows to this JSON file")
-    args = ap.parse_args(argv)
-    only = [s.strip() for s in args.only.split(",") if s.strip()] if args.only else None
-    wanted = [s.strip() for s in args.libs.split(",") if s.strip()] if args.libs else None
-    out = Path(args.out) if args.out else HERE / "results" / ("RESULTS-quick.md" if args.quick else "RESULTS.md")
-    started = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
-    load_start = _load()
-
-    scripts = discover(only)
+def run_all(scripts: list, wanted: list | None, args: argparse.Namespace) -> tuple:
+    """Run every selected (workload, lib); returns ({workload id: Markdown section}, all rows)."""
     if not scripts:
-        print(f"no workload scripts match {args.only!r} in {HERE.name}/", file=sys.stderr)
+        print(f"no workload scripts match {args.only!r}", file=sys.stderr)
     sections: dict = {}
     all_rows: list = []
     for script in scripts:
@@ -266,9 +276,33 @@ def main(argv: list | None = None) -> int:
         if rows:
             sections[name] = section(name, module, rows)
             all_rows.extend(rows)
+    return sections, all_rows
+
+
+def main(argv: list | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", help="comma-separated workload ids, e.g. w1,w4")
+    ap.add_argument("--libs", help="comma-separated library names; a name also selects its variants")
+    ap.add_argument("--quick", action="store_true", help="small sizes and few repeats (smoke test)")
+    ap.add_argument("--timeout", type=float, default=900.0, help="seconds per (workload, library) process")
+    ap.add_argument("--out", help="Markdown output (default benchmarks/results/RESULTS.md, "
+                                  "RESULTS-quick.md with --quick)")
+    ap.add_argument("--json", help="also write all collected rows to this JSON file")
+    ap.add_argument("--rev", help="measure this commit (a clean snapshot of it) instead of the working tree")
+    args = ap.parse_args(argv)
+    only = [s.strip() for s in args.only.split(",") if s.strip()] if args.only else None
+    wanted = [s.strip() for s in args.libs.split(",") if s.strip()] if args.libs else None
+    out = Path(args.out) if args.out else HERE / "results" / ("RESULTS-quick.md" if args.quick else "RESULTS.md")
+    started = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    load_start = _load()
+
+    with tempfile.TemporaryDirectory(prefix="wengert-bench-") as tmp:
+        rev = snapshot(args.rev, Path(tmp)) if args.rev else None
+        bench_dir = Path(tmp) / "benchmarks" if rev else HERE
+        sections, all_rows = run_all(discover(only, bench_dir), wanted, args)
     kept = kept_sections(out, set(sections))
     ordered = [text for _, text in sorted({**kept, **sections}.items(), key=lambda kv: _order(kv[0].lower()))]
-    text = report(ordered, all_rows, args, started, load_start)
+    text = report(ordered, all_rows, args, started, load_start, rev)
     write_atomic(out, text)
     if args.json:
         write_atomic(Path(args.json), json.dumps(all_rows, indent=1))

@@ -119,3 +119,9 @@ def test_partial_run_keeps_other_sections(tmp_path):
     kept = run.kept_sections(old, {"W1"})
     assert list(kept) == ["W9"]
     assert "old w9" in kept["W9"] and "kept from the run of 2026-01-01 10:00 UTC" in kept["W9"]
+
+
+def test_snapshot_of_a_commit(tmp_path):
+    run = _load("run")
+    short = run.snapshot("HEAD", tmp_path)
+    assert short and (tmp_path / "benchmarks" / "run.py").is_file() and (tmp_path / "wengert" / "__init__.py").is_file()
