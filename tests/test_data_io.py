@@ -62,6 +62,11 @@ def test_dataloader_batches_cover_every_sample_once_per_epoch():
         np.testing.assert_array_equal(xb[:, 0], 2 * yb)  # rows stay paired
     again = [yb for _, yb in data.DataLoader((X, y), batch_size=4, shuffle=True, seed=1)]
     assert all(np.array_equal(a, b) for a, b in zip(e1, again))  # same seed, same order
+    resumed = data.DataLoader((X, y), batch_size=4, shuffle=True, seed=99)
+    first = data.DataLoader((X, y), batch_size=4, shuffle=True, seed=1)
+    list(first)
+    resumed.load_state_dict(first.state_dict())
+    assert [b.tolist() for _, b in resumed] == [b.tolist() for b in e2]  # continues with the second epoch's order
     dl = data.DataLoader(X, batch_size=4, drop_last=True)
     assert len(dl) == 2 and [b.shape for b in dl] == [(4, 2), (4, 2)]
 

@@ -266,6 +266,12 @@ def test_module_registers_parameters_modules_and_buffers():
         net.scale = np.ones(1)
 
 
+def test_apply_reaches_every_submodule():
+    net = _Net()
+    net.apply(lambda m: nn.init.zeros_(m.weight) if isinstance(m, nn.Linear) else None)
+    assert not net.body[0].weight.data.any() and not net.head.weight.data.any()
+
+
 def test_module_without_super_init_is_a_clear_error():
     class Bad(nn.Module):
         def __init__(self):

@@ -369,7 +369,7 @@ def _checkpoint(path: Path, args: argparse.Namespace, model: Any, opt: Any, sche
     state.update({f"optim.{k}": v for k, v in opt.state_dict().items()})
     run = {"epoch": len(history), "arch": {k: _jsonable(getattr(args, k)) for k in ARCH_KEYS},
            "scheduler": sched.state_dict() if sched is not None else None,
-           "loader_rng": loader.rng.bit_generator.state, "history": history}
+           "loader": loader.state_dict(), "history": history}
     wg.save(state, path, metadata={"format": "wengert-train-1", "run": json.dumps(run)})
 
 
@@ -392,7 +392,7 @@ def _restore(path: Path, args: argparse.Namespace, model: Any, opt: Any, sched: 
     opt.load_state_dict({k[len("optim."):]: v for k, v in state.items() if k.startswith("optim.")})
     if sched is not None and run.get("scheduler"):
         sched.load_state_dict(run["scheduler"])
-    loader.rng.bit_generator.state = run["loader_rng"]
+    loader.load_state_dict(run["loader"])
     return int(run["epoch"]), list(run["history"])
 
 

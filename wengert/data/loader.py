@@ -74,8 +74,12 @@ class DataLoader:
             yield batch[0] if self.single else batch
 
     def state_dict(self) -> dict:
-        """The shuffling generator's state (to resume a run exactly)."""
+        """The shuffling generator's state (to resume a run exactly); JSON-serialisable."""
         return {"bit_generator": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore the shuffling generator saved by :meth:`state_dict`."""
+        self.rng.bit_generator.state = state["bit_generator"]
 
     def __repr__(self) -> str:
         return (f"DataLoader({self.num_samples} samples, batch_size={self.batch_size}, shuffle={self.shuffle}, "

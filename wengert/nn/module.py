@@ -165,6 +165,12 @@ class Module:
         """The number of trainable numbers."""
         return int(sum(p.size for p in self.parameters()))
 
+    def apply(self, fn: Any) -> Module:
+        """Call ``fn(module)`` on this module and every sub-module (e.g. a custom initialisation); returns self."""
+        for m in self.modules():
+            fn(m)
+        return self
+
     # ------------------------------------------------------------ modes
     def zero_grad(self) -> None:
         """Forget the gradients of every parameter (sets ``.grad`` to None)."""

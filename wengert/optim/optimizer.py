@@ -52,8 +52,8 @@ class Optimizer:
             for p in ps:
                 if not isinstance(p, Tensor):
                     raise TypeError(f"{type(self).__name__}: can only optimise tensors, got {type(p).__name__}")
-                if not p.requires_grad:
-                    raise ValueError(f"{type(self).__name__}: a parameter of shape {p.shape} does not require grad")
+                if p.dtype.kind != "f":
+                    raise TypeError(f"{type(self).__name__}: can only optimise floating-point tensors, got {p.dtype}")
                 if id(p) in seen:
                     raise ValueError(f"{type(self).__name__}: a parameter appears twice")
                 seen.add(id(p))
