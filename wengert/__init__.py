@@ -30,5 +30,5 @@ from .transforms import GradcheckError, grad, gradcheck, hessian, hvp, jacfwd, j
 
 __version__ = "0.1.0"
 from .teach import GradientFlowMonitor, draw, trace  # noqa: E402,F401  (seeing backprop; wg.trace(matrix) still sums the diagonal)
-from . import data, nn, optim  # noqa: E402,F401  (neural networks, optimisers, datasets)
-from .io import load, save  # noqa: E402,F401  (safetensors checkpoints)
+from . import data, nn, optim  # noqa: F401  (neural networks, optimisers, datasets)
+from .io import load, save  # noqa: F401  (safetensors checkpoints)
