@@ -45,7 +45,7 @@ _NO_PARAMS: dict = {}  # shared, never mutated
 
 
 def _linear_impl(x: Any, w: Any, b: Any = None) -> Any:
-    out = np.matmul(x, np.transpose(w))
+    out = np.matmul(x, w.T)
     if b is not None:
         out += b  # out is a fresh array
     return out

@@ -58,11 +58,12 @@ class Linear(Module):
             self.bias = None
 
     def forward(self, x: Any) -> Tensor:
-        x = _tensor(x)
-        s = x.shape
-        if not s or s[-1] != self.in_features:
+        if not isinstance(x, Tensor):
+            x = Tensor(x)
+        v = x._value  # (the hot path of every MLP: checked without the property calls)
+        if type(v) is float or not v.ndim or v.shape[-1] != self.in_features:
             raise ShapeError(f"{self!r}: expected input with last dimension {self.in_features}, "
-                             f"got input of shape {s}")
+                             f"got input of shape {x.shape}")
         b = self.bias
         if b is None:
             return apply(F.linear_rule, (x, self.weight), F._NO_PARAMS)
@@ -305,7 +306,7 @@ class ReLU(Module):
     """max(x, 0)."""
 
     def forward(self, x: Any) -> Tensor:
-        return apply(R.relu, (_tensor(x),), F._NO_PARAMS)
+        return apply(R.relu, (x if isinstance(x, Tensor) else Tensor(x),), F._NO_PARAMS)
 
 
 class Sigmoid(Module):
