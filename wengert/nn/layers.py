@@ -13,7 +13,7 @@ one of :mod:`wengert.nn.init`.
 >>> net(wg.tensor(np.ones((2, 5), dtype=np.float32)))
 Traceback (most recent call last):
 ...
-wengert.core.rule.ShapeError: Linear(in_features=4, out_features=8, bias=True): expected input with last dimension 4, got input of shape (2, 5)
+wengert.core.rule.ShapeError: Linear(in_features=4, out_features=8, bias=True): expected input of shape (..., 4), got input of shape (2, 5)
 """
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ class Linear(Module):
             x = Tensor(x)
         v = x._value  # (the hot path of every MLP: checked without the property calls)
         if type(v) is float or not v.ndim or v.shape[-1] != self.in_features:
-            raise ShapeError(f"{self!r}: expected input with last dimension {self.in_features}, "
+            raise ShapeError(f"{self!r}: expected input of shape (..., {self.in_features}), "
                              f"got input of shape {x.shape}")
         b = self.bias
         if b is None:
