@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 
-import wengert as wg
 from wengert import nn
 
 
@@ -51,4 +50,3 @@ def vanishing(depth: int = 10, width: int = 16) -> list:
 if __name__ == "__main__":
     seed_003()
     vanishing()
-    _ = wg

@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 
 from ..core.rule import ShapeError, apply
-from ..core.state import STATE
 from ..core.tensor import Tensor, raw
 from ..ops import api as A
 from ..ops import composite as Cm
@@ -369,7 +368,6 @@ class Identity(Module):
         return x
 
 
-_ = STATE
 __all__ = [
     "GELU",
     "AvgPool2d",
