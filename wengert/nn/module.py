@@ -199,7 +199,7 @@ class Module:
         for m in self.modules():
             for p in m._parameters.values():
                 if p is not None:
-                    p._value = np.asarray(p.data, dtype=dtype)
+                    p.data = np.array(p.data, dtype=dtype, order="C")  # (the setter keeps 0-d float64 as a float)
                     p.grad = None
             for k, b in m._buffers.items():
                 if isinstance(b, np.ndarray) and b.dtype.kind == "f":
