@@ -33,8 +33,9 @@ def test_train_writes_checkpoint_metrics_and_plot(tmp_path, capsys):
     assert meta["format"] == "wengert-train-1"
 
 
-def test_resume_continues_exactly(tmp_path):
-    args = [*FAST, "--optimizer", "adam", "--lr", "0.01", "--no-plot"]
+@pytest.mark.parametrize("extra", [[], ["--dropout", "0.3"]])
+def test_resume_continues_exactly(tmp_path, extra):
+    args = [*FAST, "--optimizer", "adam", "--lr", "0.01", "--no-plot", *extra]
     assert main(["train", *args, "--epochs", "4", "--out", str(tmp_path / "straight")]) == 0
     assert main(["train", *args, "--epochs", "2", "--out", str(tmp_path / "split")]) == 0
     assert main(["train", *args, "--epochs", "4", "--out", str(tmp_path / "split"), "--resume"]) == 0

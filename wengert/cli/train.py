@@ -369,8 +369,15 @@ def _checkpoint(path: Path, args: argparse.Namespace, model: Any, opt: Any, sche
     state.update({f"optim.{k}": v for k, v in opt.state_dict().items()})
     run = {"epoch": len(history), "arch": {k: _jsonable(getattr(args, k)) for k in ARCH_KEYS},
            "scheduler": sched.state_dict() if sched is not None else None,
-           "loader": loader.state_dict(), "history": history}
+           "loader": loader.state_dict(), "dropout_rngs": _dropout_rngs(model), "history": history}
     wg.save(state, path, metadata={"format": "wengert-train-1", "run": json.dumps(run)})
+
+
+def _dropout_rngs(model: Any) -> dict:
+    """The generators of the Dropout layers (their masks must continue exactly on --resume)."""
+    from wengert import nn
+
+    return {name: m.rng.bit_generator.state for name, m in model.named_modules() if isinstance(m, nn.Dropout)}
 
 
 def _jsonable(v: Any) -> Any:
@@ -393,6 +400,9 @@ def _restore(path: Path, args: argparse.Namespace, model: Any, opt: Any, sched: 
     if sched is not None and run.get("scheduler"):
         sched.load_state_dict(run["scheduler"])
     loader.load_state_dict(run["loader"])
+    modules = dict(model.named_modules())
+    for name, state in run.get("dropout_rngs", {}).items():
+        modules[name].rng.bit_generator.state = state
     return int(run["epoch"]), list(run["history"])
 
 
