@@ -17,6 +17,7 @@ import numpy as np
 
 from .rule import anomaly_backward, fit, ieee
 from .state import STATE
+from . import tensor as _tensor_mod
 from .tensor import Tensor, _new, dtype_of, shape_of, to_value
 
 RELEASED_MSG = (
@@ -157,3 +158,6 @@ def _accumulate_grad(node: Tensor, g: Any, differentiable: bool) -> None:
 
 
 __all__ = ["RELEASED_MSG", "backward", "dtype_of", "walk"]
+
+
+_tensor_mod._engine_backward = backward  # Tensor.backward calls this walk

@@ -136,9 +136,16 @@ class Rule:
         try:
             out = self.impl(*values, **params)
         except ValueError as exc:
+            msg = str(exc)
+            if not any(w in msg for w in _SHAPE_WORDS):
+                raise  # a rule's own validation message passes through unchanged
             shapes = ", ".join(str(shape_of(v)) for v in values if not isinstance(v, (str, type(None))))
-            raise ShapeError(f"{self.name}: inputs of shapes {shapes} do not fit: {exc}") from None
+            raise ShapeError(f"{self.name}: inputs of shapes {shapes} do not fit: {msg}") from None
         return normalize(out)
+
+
+# NumPy's words for inputs whose shapes do not fit together
+_SHAPE_WORDS = ("broadcast", "shape", "mismatch", "align", "dimension", "size")
 
 
 def _vjp_from_partial(p: Callable) -> Callable:
@@ -338,6 +345,8 @@ def fit(ct: Any, like: Any, broadcast: bool = False) -> Any:
     """
     if type(ct) is float and type(like) is float:
         return ct
+    if type(ct) is np.ndarray and type(like) is np.ndarray and ct.shape == like.shape and ct.dtype == like.dtype:
+        return ct  # the common case for arrays, without the generic checks below
     shape = shape_of(like)
     cshape = shape_of(ct)
     if cshape != shape:

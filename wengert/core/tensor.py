@@ -151,9 +151,7 @@ class Tensor:
         ``retain_graph=True``; ``create_graph=True`` records the backward pass
         itself so that ``.grad`` can be differentiated again.
         """
-        from .engine import backward
-
-        backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
+        _engine_backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
 
     # ------------------------------------------------------------ the op's inputs
     # The inputs are kept in two slots rather than one tuple: a tuple per node
@@ -394,3 +392,7 @@ def is_tensor(x: Any) -> bool:
 
 
 __all__ = ["STATE", "Tensor", "as_tensor", "is_tensor", "tensor"]
+
+
+# Set by wengert.core.engine when it is imported (it needs Tensor, and Tensor.backward needs it).
+_engine_backward: Any = None

@@ -235,7 +235,7 @@ def _gt0(x: Any) -> Any:
     xr = raw(x)
     if type(xr) is float:
         return 1.0 if xr > 0.0 else 0.0
-    return (xr > 0).astype(xr.dtype)
+    return xr > 0  # a boolean mask: g * mask keeps g's dtype, one pass fewer than a float mask
 
 
 def _fdtype(x: Any) -> np.dtype:
