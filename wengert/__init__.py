@@ -9,7 +9,8 @@
 """
 from __future__ import annotations
 
-from .core import (
+from . import data, nn, optim  # noqa: F401  (neural networks, optimisers, datasets)
+from .core import (  # noqa: F401  (the engine)
     REGISTRY,
     Context,
     Function,
@@ -24,11 +25,22 @@ from .core import (
     no_grad,
     tensor,
 )
-from .ops.api import *  # noqa: F401,F403  (wg.exp, wg.sum, ... as plain module functions)
+from .io import load, save  # noqa: F401  (safetensors checkpoints)
+from .ops.api import *  # wg.exp, wg.sum, ... as plain module functions
 from .ops.api import abs, max, min, sum  # noqa: F401  (shadow the builtins on purpose, as NumPy does)
-from .transforms import GradcheckError, grad, gradcheck, hessian, hvp, jacfwd, jacobian, jacrev, jvp, value_and_grad, vjp  # noqa: F401,E501
+from .teach import GradientFlowMonitor, draw, trace  # noqa: F401  (seeing backprop; wg.trace(matrix) still sums the diagonal)
+from .transforms import (  # noqa: F401  (derivatives as functions)
+    GradcheckError,
+    grad,
+    gradcheck,
+    hessian,
+    hvp,
+    jacfwd,
+    jacobian,
+    jacrev,
+    jvp,
+    value_and_grad,
+    vjp,
+)
 
 __version__ = "0.1.0"
-from .teach import GradientFlowMonitor, draw, trace  # noqa: E402,F401  (seeing backprop; wg.trace(matrix) still sums the diagonal)
-from . import data, nn, optim  # noqa: F401  (neural networks, optimisers, datasets)
-from .io import load, save  # noqa: F401  (safetensors checkpoints)
