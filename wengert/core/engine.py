@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from . import tensor as _tensor_mod
 from .rule import anomaly_backward, fit, ieee
 from .state import STATE
-from . import tensor as _tensor_mod
-from .tensor import Tensor, _new, dtype_of, shape_of, to_value
+from .tensor import _MANY, Tensor, _new, dtype_of, shape_of, to_value
 
 RELEASED_MSG = (
     "Trying to backward through the graph a second time (or to read a part of it that backward() already "
@@ -92,17 +92,45 @@ def walk(root: Tensor, seed: Any, retain_graph: bool, differentiable: bool, leaf
                     _accumulate_grad(node, g, differentiable)
                 if rule is None:
                     continue
-            args = node._args
-            if args is None:
+            # the inputs, read from the node's two slots (see Tensor._args) without a
+            # property call; on the plain-value path, their values.  Written out for
+            # one and two inputs because this loop runs once per node of the graph.
+            in0 = node._in0
+            if in0 is None:
                 raise RuntimeError(RELEASED_MSG)
+            in1 = node._in1
+            if in1 is None:
+                args = (in0,)
+            elif in1 is _MANY:
+                args = in0
+            else:
+                args = (in0, in1)
             params = node._params
             if differentiable:
                 prims = args
                 ans: Any = node
             else:
-                prims = [a._value if isinstance(a, Tensor) else a for a in args]
                 ans = node._value
-            pairs = ieee(_vjps, rule, args, params, g, ans, *prims)
+                if in1 is None:
+                    prims = (in0._value if isinstance(in0, Tensor) else in0,)
+                elif in1 is _MANY:
+                    prims = tuple([a._value if isinstance(a, Tensor) else a for a in args])
+                else:
+                    prims = (in0._value if isinstance(in0, Tensor) else in0,
+                             in1._value if isinstance(in1, Tensor) else in1)
+            try:
+                if rule.vjp_all is None and params is None:
+                    vjps = rule.vjps
+                    pairs = []
+                    i = 0
+                    for a in args:
+                        if isinstance(a, Tensor) and a.requires_grad:
+                            pairs.append((i, a, vjps[i](g, ans, *prims)))
+                        i += 1
+                else:
+                    pairs = _vjps(rule, args, params, g, ans, *prims)
+            except ArithmeticError:  # a Python float raised where NumPy gives inf/nan: redo with NumPy scalars
+                pairs = ieee(_vjps, rule, args, params, g, ans, *prims)
             for i, a, ct in pairs:
                 av = a._value
                 if type(ct) is not float or type(av) is not float:
@@ -118,7 +146,7 @@ def walk(root: Tensor, seed: Any, retain_graph: bool, differentiable: bool, leaf
                 else:
                     a._cot = prev + ct
             if not retain_graph:
-                node._args = None
+                node._in0 = None  # release the saved inputs
     finally:
         for n in waiting.values():  # an error stopped the walk: leave no stale cotangents behind
             n._cot = None
