@@ -122,11 +122,9 @@ def walk(root: Tensor, seed: Any, retain_graph: bool, differentiable: bool, leaf
                 if rule.vjp_all is None and params is None:
                     vjps = rule.vjps
                     pairs = []
-                    i = 0
-                    for a in args:
+                    for i, a in enumerate(args):
                         if isinstance(a, Tensor) and a.requires_grad:
                             pairs.append((i, a, vjps[i](g, ans, *prims)))
-                        i += 1
                 else:
                     pairs = _vjps(rule, args, params, g, ans, *prims)
             except ArithmeticError:  # a Python float raised where NumPy gives inf/nan: redo with NumPy scalars
