@@ -105,6 +105,14 @@ class Rule:
         return f"<rule {self.name}>"
 
     def __call__(self, *args: Any, **params: Any) -> Any:
+        if len(args) == 1 and type(args[0]) is float and self.scalar is not None and not params:
+            # a rule on one Python float (e.g. cos(x) inside sin's VJP on the scalar path)
+            try:
+                r = self.scalar(args[0])
+                if type(r) is float:
+                    return r
+            except (ArithmeticError, ValueError):
+                pass
         if self.arity is not None and len(args) > self.arity:  # e.g. reshape(x, shape)
             extra = args[self.arity:]
             if len(extra) > len(self.param_names):

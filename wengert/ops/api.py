@@ -12,12 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from ..core.rule import Rule, apply
+from ..core.rule import Rule, apply, apply1, apply2
 from ..core.tensor import Tensor, raw
 from . import composite as C
 from . import table as R
 
-_EMPTY: dict = {}  # shared empty params (never mutated)
 
 
 def _t(x: Any) -> Tensor:
@@ -26,7 +25,7 @@ def _t(x: Any) -> Tensor:
 
 def _public_unary(rule: Rule, name: str | None = None):
     def fn(x: Any) -> Tensor:
-        return apply(rule, (_t(x),), _EMPTY)
+        return apply1(rule, x if isinstance(x, Tensor) else Tensor(x))
 
     fn.__name__ = fn.__qualname__ = name or rule.name
     fn.__doc__ = f"{rule.doc}\n\nElementwise; returns a Tensor (rule ``{rule.name}``)."
@@ -35,7 +34,7 @@ def _public_unary(rule: Rule, name: str | None = None):
 
 def _public_binary(rule: Rule, name: str | None = None):
     def fn(x: Any, y: Any) -> Tensor:
-        return apply(rule, (_t(x), y), _EMPTY)
+        return apply2(rule, x if isinstance(x, Tensor) else Tensor(x), y)
 
     fn.__name__ = fn.__qualname__ = name or rule.name
     fn.__doc__ = f"{rule.doc}\n\nElementwise with NumPy broadcasting; returns a Tensor (rule ``{rule.name}``)."
