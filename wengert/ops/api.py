@@ -18,7 +18,6 @@ from . import composite as C
 from . import table as R
 
 
-
 def _t(x: Any) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
 
