@@ -11,47 +11,8 @@
 (16, 2)
 """
 from . import functional, init
-from .layers import (
-    GELU,
-    AvgPool2d,
-    BatchNorm1d,
-    Conv2d,
-    Dropout,
-    Embedding,
-    Flatten,
-    Identity,
-    LayerNorm,
-    LeakyReLU,
-    Linear,
-    MaxPool2d,
-    ReLU,
-    Sequential,
-    Sigmoid,
-    Softmax,
-    Tanh,
-)
+from .layers import *
+from .layers import __all__ as _layers
 from .module import Module, Parameter
 
-__all__ = [
-    "GELU",
-    "AvgPool2d",
-    "BatchNorm1d",
-    "Conv2d",
-    "Dropout",
-    "Embedding",
-    "Flatten",
-    "Identity",
-    "LayerNorm",
-    "LeakyReLU",
-    "Linear",
-    "MaxPool2d",
-    "Module",
-    "Parameter",
-    "ReLU",
-    "Sequential",
-    "Sigmoid",
-    "Softmax",
-    "Tanh",
-    "functional",
-    "init",
-]
+__all__ = [*_layers, "Module", "Parameter", "functional", "init"]  # noqa: PLE0604
