@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-
 from opspec import Case, Spec, away_from_zero, distinct, normal, positive, well_conditioned
 
 UNARY_SHAPES = [Case([()]), Case([(3,)]), Case([(2, 3)])]

@@ -34,7 +34,7 @@ def test_seed_001_sigmoid_gate_gradient_is_s_times_one_minus_s():
 def test_seed_003_sigmoid_network_forward_and_gradients():
     x1, x2 = 0.888, -0.49
     w = {k: wg.tensor(v, requires_grad=True) for k, v in
-         dict(w1=1.76, w2=0.4, w3=0.97, w4=2.24, w5=1.86, w6=-0.97).items()}
+         {"w1": 1.76, "w2": 0.4, "w3": 0.97, "w4": 2.24, "w5": 1.86, "w6": -0.97}.items()}
     a1 = x1 * w["w1"] + x2 * w["w2"]
     h1 = wg.sigmoid(a1)
     a2 = x1 * w["w3"] + x2 * w["w4"]
@@ -49,16 +49,16 @@ def test_seed_003_sigmoid_network_forward_and_gradients():
     assert round(0.797 * 1.86 + 0.441 * -0.97, 3) == 1.055
     assert abs(a3.item() - 1.055) < 1e-3 and abs(y.item() - 0.741) < 1e-3
     y.backward()
-    s = lambda v: 1 / (1 + math.exp(-v))  # noqa: E731
+    s = lambda v: 1 / (1 + math.exp(-v))
     A1, A2 = x1 * 1.76 + x2 * 0.4, x1 * 0.97 + x2 * 2.24
     H1, H2 = s(A1), s(A2)
     Y = s(H1 * 1.86 + H2 * -0.97)
     dy_da3 = Y * (1 - Y)
-    expected = dict(
-        w5=dy_da3 * H1, w6=dy_da3 * H2,
-        w1=dy_da3 * 1.86 * H1 * (1 - H1) * x1, w2=dy_da3 * 1.86 * H1 * (1 - H1) * x2,
-        w3=dy_da3 * -0.97 * H2 * (1 - H2) * x1, w4=dy_da3 * -0.97 * H2 * (1 - H2) * x2,
-    )
+    expected = {
+        "w5": dy_da3 * H1, "w6": dy_da3 * H2,
+        "w1": dy_da3 * 1.86 * H1 * (1 - H1) * x1, "w2": dy_da3 * 1.86 * H1 * (1 - H1) * x2,
+        "w3": dy_da3 * -0.97 * H2 * (1 - H2) * x1, "w4": dy_da3 * -0.97 * H2 * (1 - H2) * x2,
+    }
     for k, v in expected.items():
         assert math.isclose(w[k].grad.item(), v, rel_tol=1e-12), k
 

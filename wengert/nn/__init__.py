@@ -11,6 +11,7 @@
 (16, 2)
 """
 from . import functional, init
+
 # every layer: the list is layers.__all__
 from .layers import *
 from .layers import __all__ as _layers
