@@ -69,6 +69,7 @@ def walk(root: Tensor, seed: Any, retain_graph: bool, differentiable: bool, leaf
     instead of it being accumulated into ``.grad`` (used by the transforms).
     """
     anomaly = STATE.anomaly
+    handed = {id(seed)}  # arrays given to a .grad in this walk (the caller's seed counts as given)
     root._cot = seed
     # A max-heap of Wengert-list positions (negated ints, which the cyclic GC
     # does not track) and the nodes waiting at those positions.
@@ -89,7 +90,7 @@ def walk(root: Tensor, seed: Any, retain_graph: bool, differentiable: bool, leaf
                 if leaf_hook is not None:
                     leaf_hook(node, g)
                 else:
-                    _accumulate_grad(node, g, differentiable)
+                    _accumulate_grad(node, g, differentiable, handed)
                 if rule is None:
                     continue
             # the inputs, read from the node's two slots (see Tensor._args) without a
@@ -170,12 +171,17 @@ def _vjps(rule: Any, args: tuple, params: dict | None, g: Any, ans: Any, *prims:
     return pairs
 
 
-def _accumulate_grad(node: Tensor, g: Any, differentiable: bool) -> None:
+def _accumulate_grad(node: Tensor, g: Any, differentiable: bool, handed: set) -> None:
     if isinstance(g, Tensor):
         gt = g if differentiable else _new(g._value)
     else:
         if type(g) is np.ndarray:
-            g = g.copy()  # cotangents may be shared between inputs (add passes g to both): own it
+            # .grad must own its array: a cotangent can be a view (reshape, broadcast_to), the
+            # caller's own seed, or the same object handed to two inputs (add passes g to both).
+            # Copy only then; a fresh array from a VJP is kept as it is.
+            if g.base is not None or not g.flags.writeable or id(g) in handed:
+                g = g.copy()
+            handed.add(id(g))
         gt = _new(g)
     if node.grad is None:
         node.grad = gt

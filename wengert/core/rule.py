@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from .state import STATE
-from .tensor import Tensor, _new, dtype_of, normalize, shape_of
+from .tensor import _MANY, Tensor, _new, dtype_of, normalize, shape_of
 
 REGISTRY: dict[str, Rule] = {}
 
@@ -217,7 +217,13 @@ def _finish(rule: Rule, out: Tensor, args: Sequence[Any], values: Sequence[Any],
     if record:
         out.requires_grad = True
         out._rule = rule
-        out._args = tuple(args)
+        n = len(args)  # the inputs go to the node's two slots (see Tensor._args), written directly
+        if n == 1:
+            out._in0 = args[0]
+        elif n == 2:
+            out._in0, out._in1 = args
+        else:
+            out._in0, out._in1 = tuple(args), _MANY
         out._params = params or None
     if STATE.anomaly:
         _anomaly_forward(rule, out, record)
