@@ -164,7 +164,7 @@ class Dropout(Module):
 
 
 class BatchNorm1d(Module):
-    """Batch normalisation over the batch axis of (N, C) inputs, with running statistics for eval()."""
+    """Batch normalisation over the batch axis of (N, C) inputs, with running statistics for evaluation mode."""
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True,
                  dtype: Any = np.float32) -> None:

@@ -183,9 +183,11 @@ class Module:
             m.__dict__["training"] = bool(mode)
         return self
 
-    def eval(self) -> Module:
-        """Evaluation mode: ``train(False)``."""
+    def evaluation_mode(self) -> Module:
+        """Evaluation mode: ``train(False)``; also called ``eval``, PyTorch's name (not the builtin)."""
         return self.train(False)
+
+    eval = evaluation_mode
 
     def double(self) -> Module:
         """Convert every parameter and buffer to float64 (in place); returns self."""
