@@ -2,15 +2,14 @@
 
 The walk is iterative.  Every tensor carries its position in the Wengert list
 (``_seq``, its creation order), and a tensor's consumers are always created
-after it.  A max-heap on that position therefore pops a node only after every
-node that uses it, i.e. once its cotangent is complete.  No recursion, no
-separate topological sort, and each cotangent is released as soon as it has
-been passed on.
+after it.  Visiting the reachable nodes in decreasing position therefore
+reaches a node only after every node that uses it, i.e. once its cotangent is
+complete: one sort of integers, no recursion, and each cotangent is released
+as soon as it has been passed on.
 """
 from __future__ import annotations
 
 import gc
-from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
@@ -70,19 +69,35 @@ def walk(root: Tensor, seed: Any, retain_graph: bool, differentiable: bool, leaf
     """
     anomaly = STATE.anomaly
     handed = {id(seed)}  # arrays given to a .grad in this walk (the caller's seed counts as given)
-    root._cot = seed
-    # A max-heap of Wengert-list positions (negated ints, which the cyclic GC
-    # does not track) and the nodes waiting at those positions.
-    heap = [-root._seq]
-    waiting = {root._seq: root}
+    # Collect the nodes that can receive a cotangent, then visit them in decreasing
+    # Wengert-list position, so every consumer of a node is done before the node.
+    # Sorting the positions once is cheaper than a heap (list.sort compares ints in C).
+    nodes = {root._seq: root}
+    stack = [root]
     # The walk creates no reference cycles and everything it drops is freed by
     # reference counting; letting the cyclic GC rescan the (large, live) graph
     # during the walk would only cost time.  Restored in `finally`.
     gc_enabled = gc.isenabled()
     gc.disable()
     try:
-        while heap:
-            node = waiting.pop(-heappop(heap))
+        while stack:
+            n = stack.pop()
+            in0 = n._in0
+            if n._rule is None or in0 is None:  # a leaf, or released (reported if the walk reaches it)
+                continue
+            in1 = n._in1
+            for a in ((in0,) if in1 is None else in0 if in1 is _MANY else (in0, in1)):
+                if isinstance(a, Tensor) and a.requires_grad:
+                    s = a._seq
+                    if s not in nodes:
+                        nodes[s] = a
+                        stack.append(a)
+        order = sorted(nodes, reverse=True)
+        root._cot = seed
+        for s in order:
+            node = nodes[s]
+            if node._cot is None:  # no path brought a cotangent here
+                continue
             g = node._cot
             node._cot = None
             rule = node._rule
@@ -137,18 +152,14 @@ def walk(root: Tensor, seed: Any, retain_graph: bool, differentiable: bool, leaf
                 if anomaly:
                     anomaly_backward(node, ct, i)
                 prev = a._cot
-                if prev is None:
-                    a._cot = ct
-                    seq = a._seq
-                    waiting[seq] = a
-                    heappush(heap, -seq)
-                else:
-                    a._cot = prev + ct
+                a._cot = ct if prev is None else prev + ct
             if not retain_graph:
                 node._in0 = None  # release the saved inputs
-    finally:
-        for n in waiting.values():  # an error stopped the walk: leave no stale cotangents behind
+    except BaseException:
+        for n in nodes.values():  # an error stopped the walk: leave no stale cotangents behind
             n._cot = None
+        raise
+    finally:
         if gc_enabled:
             gc.enable()
 
