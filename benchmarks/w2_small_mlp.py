@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from common import main, md_table, median, ratio, sig
+from common import alternate, main, md_table, median, ratio, sig
 from mlp_steps import NOTES, init_params, make
 
 LIBS = ["wengert", "numpy", "torch", "jax", "jax_jit", "autograd", "mygrad", "interleaved"]
@@ -71,15 +71,12 @@ def bench_interleaved(args) -> dict:
         batches = [prepare(x, y) for x, y in make_batches()]
         runs[lib] = (step, batches)
 
-    def epoch(lib: str) -> float:
+    def epoch(lib: str) -> None:
         step, batches = runs[lib]
-        t0 = time.perf_counter()
         for x, y in batches:
             step(x, y)
-        return time.perf_counter() - t0
 
-    epoch("wengert"), epoch("numpy")
-    pairs = [(epoch("wengert"), epoch("numpy")) for _ in range(5 if args.quick else 21)]
+    pairs = alternate(lambda: epoch("wengert"), lambda: epoch("numpy"), 5 if args.quick else 21)
     ratios = [w / n for w, n in pairs]
     return {"ratio_median": sig(median(ratios)), "ratio_of_minima": sig(min(w for w, _ in pairs) / min(n for _, n in pairs)),
             "wengert_epoch_s": sig(median([w for w, _ in pairs])), "numpy_epoch_s": sig(median([n for _, n in pairs])),

@@ -19,7 +19,7 @@ import itertools
 import time
 
 import numpy as np
-from common import main, md_table, median, ratio, sig
+from common import alternate, main, md_table, median, ratio, sig
 from mlp_steps import NOTES, init_params, make
 
 LIBS = ["wengert", "numpy", "numpy_matmul", "torch", "jax_jit", "autograd", "mygrad", "interleaved"]
@@ -86,14 +86,7 @@ def bench_interleaved(args) -> dict:
         x, y = prepare(*make_data())
         steps[lib] = (lambda step=step, x=x, y=y: float(step(x, y)))
 
-    def timed(lib: str) -> float:
-        t0 = time.perf_counter()
-        steps[lib]()
-        return time.perf_counter() - t0
-
-    for _ in range(2):
-        timed("wengert"), timed("numpy")
-    pairs = [(timed("wengert"), timed("numpy")) for _ in range(3 if args.quick else 9)]
+    pairs = alternate(steps["wengert"], steps["numpy"], 3 if args.quick else 9, warmup=2)
     ratios = [n / w for w, n in pairs]
     return {"throughput_ratio_median": sig(median(ratios)),
             "throughput_ratio_of_minima": sig(min(n for _, n in pairs) / min(w for w, _ in pairs)),
