@@ -215,10 +215,6 @@ def take_along_axis(x: Any, indices: Any, axis: int) -> Any:
     return getitem(x, index=tuple(index))
 
 
-def broadcast_arrays_shape(*xs: Any) -> tuple:
-    return np.broadcast_shapes(*[shape_of(x) for x in xs])
-
-
 __all__ = [
     "broadcast_to",
     "dot",

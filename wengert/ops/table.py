@@ -55,10 +55,6 @@ def _expand(g: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     return reshape(g, _keepdims_shape(shape_of(x), axis))
 
 
-def _where_scalar(c: Any, x: Any, y: Any) -> Any:
-    return x if c else y
-
-
 # ============================================================== elementwise arithmetic
 
 add = Rule(
@@ -165,10 +161,6 @@ where = Rule(
 
 
 # ============================================================== elementwise functions
-def _safe_log(x: float) -> float:
-    return math.log(x)
-
-
 def _unary(name: str, impl: Any, scalar: Any, partial: Any, doc: str) -> Rule:
     return Rule(name, impl, scalar=scalar, partials=(partial,), doc=doc)
 
@@ -180,7 +172,7 @@ tanh = Rule("tanh", np.tanh, scalar=math.tanh, partials=(lambda ans, x: 1.0 - an
 
 
 exp = _unary("exp", np.exp, math.exp, lambda ans, x: ans, "e^x;  d/dx e^x = e^x")
-log = _unary("log", np.log, _safe_log, lambda ans, x: 1.0 / x, "natural log;  d/dx log x = 1/x")
+log = _unary("log", np.log, math.log, lambda ans, x: 1.0 / x, "natural log;  d/dx log x = 1/x")
 log1p = _unary("log1p", np.log1p, math.log1p, lambda ans, x: 1.0 / (1.0 + x), "log(1 + x);  d/dx = 1/(1+x)")
 expm1 = _unary("expm1", np.expm1, math.expm1, lambda ans, x: ans + 1.0, "e^x - 1;  d/dx = e^x")
 sqrt = _unary("sqrt", np.sqrt, math.sqrt, lambda ans, x: 0.5 / ans, "square root;  d/dx sqrt(x) = 1/(2 sqrt(x))")
@@ -684,14 +676,15 @@ inv = Rule(
 )
 
 
-def _det_expand(v: Any, a: Any) -> Any:
+def _det_expand(v: Any) -> Any:
+    """Append two unit axes, so a (batched) scalar per matrix broadcasts against the matrices."""
     return reshape(v, shape_of(v) + (1, 1))
 
 
 det = Rule(
     "det", np.linalg.det,
     # d det(A) / dA = det(A) A^-T
-    vjp=(lambda g, ans, a: _det_expand(g * ans, a) * _T(inv(a)),),
+    vjp=(lambda g, ans, a: _det_expand(g * ans) * _T(inv(a)),),
     jvp=(lambda t, ans, a: ans * sum_(inv(a) * _T(t), axis=(-2, -1)),),
     doc="determinant (batched over leading axes)",
 )
@@ -712,15 +705,10 @@ def _solve_vjp_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
 solve = Rule(
     "solve", _solve_impl,
     vjp=(_solve_vjp_a, lambda g, ans, a, b: solve(_T(a), g)),  # db = A^-T g
-    jvp=(lambda t, ans, a, b: negative(solve(a, _matvec(t, ans, b))), lambda t, ans, a, b: solve(a, t)),
+    # dx = A^-1 (db - dA x)
+    jvp=(lambda t, ans, a, b: negative(solve(a, matmul(t, ans))), lambda t, ans, a, b: solve(a, t)),
     doc="solve A x = b for x",
 )
-
-
-def _matvec(t: Any, x: Any, b: Any) -> Any:
-    if _ndim(b) == 1:
-        return matmul(t, x)
-    return matmul(t, x)
 
 
 __all__ = [name for name, v in list(globals().items()) if isinstance(v, Rule)] + ["sum_to", "broadcast_to", "cast"]
