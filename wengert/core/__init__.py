@@ -2,12 +2,13 @@
 from . import engine, shapes  # noqa: F401  (register the walk with Tensor, sum_to / broadcast_to / cast with the engine)
 from .function import Context, Function
 from .rule import REGISTRY, Rule, ShapeError, apply
-from .state import STATE, detect_anomaly, enable_grad, is_grad_enabled, no_grad
+from .state import STATE, ConcretizationError, detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .tensor import Tensor, as_tensor, is_tensor, tensor
 
 __all__ = [
            "REGISTRY",
            "STATE",
+           "ConcretizationError",
            "Context",
            "Function",
            "Rule",

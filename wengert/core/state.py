@@ -11,7 +11,7 @@ from typing import Any
 
 
 class _State:
-    __slots__ = ("anomaly", "forward_active", "grad_enabled", "record_tangents")
+    __slots__ = ("anomaly", "forward_active", "grad_enabled", "record_tangents", "tracing")
 
     def __init__(self) -> None:
         self.grad_enabled = True  # record the graph for reverse mode?
@@ -22,9 +22,27 @@ class _State:
         # travel as plain values even through ops that are recorded (e.g. the
         # forward pass inside hvp = jvp(grad(f))), which saves a second graph.
         self.record_tangents = True
+        # > 0 while wg.jit traces a function: a tensor that depends on the traced
+        # inputs then has no concrete value to hand to Python (bool, float, ...).
+        self.tracing = 0
 
 
 STATE = _State()
+
+
+class ConcretizationError(TypeError):
+    """Python asked for the value of a tensor that wg.jit is tracing (``if x > 0:``, ``float(x)``)."""
+
+
+def check_concrete(t: Any, what: str) -> None:
+    """Raise :class:`ConcretizationError` if ``t`` depends on inputs that wg.jit is tracing."""
+    if STATE.tracing and t.requires_grad:
+        raise ConcretizationError(
+            f"{what} of a tensor that depends on the inputs of a function being compiled by wg.jit: its value is "
+            "not fixed while tracing, so Python control flow or conversions on it cannot be compiled. Compute it "
+            "with tensor ops (e.g. wg.where instead of if/else), mark the argument static (static_argnums), "
+            "or call the function without wg.jit"
+        )
 
 
 class _GradMode:

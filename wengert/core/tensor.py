@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .state import STATE
+from .state import STATE, check_concrete
 
 # Creation order: a tensor is always created after its inputs, so sorting by
 # this counter is a topological order of the graph (the Wengert list order).
@@ -109,6 +109,7 @@ class Tensor:
         self._meta["name"] = value
 
     def item(self) -> Any:
+        check_concrete(self, "item()")
         v = self._value
         if type(v) is float:
             return v
@@ -117,9 +118,11 @@ class Tensor:
         return v.item()
 
     def numpy(self) -> np.ndarray:
+        check_concrete(self, "numpy()")
         return self.data
 
     def tolist(self) -> Any:
+        check_concrete(self, "tolist()")
         return self.data.tolist()
 
     def detach(self) -> Tensor:
@@ -185,6 +188,7 @@ class Tensor:
 
     # ------------------------------------------------------------ conversions
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        check_concrete(self, "conversion to a NumPy array (np.asarray)")
         a = self.data
         if dtype is not None:
             a = a.astype(dtype, copy=False)
@@ -202,6 +206,7 @@ class Tensor:
             yield self[i]
 
     def __bool__(self) -> bool:
+        check_concrete(self, "bool() (an if/while on a tensor)")
         return bool(self.data)
 
     def __float__(self) -> float:
@@ -211,6 +216,7 @@ class Tensor:
         return int(self.item())
 
     def __index__(self) -> int:
+        check_concrete(self, "use as an index")
         if self.dtype.kind not in "iub":
             raise TypeError(f"only integer tensors can be used as an index, got dtype {self.dtype}")
         return int(self.item())
