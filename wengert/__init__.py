@@ -26,6 +26,7 @@ from .core import (  # noqa: F401  (the engine)
     tensor,
 )
 from .io import load, save  # noqa: F401  (safetensors checkpoints)
+from .jit import ConcretizationError, jit  # noqa: F401  (record once, replay on NumPy values)
 from .ops.api import *  # wg.exp, wg.sum, ... as plain module functions
 from .ops.api import abs, max, min, sum  # noqa: F401  (shadow the builtins on purpose, as NumPy does)
 from .teach import GradientFlowMonitor, draw, trace  # noqa: F401  (seeing backprop; wg.trace(matrix) still sums the diagonal)

@@ -1,0 +1,657 @@
+"""wg.jit: record the Wengert list once, then replay it on plain NumPy values.
+
+An eager call pays Python bookkeeping for every op (a Tensor per value, a
+graph node per op, a reverse walk); on small arrays that bookkeeping costs
+more than NumPy's own work.  ``jit(fn)`` runs ``fn`` once on *tracers* (input
+Tensors that the engine records), keeps the recorded graph from the outputs
+back to the inputs as a *program* (a topologically ordered list of steps
+``v7 = tanh(v6)``), and answers later calls with the same shapes and dtypes
+by running those steps' NumPy forward implementations on plain values: no
+Tensor, no graph, no walk.  A gradient compiles the same way, because
+``grad`` applied to traced inputs records its own backward pass (that is how
+``grad(grad(f))`` works): ``jit(grad(f))`` is one program holding the
+forward *and* the backward ops.
+
+>>> import numpy as np, wengert as wg
+>>> A = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+>>> f = lambda theta: wg.sum(wg.tanh(A @ theta))
+>>> g = wg.jit(wg.grad(f))
+>>> theta = np.array([0.1, -0.2])
+>>> np.allclose(g(theta), wg.grad(f)(theta))        # the first call traces, later ones replay
+True
+>>> print(g.program(theta))                          # doctest: +NORMALIZE_WHITESPACE
+program: 1 input, 5 steps, 3 constants
+  in0: float64 (2,)
+  v0 = matmul(c0, in0)
+  v1 = tanh(v0)
+  v2 = multiply(v1, v1)
+  v3 = subtract(c1, v2)
+  v4 = matmul(v3, c2)
+  return v4
+
+**Semantics** (the JAX ones, where the engine allows):
+
+* *What is traced.*  Arguments are flattened with :mod:`wengert.tree`.
+  Floating-point arrays, Tensors and Python floats are traced (a Python
+  float becomes a float64 tracer, so a new value does not recompile).
+  Everything else is *static*: part of the cache key, by value: Python ints,
+  bools, strings, ``None``, integer and boolean arrays (usually indices or
+  masks; keyed by their contents), and the arguments named in
+  ``static_argnums`` (which must be hashable).
+* *Cache.*  The key is the argument structure, each traced leaf's shape and
+  dtype, and the static values; a new key traces ``fn`` again.
+* *Constants.*  Values that do not depend on the traced inputs (closed-over
+  arrays, ``wg.tensor(...)`` made inside ``fn``) are captured when ``fn`` is
+  traced, ndarrays by copy: changing a closed-over array afterwards is not
+  seen.  Closed-over Tensors that *require grad* (a model's parameters) are
+  the exception: every op on them was recorded, so the program reads their
+  current value at each call (an optimiser's updates are seen).
+* *Side effects and randomness* in ``fn`` (printing, ``np.random``) happen
+  once, while tracing; the replay only repeats the recorded ops.
+* *Python control flow on traced values* (``if x.sum() > 0:``, ``float(x)``)
+  raises :class:`~wengert.core.state.ConcretizationError`: the branch would be
+  frozen.  Use ``wg.where``, or mark the argument static.
+* *What comes back.*  Trees as ``fn`` returns them; each traced output is a
+  plain value (an ndarray, or a Python float for a float64 scalar), or a
+  Tensor without graph when some argument was a Tensor.  Arrays handed out
+  are never views of the program's constants or of each other.
+* *When ``fn`` runs eagerly instead.*  The replay cannot be differentiated,
+  so a call with a Tensor argument that requires grad (with grad mode on) or
+  carries a forward-mode tangent, or a call under ``wg.detect_anomaly()``,
+  simply calls ``fn``.  And where the engine computes a value *outside* the
+  recorded graph (see below) the program would silently go stale, so such a
+  trace is not compiled: ``fn`` runs eagerly for that signature, with a
+  :class:`JitFallbackWarning` that names the op.
+
+**Values outside the graph.**  The engine records only what reverse mode
+needs: the differentiable ops.  An op without derivative (comparisons,
+``sign``, ``argmax``), an op under ``wg.no_grad()``, ``detach()``, ``.data``,
+``Tensor.backward()`` without ``create_graph``, and the derivative rules that
+read plain values (relu's mask, abs, max/min, maximum/minimum, clip, prod)
+produce values that a replay would wrongly treat as constants.  While
+tracing, :class:`_Guard` watches exactly those places and refuses to compile
+such a trace (the results stay exact, only not compiled).
+
+Custom ops (``wg.Function``) replay their ``forward``; their ``backward`` is
+first order, so ``jit(grad(f))`` through one fails at trace time with the
+Function's own error, as ``grad(grad(f))`` does.
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .core.rule import Rule
+from .core.state import STATE, ConcretizationError
+from .core.tensor import Tensor, _new, dtype_of, normalize, shape_of
+from .tree import tree_flatten, tree_unflatten
+
+__all__ = ["ConcretizationError", "JitFallbackWarning", "Jitted", "Program", "jit"]
+
+
+class JitFallbackWarning(UserWarning):
+    """wg.jit could not compile a trace exactly, so the function runs eagerly for that signature."""
+
+
+def jit(fn: Callable, static_argnums: int | Sequence[int] = ()) -> Jitted:
+    """Compile ``fn`` by tracing it once per argument signature and replaying the recorded ops.
+
+    ``static_argnums`` names positional arguments that are not traced: their
+    values (which must be hashable) become part of the cache key and are seen
+    by ``fn`` as plain Python values, so ``fn`` may branch on them.  See the
+    module docstring (:mod:`wengert.jit`) for what is traced, cached and
+    returned.
+
+    >>> import numpy as np, wengert as wg
+    >>> def f(x, n):
+    ...     for _ in range(n):                 # n is static: the loop is unrolled while tracing
+    ...         x = wg.sin(x)
+    ...     return wg.sum(x)
+    >>> g = wg.jit(wg.grad(f), static_argnums=1)
+    >>> x = np.array([0.5, 1.0])
+    >>> np.allclose(g(x, 3), wg.grad(f)(x, 3))
+    True
+    """
+    if not callable(fn):
+        raise TypeError(f"jit: fn must be callable, got a {type(fn).__name__}; "
+                        "use wg.jit(f, static_argnums=...) or functools.partial(wg.jit, static_argnums=...) "
+                        "as a decorator")
+    return Jitted(fn, _static_nums(static_argnums))
+
+
+def _static_nums(static_argnums: Any) -> tuple:
+    if isinstance(static_argnums, (int, np.integer)) and not isinstance(static_argnums, bool):
+        return (int(static_argnums),)
+    if isinstance(static_argnums, (tuple, list)) and all(
+            isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in static_argnums):
+        nums = tuple(int(a) for a in static_argnums)
+        if len(set(nums)) != len(nums):
+            raise ValueError(f"jit: static_argnums={static_argnums!r} names an argument twice")
+        return nums
+    raise TypeError(f"jit: static_argnums must be an int or a tuple of ints, got {static_argnums!r}")
+
+
+# ====================================================================== the jitted callable
+_EAGER = "eager"  # a cache entry: this signature could not be compiled, call fn
+
+
+class Jitted:
+    """What :func:`jit` returns: call it like ``fn``; ``.program(*args)`` shows the compiled Wengert list."""
+
+    def __init__(self, fn: Callable, static_argnums: tuple) -> None:
+        functools.update_wrapper(self, fn, updated=())  # name, docstring (not fn's __dict__: it would shadow ours)
+        self.fn = fn
+        self.static_argnums = static_argnums
+        self._cache: dict = {}
+
+    def __repr__(self) -> str:
+        return f"<wg.jit of {getattr(self.fn, '__qualname__', self.fn)!r}, {len(self._cache)} compiled>"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        sig = _signature(self, args, kwargs)
+        if sig is None:  # a Tensor argument the caller may differentiate, or anomaly mode
+            return self.fn(*args, **kwargs)
+        key, values, tensor_mode = sig
+        prog = self._cache.get(key)
+        if prog is None:
+            prog, out = _compile(self, args, kwargs, values, tensor_mode)
+            self._cache[key] = prog
+            return out
+        if prog is _EAGER:
+            return self.fn(*args, **kwargs)
+        return prog.run(values, tensor_mode)
+
+    def program(self, *args: Any, **kwargs: Any) -> Program:
+        """The compiled program for these arguments (traced now if it is not cached yet)."""
+        sig = _signature(self, args, kwargs)
+        if sig is None:
+            raise ValueError("jit.program: these arguments are not compiled (a Tensor argument requires grad, "
+                             "or detect_anomaly is on): the function runs eagerly for them")
+        key, values, tensor_mode = sig
+        if key not in self._cache:
+            self._cache[key], _ = _compile(self, args, kwargs, values, tensor_mode)
+        prog = self._cache[key]
+        if prog is _EAGER:
+            raise ValueError(f"jit.program: {self!r} runs eagerly for these arguments (see the JitFallbackWarning "
+                             "of its first call)")
+        return prog
+
+
+def _signature(jf: Jitted, args: tuple, kwargs: dict) -> tuple | None:
+    """(cache key, traced values in order, tensor mode), or None when ``fn`` must run eagerly.
+
+    This runs on every call, before the replay: the common case (positional
+    ndarrays and floats, nothing static) is handled by the first loop alone.
+    """
+    if STATE.anomaly:
+        return None
+    if not kwargs and not jf.static_argnums:
+        key = []
+        values = []
+        for a in args:
+            t = type(a)
+            if t is np.ndarray and a.dtype.kind == "f" and a.ndim:
+                key.append((a.shape, a.dtype))
+                values.append(a)
+            elif t is float:
+                key.append(float)
+                values.append(a)
+            else:
+                break
+        else:
+            return tuple(key), values, False
+    # the general case: trees, kwargs, static arguments
+    nargs = len(args)
+    static = {}
+    for n in jf.static_argnums:
+        if not -nargs <= n < nargs:
+            raise IndexError(f"jit: static_argnums={n} is out of range: {_name(jf)} was called with {nargs} "
+                             f"positional argument{'s' if nargs != 1 else ''}")
+        static[n % nargs] = args[n]
+    for n, v in static.items():
+        try:
+            hash(v)
+        except TypeError:
+            raise TypeError(f"jit: static argument {n} of {_name(jf)} is a {type(v).__name__}, which is not "
+                            "hashable; static arguments are part of the cache key (use a tuple instead of a "
+                            "list, or pass arrays as traced arguments)") from None
+    dynamic = tuple(a for i, a in enumerate(args) if i not in static)
+    leaves, treedef = tree_flatten((dynamic, kwargs))
+    key = [treedef, tuple((n, type(v), v) for n, v in sorted(static.items()))]
+    values = []
+    tensor_mode = False
+    for i, leaf in enumerate(leaves):
+        if isinstance(leaf, Tensor):
+            tensor_mode = True
+            if (leaf.requires_grad and STATE.grad_enabled) or (leaf._tangent is not None and STATE.forward_active):
+                return None  # the caller may differentiate through this call: the replay could not
+            leaf = leaf._value
+        entry, value = _leaf_key(jf, leaf, i)
+        key.append(entry)
+        if value is not _STATIC:
+            values.append(value)
+    return tuple(key), values, tensor_mode
+
+
+_STATIC = object()  # marks a leaf that is part of the key, not traced
+
+
+def _leaf_key(jf: Jitted, leaf: Any, i: int) -> tuple:
+    """A leaf's part of the cache key and its traced value (or _STATIC)."""
+    t = type(leaf)
+    if t is float:
+        return float, leaf
+    if t is np.ndarray or isinstance(leaf, np.generic):
+        a = np.asarray(leaf)
+        kind = a.dtype.kind
+        if kind == "f" and a.dtype != np.float16:
+            return (a.shape, a.dtype), normalize(a)
+        if kind in "biu":  # indices and masks: static, keyed by their contents
+            return ("static array", a.shape, a.dtype, a.tobytes()), _STATIC
+        raise TypeError(f"jit: argument leaf {i} of {_name(jf)} has dtype {a.dtype}, which wengert does not "
+                        "support (use float32 or float64)")
+    if isinstance(leaf, float):  # a float subclass
+        return float, float(leaf)
+    try:
+        hash(leaf)
+    except TypeError:
+        raise TypeError(f"jit: argument leaf {i} of {_name(jf)} is a {t.__name__}, which is neither an array "
+                        "nor hashable; non-array leaves are static (part of the cache key) and must be hashable"
+                        ) from None
+    return ("static", t, leaf), _STATIC
+
+
+def _name(jf: Jitted) -> str:
+    return getattr(jf.fn, "__name__", "fn")
+
+
+# ====================================================================== tracing
+def _compile(jf: Jitted, args: tuple, kwargs: dict, values: list, tensor_mode: bool) -> tuple:
+    """Trace ``fn`` once: (the Program, or _EAGER, and the result of this first call)."""
+    tracers = []
+    for v in values:
+        z = _new(v)
+        z.requires_grad = True
+        tracers.append(z)
+    call_args, call_kwargs = _substitute(jf, args, kwargs, tracers)
+    guard = _Guard()
+    foreign = sys.getprofile()
+    saved = STATE.grad_enabled, STATE.forward_active, STATE.record_tangents
+    STATE.grad_enabled, STATE.forward_active, STATE.record_tangents = True, 0, True
+    STATE.tracing += 1
+    if foreign is None:
+        sys.setprofile(guard)
+    try:
+        out = jf.fn(*call_args, **call_kwargs)
+    except Exception as exc:
+        if guard.concretized:
+            raise ConcretizationError(guard.concretization_message(_name(jf))) from exc
+        raise
+    finally:
+        if foreign is None:
+            sys.setprofile(None)
+        STATE.tracing -= 1
+        STATE.grad_enabled, STATE.forward_active, STATE.record_tangents = saved
+    if guard.concretized:
+        raise ConcretizationError(guard.concretization_message(_name(jf)))
+    out_leaves, out_td = tree_flatten(out)
+    first = [_first_value(o, tensor_mode) for o in out_leaves]
+    if foreign is not None:
+        warnings.warn(f"wg.jit: a profiler was active while {_name(jf)} was traced, so the trace could not be "
+                      "checked for values computed outside the graph (see wengert.jit); start the profiler "
+                      "after the first call to be safe", JitFallbackWarning, stacklevel=3)
+    if guard.leaks:
+        warnings.warn(f"wg.jit: {_name(jf)} runs eagerly for these argument shapes: " + guard.leaks[0] +
+                      "; a compiled replay would treat that value as a constant", JitFallbackWarning, stacklevel=3)
+        return _EAGER, tree_unflatten(out_td, first)
+    prog = Program(tracers, out_leaves, out_td)
+    return prog, tree_unflatten(out_td, first)
+
+
+def _substitute(jf: Jitted, args: tuple, kwargs: dict, tracers: list) -> tuple:
+    """The call's arguments with every traced leaf replaced by its tracer."""
+    it = iter(tracers)
+    nargs = len(args)
+    static = {n % nargs for n in jf.static_argnums}
+    dynamic = tuple(a for i, a in enumerate(args) if i not in static)
+    leaves, treedef = tree_flatten((dynamic, kwargs))
+    new = []
+    for i, leaf in enumerate(leaves):  # traced exactly where _signature took a value
+        _, value = _leaf_key(jf, leaf._value if isinstance(leaf, Tensor) else leaf, i)
+        new.append(leaf if value is _STATIC else next(it))
+    dyn, kw = tree_unflatten(treedef, new)
+    dyn = iter(dyn)
+    call_args = [args[i] if i in static else next(dyn) for i in range(nargs)]
+    return call_args, kw
+
+
+def _first_value(o: Any, tensor_mode: bool) -> Any:
+    """An output of the tracing call, handed out like a replayed one."""
+    if isinstance(o, Tensor):
+        v = o._value
+        if type(v) is np.ndarray:
+            v = v.copy()  # the trace's arrays may be views; the caller gets its own
+        return _new(v) if tensor_mode else v
+    return o
+
+
+# ====================================================================== the guard
+class _Guard:
+    """While ``fn`` is traced, watch the places where a value can leave the recorded graph.
+
+    A stopgap until the engine records these itself while tracing: installed
+    with ``sys.setprofile`` for the trace only, it sees calls of a handful of
+    engine functions (``_WATCHED``) and checks whether their argument depends
+    on the traced inputs (it requires grad, or is *tainted*: made from such a
+    value outside the graph).  A leak makes the trace run eagerly instead of
+    compiling; Python asking for a tainted value (``bool``, ``item``) is a
+    :class:`ConcretizationError`, as it is for a tensor that requires grad.
+    """
+
+    __slots__ = ("concretized", "leaks", "pending", "tainted")
+
+    def __init__(self) -> None:
+        self.tainted: dict = {}  # id -> Tensor computed from traced values outside the graph (kept alive)
+        self.leaks: list = []  # what left the graph, in words
+        self.concretized: list = []  # what Python asked of a tainted tensor
+        self.pending: set = set()  # frames whose returned Tensor is to be tainted
+
+    def dependent(self, x: Any) -> bool:
+        return isinstance(x, Tensor) and (x.requires_grad or id(x) in self.tainted)
+
+    def __call__(self, frame: Any, event: str, arg: Any) -> None:
+        if event == "call":
+            check = _WATCHED.get(frame.f_code)
+            if check is not None:
+                check(self, frame)
+        elif event == "return" and self.pending and frame in self.pending:
+            self.pending.discard(frame)
+            if isinstance(arg, Tensor):
+                self.tainted[id(arg)] = arg
+
+    def leak(self, frame: Any, what: str) -> None:
+        self.leaks.append(what)
+        self.pending.add(frame)
+
+    def concretization_message(self, name: str) -> str:
+        return (f"{self.concretized[0]} of a tensor computed from the traced inputs of {name} (by an op without "
+                "gradient, e.g. a comparison): its value is not fixed while wg.jit traces, so Python control flow "
+                "or conversions on it cannot be compiled. Compute it with tensor ops (e.g. wg.where instead of "
+                "if/else), mark the argument static (static_argnums), or call the function without wg.jit")
+
+
+def _check_apply(g: _Guard, frame: Any) -> None:
+    loc = frame.f_locals
+    _check_op(g, frame, loc.get("rule"), loc.get("args", ()))
+
+
+def _check_apply12(g: _Guard, frame: Any) -> None:
+    loc = frame.f_locals  # apply1(rule, x) and apply2(rule, x, y): the scalar fast paths
+    _check_op(g, frame, loc.get("rule"), (loc.get("x"), loc.get("y")))
+
+
+def _check_op(g: _Guard, frame: Any, rule: Rule, args: tuple) -> None:
+    if STATE.grad_enabled and rule.differentiable:
+        return  # recorded: the program will hold it
+    if not any(g.dependent(a) for a in args):
+        return
+    if not STATE.grad_enabled:
+        g.leak(frame, f"op '{rule.name}' was computed from a traced value under wg.no_grad()")
+    elif not rule.differentiable:
+        g.leak(frame, f"op '{rule.name}' (which has no derivative, so the engine does not record it) was "
+                      "computed from a traced value")
+
+
+
+
+# functions that read a traced tensor's value only for its shape or dtype
+_SHAPE_ONLY = frozenset({"zeros_like", "ones_like", "_concat_jvp", "_eye_like", "save_for_backward"})
+
+
+def _check_raw(g: _Guard, frame: Any) -> None:
+    x = frame.f_locals.get("x")
+    if g.dependent(x):
+        caller = frame.f_back.f_code.co_name if frame.f_back is not None else "?"
+        if caller not in _SHAPE_ONLY:
+            g.leaks.append(f"'{caller}' (a derivative or helper of the engine) read the plain value of a traced "
+                           "tensor outside the graph")
+
+
+def _check_self(what: str) -> Callable:
+    def check(g: _Guard, frame: Any) -> None:
+        if g.dependent(frame.f_locals.get("self")):
+            g.leak(frame, f"{what} of a traced tensor")
+
+    return check
+
+
+def _check_walk(g: _Guard, frame: Any) -> None:
+    loc = frame.f_locals
+    if not loc.get("differentiable") and g.dependent(loc.get("root")):
+        g.leaks.append("backward() computed gradients on plain values (use wg.grad, or create_graph=True)")
+
+
+def _check_concrete(g: _Guard, frame: Any) -> None:
+    loc = frame.f_locals
+    t = loc.get("t")
+    if isinstance(t, Tensor) and id(t) in g.tainted:
+        g.concretized.append(loc.get("what", "the value"))
+
+
+def _watched() -> dict:
+    """The engine functions the guard watches, by code object (missing ones are skipped)."""
+    table = {
+        "rule.apply": _check_apply,
+        "rule.apply1": _check_apply12,
+        "rule.apply2": _check_apply12,
+        "tensor.raw": _check_raw,
+        "engine.walk": _check_walk,
+        "state.check_concrete": _check_concrete,
+    }
+    out = {}
+    for where, check in table.items():
+        module, name = where.split(".")
+        # (by module path: the package `wengert.core` re-exports a function named `tensor`)
+        f = getattr(importlib.import_module(f"{__package__}.core.{module}"), name, None)
+        if f is not None and hasattr(f, "__code__"):
+            out[f.__code__] = check
+    out[Tensor.detach.__code__] = _check_self("detach()")
+    out[Tensor.data.fget.__code__] = _check_self(".data")
+    return out
+
+
+_WATCHED = _watched()
+
+
+# ====================================================================== the program
+def _is_identity(rule: Rule, node: Tensor, src: Any) -> bool:
+    """Does this step hand its input on unchanged for the traced shapes (e.g. reshape to the same shape)?"""
+    name = rule.name
+    if name not in ("identity", "reshape", "broadcast_to", "sum_to", "cast"):
+        return False
+    v, s = node._value, src._value if isinstance(src, Tensor) else src
+    return shape_of(v) == shape_of(s) and dtype_of(v) == dtype_of(s) and type(v) is type(s)
+
+
+class Program:
+    """A compiled Wengert list: input slots, constants, steps ``(forward, argument slots, output slot)``.
+
+    Slots are positions in one list of values: the traced inputs first, then
+    the constants, then one slot per step.  ``run`` fills the inputs and
+    calls each step's NumPy forward in order.
+    """
+
+    def __init__(self, tracers: list, out_leaves: list, out_td: Any) -> None:
+        self.out_td = out_td
+        slot_of: dict = {}  # id(Tensor) -> slot
+        template: list = []  # the initial slot values: None for inputs and steps, the constants
+        names: list = []  # for printing: in0, c1, v2 ...
+        self.input_slots = []
+        for i, z in enumerate(tracers):
+            slot_of[id(z)] = len(template)
+            self.input_slots.append(len(template))
+            template.append(None)
+            names.append(f"in{i}")
+        self.input_info = [(shape_of(z._value), dtype_of(z._value)) for z in tracers]
+        self.live: list = []  # (slot, Tensor): closed-over leaves that require grad, read at each call
+        const_of: dict = {}  # id(raw constant) -> slot
+        keep = []  # the objects whose ids key const_of, kept alive while building
+
+        def const(v: Any) -> int:
+            k = id(v)
+            s = const_of.get(k)
+            if s is None:
+                keep.append(v)
+                s = const_of[k] = len(template)
+                template.append(np.array(v, copy=True, order="K") if type(v) is np.ndarray else v)
+                names.append(f"c{sum(n.startswith('c') for n in names)}")
+            return s
+
+        nodes = _reachable(out_leaves)
+        steps = []
+        shown = []  # (name, rule name, argument names, params) for printing
+        n_steps = 0
+        for node in nodes:  # in Wengert-list order (creation order is topological)
+            if id(node) in slot_of:  # a traced input
+                continue
+            if node._rule is None:  # a leaf that requires grad but is not an input: a parameter, read live
+                slot_of[id(node)] = len(template)
+                self.live.append((len(template), node, shape_of(node._value), dtype_of(node._value)))
+                template.append(None)
+                names.append(f"p{len(self.live) - 1}")
+                continue
+            args = node._args
+            if args is None:
+                raise RuntimeError("wg.jit: part of the traced graph was released by backward() inside the "
+                                   "function; use wg.grad (or retain_graph=True)")
+            rule = node._rule
+            ins = []
+            for a in args:
+                if isinstance(a, Tensor) and id(a) in slot_of:
+                    ins.append(slot_of[id(a)])
+                else:  # a constant: a raw value, or a Tensor that does not depend on the inputs
+                    ins.append(const(a._value if isinstance(a, Tensor) else a))
+            if len(ins) == 1 and _is_identity(rule, node, args[0]):
+                slot_of[id(node)] = ins[0]  # no step: the output is the input
+                continue
+            out = len(template)
+            slot_of[id(node)] = out
+            template.append(None)
+            names.append(f"v{n_steps}")
+            n_steps += 1
+            params = node._params
+            steps.append(_step(rule, node, args, params, tuple(ins), out))
+            shown.append((names[out], rule.name, [names[i] for i in ins], params))
+        self.steps = steps
+        self.template = template
+        self.names = names
+        self.shown = shown
+        # outputs: a slot, or a constant handed out as it is (copied if an array)
+        self.outputs = []
+        const_slots = set(range(len(template))) - set(self.input_slots) - {s for s, *_ in self.live}
+        const_slots -= {st[2] for st in steps}
+        for o in out_leaves:
+            if isinstance(o, Tensor) and id(o) in slot_of:
+                s = slot_of[id(o)]
+                self.outputs.append((s, s in const_slots or s in self.input_slots))
+            else:
+                self.outputs.append((None, o._value if isinstance(o, Tensor) else o))
+
+    def run(self, inputs: list, tensor_mode: bool = False) -> Any:
+        """Replay the steps on ``inputs`` (plain values in the order of the traced leaves)."""
+        vals = self.template[:]
+        for s, v in zip(self.input_slots, inputs):
+            vals[s] = v
+        for s, t, shape, dtype in self.live:
+            v = t._value
+            if shape_of(v) != shape or dtype_of(v) != dtype:
+                raise ValueError(f"wg.jit: a closed-over tensor changed from shape {shape} {dtype} to "
+                                 f"{shape_of(v)} {dtype_of(v)} since the function was traced; make a new wg.jit")
+            vals[s] = v
+        # The hot loop: each step is (NumPy forward, argument slots, output slot, normalise?),
+        # bound once at compile time, so a step costs one list comprehension and one call.
+        for fn, ins, out, norm in self.steps:
+            v = fn(*[vals[i] for i in ins])
+            vals[out] = normalize(v) if norm else v
+        return self._outputs(vals, tensor_mode)
+
+    def _outputs(self, vals: list, tensor_mode: bool) -> Any:
+        res = []
+        seen = set()
+        for s, extra in self.outputs:
+            if s is None:  # a constant output of fn
+                v = extra.copy() if type(extra) is np.ndarray else extra
+                res.append(_new(v) if tensor_mode and isinstance(v, (float, np.ndarray)) else v)
+                continue
+            v = vals[s]
+            if type(v) is np.ndarray and (extra or v.base is not None or not v.flags.writeable or id(v) in seen):
+                v = v.copy()  # never hand out the program's constants, views, or one array twice
+            seen.add(id(v))
+            res.append(_new(v) if tensor_mode else v)
+        if len(res) == 1 and self.out_td.kind == "leaf":
+            return res[0]
+        return tree_unflatten(self.out_td, res)
+
+    def __str__(self) -> str:
+        n_const = sum(1 for n in self.names if n.startswith("c"))
+        n_in = len(self.input_slots)
+        head = f"program: {n_in} input{'s' if n_in != 1 else ''}, {len(self.steps)} steps, "
+        lines = [head + f"{n_const} constant{'s' if n_const != 1 else ''}"]
+        for i, (shape, dtype) in enumerate(self.input_info):
+            lines.append(f"  in{i}: {dtype} {shape}")
+        for s, _, shape, dtype in self.live:
+            lines.append(f"  {self.names[s]}: {dtype} {shape} (a closed-over tensor that requires grad, read at each call)")
+        for name, rule, ins, params in self.shown:
+            p = "".join(f", {k}={v!r}" for k, v in (params or {}).items() if k != "ctx")
+            lines.append(f"  {name} = {rule}({', '.join(ins)}{p})")
+        outs = [self.names[s] if s is not None else "const" for s, _ in self.outputs]
+        lines.append(f"  return {', '.join(outs)}")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+def _reachable(out_leaves: list) -> list:
+    """The recorded nodes the outputs depend on, in Wengert-list order (iterative, no recursion)."""
+    found: dict = {}
+    stack = [o for o in out_leaves if isinstance(o, Tensor) and o.requires_grad]
+    while stack:
+        n = stack.pop()
+        if id(n) in found:
+            continue
+        found[id(n)] = n
+        args = n._args if n._rule is not None else None
+        for a in args or ():
+            if isinstance(a, Tensor) and a.requires_grad and id(a) not in found:
+                stack.append(a)
+    return sorted(found.values(), key=lambda t: t._seq)
+
+
+def _step(rule: Rule, node: Tensor, args: tuple, params: dict | None, ins: tuple, out: int) -> tuple:
+    """Bind one step: the function to call on plain values, and whether its result needs normalising."""
+    values = [a._value if isinstance(a, Tensor) else a for a in args]
+    if rule.scalar is not None and not params and all(type(v) is float for v in values):
+        # Python floats: the engine's scalar path (math.tanh ...), exactly as an eager call computes it
+        return (_scalar_call(rule), ins, out, False)
+    fn = rule.impl if not params else functools.partial(rule.impl, **params)
+    v = node._value
+    # An n-d array result comes back from NumPy as an ndarray already; 0-d results
+    # (np.float64 from a full reduction ...) are brought to storage form as the engine does.
+    norm = not (type(v) is np.ndarray and v.ndim > 0)
+    return (fn, ins, out, norm)
+
+
+def _scalar_call(rule: Rule) -> Callable:
+    evaluate = rule.evaluate
+    empty: dict = {}
+
+    def call(*values: Any) -> Any:
+        return evaluate(values, empty)
+
+    return call
