@@ -10,7 +10,9 @@ a per-call overhead of tens of microseconds), and FD time / gradient time,
 the cost ratio that grows like l.  ``table()`` also draws that ratio
 against l into ``benchmarks/results/w6_fd_vs_backprop.png``.
 
-libs: wengert (wg.grad), numpy_fd (the finite differences), numpy_hand
+libs: wengert (wg.grad), wengert_jit (wg.jit(wg.grad(f)): the Wengert list
+recorded once and replayed on NumPy values; its first call, which traces,
+is timed separately as the compile time), numpy_fd (the finite differences), numpy_hand
 (hand-written gradient: the limit), torch (autograd.grad), autograd (HIPS
 grad), jax_jit (jax.jit(jax.grad)).
 
@@ -26,7 +28,7 @@ from interleave import THREADS, interleaved, pin_torch  # before numpy
 import numpy as np
 from common import main, md_table, median, need, ratio, seconds_left, sig
 
-LIBS = ["wengert", "numpy_fd", "numpy_hand", "torch", "autograd", "jax_jit"]
+LIBS = ["wengert", "wengert_jit", "numpy_fd", "numpy_hand", "torch", "autograd", "jax_jit"]
 
 LS = (10, 100, 1000, 10000)
 QUICK_LS = (10, 100, 1000)
@@ -108,6 +110,29 @@ def bench_wengert(args) -> dict:
 
     out = per_l(args, make)
     out["note"] = "wg.grad(f) on an ndarray theta (returns an ndarray)"
+    return out
+
+
+def bench_wengert_jit(args) -> dict:
+    import wengert as wg
+
+    compile_s = {}
+
+    def make(A, th):
+        def f(theta):
+            return wg.sum(wg.tanh(A @ theta))
+
+        jf, jg = wg.jit(f), wg.jit(wg.grad(f))
+        t0 = time.perf_counter()
+        jg(th)  # the first call traces f and its gradient: the compile time, kept out of the timings
+        compile_s[th.size] = time.perf_counter() - t0
+        jf(th)
+        return (lambda: jf(th)), (lambda: jg(th))
+
+    out = per_l(args, make)
+    for l, row in out["per_l"].items():
+        row["compile_s"] = sig(compile_s[int(l)])
+    out["note"] = "wg.jit(wg.grad(f)) on an ndarray theta; compiled in a first call timed separately (compile_s)"
     return out
 
 
@@ -228,6 +253,11 @@ def table(rows: list) -> str:
                 curves[lib].append((l, fd_s / g))
         body.append(row)
     text = md_table(headers, body) if body else "no rows"
+    compiled = by.get("wengert_jit", {}).get("per_l", {})
+    if compiled:
+        text += "\n\nwengert_jit compile time (its first call, which traces f and its gradient): " + ", ".join(
+            f"l = {l}: {1e3 * compiled[str(l)]['compile_s']:.2f} ms" for l in ls
+            if compiled.get(str(l), {}).get("compile_s"))
     missing = [f"{r['lib']}: {r.get('status')}" for r in rows if r.get("status") != "ok"]
     if missing:
         text += "\n\nNot measured: " + "; ".join(missing)
@@ -268,5 +298,5 @@ def _plot(curves: dict) -> str | None:
 
 
 if __name__ == "__main__":
-    main("w6_fd_vs_backprop", {"wengert": bench_wengert, "numpy_fd": bench_numpy_fd, "numpy_hand": bench_numpy_hand,
+    main("w6_fd_vs_backprop", {"wengert": bench_wengert, "wengert_jit": bench_wengert_jit, "numpy_fd": bench_numpy_fd, "numpy_hand": bench_numpy_hand,
                                "torch": bench_torch, "autograd": bench_autograd, "jax_jit": bench_jax_jit})

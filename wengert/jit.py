@@ -20,14 +20,18 @@ forward *and* the backward ops.
 >>> np.allclose(g(theta), wg.grad(f)(theta))        # the first call traces, later ones replay
 True
 >>> print(g.program(theta))                          # doctest: +NORMALIZE_WHITESPACE
-program: 1 input, 5 steps, 3 constants
+program: 1 input, 5 steps, 2 constants
   in0: float64 (2,)
   v0 = matmul(c0, in0)
   v1 = tanh(v0)
   v2 = multiply(v1, v1)
   v3 = subtract(c1, v2)
-  v4 = matmul(v3, c2)
+  v4 = matmul(v3, c0)
   return v4
+
+(``c0`` is ``A``, ``c1`` the ``1.0`` of tanh's derivative ``1 - tanh^2``;
+the backward's seed, broadcast by sum's VJP, was a multiplication by ones
+and is dropped, as are reshapes and casts that change nothing.)
 
 **Semantics** (the JAX ones, where the engine allows):
 
@@ -87,7 +91,7 @@ from typing import Any
 
 import numpy as np
 
-from .core.rule import Rule
+from .core.rule import REGISTRY, Rule
 from .core.state import STATE, ConcretizationError
 from .core.tensor import Tensor, _new, dtype_of, normalize, shape_of
 from .tree import tree_flatten, tree_unflatten
@@ -470,13 +474,32 @@ _WATCHED = _watched()
 
 
 # ====================================================================== the program
-def _is_identity(rule: Rule, node: Tensor, src: Any) -> bool:
-    """Does this step hand its input on unchanged for the traced shapes (e.g. reshape to the same shape)?"""
+def _passes_through(rule: Rule, node: Tensor, args: tuple, ins: list, template: list) -> int | None:
+    """The slot whose value this step hands on unchanged for the traced shapes, or None.
+
+    Dropping such steps is exact: reshape / broadcast_to / sum_to / cast to the
+    input's own shape and dtype, the transforms' identity, and x * 1 (a
+    constant of ones, e.g. the seed of a backward pass broadcast by sum's VJP:
+    x * 1 is x for every IEEE value, -0.0 and NaN included).
+    """
+    v = node._value
     name = rule.name
-    if name not in ("identity", "reshape", "broadcast_to", "sum_to", "cast"):
-        return False
-    v, s = node._value, src._value if isinstance(src, Tensor) else src
-    return shape_of(v) == shape_of(s) and dtype_of(v) == dtype_of(s) and type(v) is type(s)
+    if len(args) == 1 and name in ("identity", "reshape", "broadcast_to", "sum_to", "cast"):
+        keep = 0
+    elif name == "multiply" and len(args) == 2:
+        for keep, other in ((0, 1), (1, 0)):
+            c = template[ins[other]]  # a constant (only constants have a value before the run)
+            if (type(c) is float or type(c) is np.ndarray) and np.all(np.equal(c, 1.0)):
+                break
+        else:
+            return None
+    else:
+        return None
+    src = args[keep]
+    s = src._value if isinstance(src, Tensor) else src
+    if shape_of(v) == shape_of(s) and dtype_of(v) == dtype_of(s) and type(v) is type(s):
+        return ins[keep]
+    return None
 
 
 class Program:
@@ -537,8 +560,9 @@ class Program:
                     ins.append(slot_of[id(a)])
                 else:  # a constant: a raw value, or a Tensor that does not depend on the inputs
                     ins.append(const(a._value if isinstance(a, Tensor) else a))
-            if len(ins) == 1 and _is_identity(rule, node, args[0]):
-                slot_of[id(node)] = ins[0]  # no step: the output is the input
+            same = _passes_through(rule, node, args, ins, template)
+            if same is not None:
+                slot_of[id(node)] = same  # no step: the output is that input
                 continue
             out = len(template)
             slot_of[id(node)] = out
@@ -550,35 +574,46 @@ class Program:
             shown.append((names[out], rule.name, [names[i] for i in ins], params))
         self.steps = steps
         self.template = template
+        self.tail = template[len(tracers):]
         self.names = names
         self.shown = shown
         # outputs: a slot, or a constant handed out as it is (copied if an array)
         self.outputs = []
         const_slots = set(range(len(template))) - set(self.input_slots) - {s for s, *_ in self.live}
-        const_slots -= {st[2] for st in steps}
+        const_slots -= {st[3] for st in steps}
         for o in out_leaves:
             if isinstance(o, Tensor) and id(o) in slot_of:
                 s = slot_of[id(o)]
                 self.outputs.append((s, s in const_slots or s in self.input_slots))
             else:
                 self.outputs.append((None, o._value if isinstance(o, Tensor) else o))
+        self.single = self.outputs[0][0] if len(self.outputs) == 1 and out_td.kind == "leaf" else None
 
     def run(self, inputs: list, tensor_mode: bool = False) -> Any:
         """Replay the steps on ``inputs`` (plain values in the order of the traced leaves)."""
-        vals = self.template[:]
-        for s, v in zip(self.input_slots, inputs):
-            vals[s] = v
+        vals = inputs + self.tail  # the inputs are the first slots; then the constants and steps
         for s, t, shape, dtype in self.live:
             v = t._value
             if shape_of(v) != shape or dtype_of(v) != dtype:
                 raise ValueError(f"wg.jit: a closed-over tensor changed from shape {shape} {dtype} to "
                                  f"{shape_of(v)} {dtype_of(v)} since the function was traced; make a new wg.jit")
             vals[s] = v
-        # The hot loop: each step is (NumPy forward, argument slots, output slot, normalise?),
-        # bound once at compile time, so a step costs one list comprehension and one call.
-        for fn, ins, out, norm in self.steps:
-            v = fn(*[vals[i] for i in ins])
+        # The hot loop: each step is (NumPy forward, argument slot a, slot b, output slot,
+        # normalise?), bound once at compile time.  One- and two-input steps (nearly all)
+        # index their slots directly; b is _ONE or _MANY (then a is a tuple of slots) otherwise.
+        for fn, a, b, out, norm in self.steps:
+            if b >= 0:
+                v = fn(vals[a], vals[b])
+            elif b == _ONE:
+                v = fn(vals[a])
+            else:
+                v = fn(*[vals[i] for i in a])
             vals[out] = normalize(v) if norm else v
+        if self.single is not None:  # one output: the common case
+            v = vals[self.single]
+            if type(v) is np.ndarray and (self.outputs[0][1] or v.base is not None or not v.flags.writeable):
+                v = v.copy()
+            return _new(v) if tensor_mode else v
         return self._outputs(vals, tensor_mode)
 
     def _outputs(self, vals: list, tensor_mode: bool) -> Any:
@@ -599,7 +634,8 @@ class Program:
         return tree_unflatten(self.out_td, res)
 
     def __str__(self) -> str:
-        n_const = sum(1 for n in self.names if n.startswith("c"))
+        used = {n for _, _, ins, _ in self.shown for n in ins}
+        n_const = sum(1 for n in used if n.startswith("c"))
         n_in = len(self.input_slots)
         head = f"program: {n_in} input{'s' if n_in != 1 else ''}, {len(self.steps)} steps, "
         lines = [head + f"{n_const} constant{'s' if n_const != 1 else ''}"]
@@ -638,13 +674,26 @@ def _step(rule: Rule, node: Tensor, args: tuple, params: dict | None, ins: tuple
     values = [a._value if isinstance(a, Tensor) else a for a in args]
     if rule.scalar is not None and not params and all(type(v) is float for v in values):
         # Python floats: the engine's scalar path (math.tanh ...), exactly as an eager call computes it
-        return (_scalar_call(rule), ins, out, False)
-    fn = rule.impl if not params else functools.partial(rule.impl, **params)
-    v = node._value
-    # An n-d array result comes back from NumPy as an ndarray already; 0-d results
-    # (np.float64 from a full reduction ...) are brought to storage form as the engine does.
-    norm = not (type(v) is np.ndarray and v.ndim > 0)
-    return (fn, ins, out, norm)
+        fn, norm = _scalar_call(rule), False
+    else:
+        impl = _DIRECT.get(rule.name, rule.impl) if REGISTRY.get(rule.name) is rule else rule.impl
+        fn = impl if not params else functools.partial(impl, **params)
+        v = node._value
+        # An n-d array result comes back from NumPy as an ndarray already; 0-d results
+        # (np.float64 from a full reduction ...) are brought to storage form as the engine does.
+        norm = not (type(v) is np.ndarray and v.ndim > 0)
+    if len(ins) == 1:
+        return (fn, ins[0], _ONE, out, norm)
+    if len(ins) == 2:
+        return (fn, ins[0], ins[1], out, norm)
+    return (fn, ins, _MANY, out, norm)
+
+
+_ONE, _MANY = -1, -2  # the b field of a step with one input, or with a tuple of inputs in a
+
+# Rules whose forward only adds input validation to one NumPy call: the trace has
+# validated the inputs, whose shapes the cache key fixes, so the replay calls NumPy.
+_DIRECT = {"matmul": np.matmul}
 
 
 def _scalar_call(rule: Rule) -> Callable:
