@@ -102,12 +102,12 @@ def time_steps(step, args, between=None) -> dict:
 
 def count_ops(root, inputs_of) -> int:
     """Op (non-leaf) nodes reachable from ``root``; ``inputs_of(node)`` gives a node's inputs, () for leaves."""
-    seen, stack, ops = set(), [root], 0
+    seen, stack, ops = {}, [root], 0  # id -> node: keeping the nodes alive keeps their ids unique
     while stack:
         node = stack.pop()
         if id(node) in seen:
             continue
-        seen.add(id(node))
+        seen[id(node)] = node
         ins = inputs_of(node)
         ops += bool(ins)
         stack.extend(ins)

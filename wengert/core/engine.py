@@ -17,7 +17,7 @@ import numpy as np
 from . import tensor as _tensor_mod
 from .rule import anomaly_backward, fit, ieee
 from .state import STATE
-from .tensor import _MANY, Tensor, _new, dtype_of, shape_of, to_value
+from .tensor import _MANY, RULE_LIST, Tensor, _new, dtype_of, seal_tape, shape_of, to_value
 
 RELEASED_MSG = (
     "Trying to backward through the graph a second time (or to read a part of it that backward() already "
@@ -56,6 +56,7 @@ def backward(root: Tensor, grad: Any = None, retain_graph: bool | None = None, c
         walk(root, seed, retain_graph, differentiable)
     finally:
         STATE.grad_enabled = saved
+        seal_tape()  # the next forward pass starts a new tape: this one goes with its last tensor
 
 
 def walk(root: Tensor, seed: Any, retain_graph: bool, differentiable: bool, leaf_hook: Any = None) -> None:
@@ -68,6 +69,9 @@ def walk(root: Tensor, seed: Any, retain_graph: bool, differentiable: bool, leaf
     instead of it being accumulated into ``.grad`` (used by the transforms).
     """
     anomaly = STATE.anomaly
+    if (root._tape is not None and not differentiable and not anomaly and type(seed) is float
+            and _tape_walk(root, seed, retain_graph, leaf_hook)):
+        return
     handed = {id(seed)}  # arrays given to a .grad in this walk (the caller's seed counts as given)
     # Collect the nodes that can receive a cotangent, then visit them in decreasing
     # Wengert-list position, so every consumer of a node is done before the node.
@@ -82,11 +86,17 @@ def walk(root: Tensor, seed: Any, retain_graph: bool, differentiable: bool, leaf
     try:
         while stack:
             n = stack.pop()
-            in0 = n._in0
-            if n._rule is None or in0 is None:  # a leaf, or released (reported if the walk reaches it)
-                continue
-            in1 = n._in1
-            for a in ((in0,) if in1 is None else in0 if in1 is _MANY else (in0, in1)):
+            if n._tape is not None:
+                args = n._tape.args(n._idx)
+                if args is None:  # released (reported if a cotangent reaches it)
+                    continue
+            else:
+                in0 = n._in0
+                if n._rule is None or in0 is None:  # a leaf, or released (reported if the walk reaches it)
+                    continue
+                in1 = n._in1
+                args = (in0,) if in1 is None else in0 if in1 is _MANY else (in0, in1)
+            for a in args:
                 if isinstance(a, Tensor) and a.requires_grad:
                     s = a._seq
                     if s not in nodes:
@@ -111,10 +121,15 @@ def walk(root: Tensor, seed: Any, retain_graph: bool, differentiable: bool, leaf
             # the inputs, read from the node's two slots (see Tensor._args) without a
             # property call; on the plain-value path, their values.  Written out for
             # one and two inputs because this loop runs once per node of the graph.
-            in0 = node._in0
+            tape = node._tape
+            if tape is not None:  # an entry of the scalar tape, walked as an object node
+                in0 = tape.args(node._idx)
+                in1 = _MANY
+            else:
+                in0 = node._in0
+                in1 = node._in1
             if in0 is None:
                 raise RuntimeError(RELEASED_MSG)
-            in1 = node._in1
             if in1 is None:
                 args = (in0,)
             elif in1 is _MANY:
@@ -154,7 +169,10 @@ def walk(root: Tensor, seed: Any, retain_graph: bool, differentiable: bool, leaf
                 prev = a._cot
                 a._cot = ct if prev is None else prev + ct
             if not retain_graph:
-                node._in0 = None  # release the saved inputs
+                if tape is not None:
+                    tape.release(node._idx)
+                else:
+                    node._in0 = None  # release the saved inputs
     except BaseException:
         for n in nodes.values():  # an error stopped the walk: leave no stale cotangents behind
             n._cot = None
@@ -162,6 +180,131 @@ def walk(root: Tensor, seed: Any, retain_graph: bool, differentiable: bool, leaf
     finally:
         if gc_enabled:
             gc.enable()
+
+
+def _tape_walk(root: Tensor, seed: float, retain_graph: bool, leaf_hook: Any) -> bool:
+    """The walk for graphs recorded on scalar tapes (see core.tensor.Tape), on Python floats.
+
+    Within a tape, entry order is creation order, and tapes are filled one
+    after another, so visiting the tapes from the newest and each one's
+    entries from the last is a reverse topological order: no sort, and the
+    cotangents live in one list per tape.  An import entry hands its
+    cotangent on: to a leaf (collected in a dict), or to an earlier tape.
+
+    Returns False, having changed nothing, when the graph leaves the tapes for
+    a non-leaf object node, or a tape has registered tensors (retain_grad,
+    views held by wengert.teach): the general walk then does the work.
+    Leaf gradients and releases are applied only once the whole walk is done.
+    """
+    pending_tapes = {root._tape: {root._idx: seed}}
+    leaves: dict = {}  # id(leaf) -> [leaf, cotangent]
+    walked = []  # (tape, [indices]) to release afterwards
+    rules = RULE_LIST
+    while pending_tapes:
+        tape = max(pending_tapes, key=_tape_order)
+        start = pending_tapes.pop(tape)
+        if tape.views:
+            return False
+        entries = tape.entries
+        top = max(start)
+        cot: list = [None] * (top + 1)
+        for i, g in start.items():
+            cot[i] = g
+        waiting = len(start)  # entries holding a cotangent not yet passed on
+        done = []
+        # This loop runs once per node of the graph: the entry's fields are
+        # unpacked by layout (5: one input, 7: two) and the VJPs called directly.
+        for i in range(top, -1, -1):
+            g = cot[i]
+            if g is None:
+                continue
+            e = entries[i]
+            n = len(e)
+            if n == 7:
+                _, r, r0, r1, v0, v1, ans = e
+                vjps = rules[r].vjps
+                if type(r0) is int:
+                    try:
+                        c = vjps[0](g, ans, v0, v1)
+                    except ArithmeticError:  # a Python float raised where NumPy gives inf/nan
+                        c = float(ieee(vjps[0], g, ans, v0, v1))
+                    p = cot[r0]
+                    if p is None:
+                        cot[r0] = c
+                        waiting += 1
+                    else:
+                        cot[r0] = p + c
+                if type(r1) is int:
+                    try:
+                        c = vjps[1](g, ans, v0, v1)
+                    except ArithmeticError:
+                        c = float(ieee(vjps[1], g, ans, v0, v1))
+                    p = cot[r1]
+                    if p is None:
+                        cot[r1] = c
+                        waiting += 1
+                    else:
+                        cot[r1] = p + c
+            elif n == 5:
+                _, r, r0, v0, ans = e
+                vjp = rules[r].vjps[0]
+                try:
+                    c = vjp(g, ans, v0)
+                except ArithmeticError:
+                    c = float(ieee(vjp, g, ans, v0))
+                p = cot[r0]
+                if p is None:
+                    cot[r0] = c
+                    waiting += 1
+                else:
+                    cot[r0] = p + c
+            elif n == 3:  # an import: hand the cotangent on
+                if not _deliver(e[2], g, pending_tapes, leaves):
+                    return False
+            else:
+                raise RuntimeError(RELEASED_MSG)
+            done.append(i)
+            waiting -= 1
+            if not waiting:
+                break
+        walked.append((tape, done))
+    handed: set = set()
+    for leaf, g in leaves.values():
+        if leaf_hook is not None:
+            leaf_hook(leaf, g)
+        else:
+            _accumulate_grad(leaf, g, False, handed)
+    if not retain_graph:
+        for tape, done in walked:
+            release = tape.release
+            for i in done:
+                release(i)
+    return True
+
+
+def _tape_order(tape: Any) -> int:
+    return tape.order
+
+
+def _deliver(t: Tensor, c: Any, pending_tapes: dict, leaves: dict) -> bool:
+    """Pass cotangent ``c`` to the imported tensor ``t``; False if ``t`` is a node of the object graph."""
+    if t._rule is None:
+        slot = leaves.get(id(t))
+        if slot is None:
+            leaves[id(t)] = [t, c]
+        else:
+            slot[1] = slot[1] + c
+        return True
+    tape = t._tape
+    if tape is None:
+        return False
+    start = pending_tapes.get(tape)
+    if start is None:
+        pending_tapes[tape] = {t._idx: c}
+    else:
+        i = t._idx
+        start[i] = start[i] + c if i in start else c
+    return True
 
 
 def _vjps(rule: Any, args: tuple, params: dict | None, g: Any, ans: Any, *prims: Any) -> list:

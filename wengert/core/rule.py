@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from .state import STATE
-from .tensor import _MANY, Tensor, _new, dtype_of, normalize, shape_of
+from .tensor import _MANY, RULE_LIST, TAPE_MAX, Tape, Tensor, _new, dtype_of, normalize, shape_of
 
 REGISTRY: dict[str, Rule] = {}
 
@@ -46,12 +46,16 @@ class Rule:
         "differentiable",
         "doc",
         "impl",
+        "index",
         "jvp_all",
         "jvps",
         "name",
+        "op1",
+        "op2",
         "param_names",
         "partials",
         "scalar",
+        "tape_ok",
         "vjp_all",
         "vjps",
     )
@@ -96,6 +100,14 @@ class Rule:
                 pass
         if differentiable and self.vjps is None and vjp_all is None:
             raise ValueError(f"rule {name!r}: a differentiable rule needs vjp, vjp_all or partials")
+        # scalar ops of this rule are recorded on the tape (core.tensor.Tape): it has a
+        # float forward and per-input VJPs, and takes one or two inputs
+        self.tape_ok = bool(scalar is not None and differentiable and self.vjps is not None
+                            and vjp_all is None and self.arity in (1, 2))
+        self.index = len(RULE_LIST)
+        RULE_LIST.append(self)
+        self.op1 = _make_op1(self)
+        self.op2 = _make_op2(self)
         if register:
             if name in REGISTRY:
                 raise ValueError(f"rule {name!r} is already registered")
@@ -214,6 +226,13 @@ def _finish(rule: Rule, out: Tensor, args: Sequence[Any], values: Sequence[Any],
             record: bool, tangent: bool) -> Tensor:
     """Record ``out`` as the op's output, check anomalies, carry the tangent."""
     record = record and STATE.grad_enabled and rule.differentiable
+    if (record and rule.tape_ok and not params and type(out._value) is float and not STATE.anomaly
+            and not (tangent and STATE.forward_active) and len(args) == rule.arity and _scalars(values)):
+        if len(args) == 1:
+            _tape1(rule, out, args[0], values[0])
+        else:
+            _tape2(rule, out, args[0], values[0], args[1], values[1])
+        return out
     if record:
         out.requires_grad = True
         out._rule = rule
@@ -235,60 +254,135 @@ def _finish(rule: Rule, out: Tensor, args: Sequence[Any], values: Sequence[Any],
 _NOPARAMS: dict = {}
 
 
-# The hot path of scalar code (micrograd-style networks, the W1/W4 benchmarks):
-# Tensor operators call these instead of `apply`.  They do the same thing for
-# the common case (one or two inputs, no parameters, Python-float values) with
-# no list building and no extra calls; anything else falls back to `apply`.
+def _scalars(values: Sequence[Any]) -> bool:
+    for v in values:
+        t = type(v)
+        if t is not float and t is not int:
+            return False
+    return True
+
+
+# Recording on the scalar tape (see core.tensor.Tape for the entry layouts).
+def _tape1(rule: Rule, out: Tensor, x: Any, xv: Any) -> None:
+    tape = STATE.tape
+    if len(tape.entries) >= TAPE_MAX:
+        tape = STATE.tape = Tape()
+    r0 = tape.ref(x)
+    entries = tape.entries
+    out._idx = len(entries)
+    entries.append((out._seq, rule.index, r0, xv, out._value))
+    out.requires_grad = True
+    out._rule = rule
+    out._tape = tape
+
+
+def _tape2(rule: Rule, out: Tensor, x: Any, xv: Any, y: Any, yv: Any) -> None:
+    tape = STATE.tape
+    if len(tape.entries) >= TAPE_MAX:
+        tape = STATE.tape = Tape()
+    r0 = tape.ref(x)
+    r1 = tape.ref(y)
+    entries = tape.entries
+    out._idx = len(entries)
+    entries.append((out._seq, rule.index, r0, r1, xv, yv, out._value))
+    out.requires_grad = True
+    out._rule = rule
+    out._tape = tape
+
+
+# The hot path of scalar code (micrograd-style networks, the W1/W4 benchmarks).
+# Each rule carries `op1` / `op2`: the same thing as `apply` for the common case
+# (one or two inputs, no parameters, Python-float values) with no list building,
+# inlined recording on the tape, and no extra call: Tensor operators *are*
+# these functions (wengert.ops.methods).  Anything else falls back to `apply`.
 def apply1(rule: Rule, x: Tensor) -> Tensor:
-    v = x._value
-    s = rule.scalar
-    if s is not None and type(v) is float and not (STATE.anomaly or STATE.forward_active):
-        try:
-            r = s(v)
-        except (ArithmeticError, ValueError):
-            r = None
-        if type(r) is float:
-            out = _new(r)
-            if x.requires_grad and STATE.grad_enabled:
-                out.requires_grad = True
-                out._rule = rule
-                out._in0 = x
-            return out
-    return apply(rule, (x,), _NOPARAMS)
+    return rule.op1(x)
 
 
 def apply2(rule: Rule, x: Any, y: Any) -> Tensor:
-    if isinstance(x, Tensor):
-        xv = x._value
-        xg = x.requires_grad
-        if isinstance(y, Tensor):
+    return rule.op2(x, y)
+
+
+def _make_op1(rule: Rule) -> Callable:
+    s = rule.scalar
+    index = rule.index
+    fast = s is not None and rule.tape_ok
+
+    def op1(x: Tensor) -> Tensor:
+        v = x._value
+        if fast and type(v) is float and not (STATE.anomaly or STATE.forward_active):
+            try:
+                r = s(v)
+            except (ArithmeticError, ValueError):
+                r = None
+            if type(r) is float:
+                out = _new(r)
+                if x.requires_grad and STATE.grad_enabled:
+                    tape = STATE.tape
+                    entries = tape.entries
+                    if len(entries) < TAPE_MAX:
+                        r0 = x._idx if x._tape is tape else tape.ref(x)  # (ref may add an import entry)
+                        out._idx = len(entries)
+                        entries.append((out._seq, index, r0, v, r))
+                        out.requires_grad = True
+                        out._rule = rule
+                        out._tape = tape
+                    else:
+                        _tape1(rule, out, x, v)
+                return out
+        return apply(rule, (x,), _NOPARAMS)
+
+    return op1
+
+
+def _make_op2(rule: Rule) -> Callable:
+    s = rule.scalar
+    index = rule.index
+    fast = s is not None and rule.tape_ok
+
+    def op2(x: Any, y: Any) -> Tensor:
+        if isinstance(x, Tensor):
+            xv = x._value
+            xg = x.requires_grad
+            if isinstance(y, Tensor):
+                yv = y._value
+                yg = y.requires_grad
+            else:
+                yv = y
+                yg = False
+        else:  # reflected operator: y is the Tensor
+            xv = x
+            xg = False
             yv = y._value
             yg = y.requires_grad
-        else:
-            yv = y
-            yg = False
-    else:  # reflected operator: y is the Tensor
-        xv = x
-        xg = False
-        yv = y._value
-        yg = y.requires_grad
-    s = rule.scalar
-    tx = type(xv)
-    ty = type(yv)
-    if s is not None and (tx is float or tx is int) and (ty is float or ty is int) and (tx is float or ty is float):
-        try:
-            r = s(xv, yv)
-        except (ArithmeticError, ValueError):
-            r = None
-        if type(r) is float and not (STATE.anomaly or STATE.forward_active):
-            out = _new(r)
-            if (xg or yg) and STATE.grad_enabled:
-                out.requires_grad = True
-                out._rule = rule
-                out._in0 = x
-                out._in1 = y
-            return out
-    return apply(rule, (x, y), _NOPARAMS)
+        tx = type(xv)
+        ty = type(yv)
+        if fast and (tx is float or tx is int) and (ty is float or ty is int) and (tx is float or ty is float):
+            try:
+                r = s(xv, yv)
+            except (ArithmeticError, ValueError):
+                r = None
+            if type(r) is float and not (STATE.anomaly or STATE.forward_active):
+                out = _new(r)
+                if (xg or yg) and STATE.grad_enabled:
+                    # _tape2 written out: an input on this tape is named by its index
+                    # (the common case, no call), anything else by Tape.ref
+                    tape = STATE.tape
+                    entries = tape.entries
+                    if len(entries) < TAPE_MAX:
+                        r0 = x._idx if xg and x._tape is tape else tape.ref(x)
+                        r1 = y._idx if yg and y._tape is tape else tape.ref(y)
+                        out._idx = len(entries)
+                        entries.append((out._seq, index, r0, r1, xv, yv, r))
+                        out.requires_grad = True
+                        out._rule = rule
+                        out._tape = tape
+                    else:
+                        _tape2(rule, out, x, xv, y, yv)
+                return out
+        return apply(rule, (x, y), _NOPARAMS)
+
+    return op2
 
 
 def _forward_tangent(rule: Rule, args: Sequence[Any], values: list, params: dict, out: Tensor, recorded: bool) -> Any:

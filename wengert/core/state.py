@@ -11,7 +11,7 @@ from typing import Any
 
 
 class _State:
-    __slots__ = ("anomaly", "forward_active", "grad_enabled", "record_tangents", "tracing")
+    __slots__ = ("anomaly", "forward_active", "grad_enabled", "record_tangents", "tape", "tracing")
 
     def __init__(self) -> None:
         self.grad_enabled = True  # record the graph for reverse mode?
@@ -25,6 +25,7 @@ class _State:
         # > 0 while wg.jit traces a function: a tensor that depends on the traced
         # inputs then has no concrete value to hand to Python (bool, float, ...).
         self.tracing = 0
+        self.tape: Any = None  # the scalar tape new scalar ops are recorded on (core.tensor.Tape)
 
 
 STATE = _State()

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.rule import apply1, apply2
+from ..core.rule import apply2
 from ..core.tensor import Tensor
 from . import api as A
 from . import composite as C
@@ -19,10 +19,7 @@ from .interop import array_function, array_ufunc
 
 
 def _binop(rule):
-    def op(self, other):
-        return apply2(rule, self, other)
-
-    return op
+    return rule.op2  # the operator is the rule's own fast path (no extra call)
 
 
 def _rbinop(rule):
@@ -33,10 +30,7 @@ def _rbinop(rule):
 
 
 def _unop(rule):
-    def op(self):
-        return apply1(rule, self)
-
-    return op
+    return rule.op1
 
 
 def _shape_arg(shape: tuple) -> tuple:

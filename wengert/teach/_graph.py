@@ -35,6 +35,19 @@ RELEASED_HINT = (
 )
 
 
+def adopt(namespace: dict) -> None:
+    """Make the tensors bound in ``namespace`` the graph's own nodes, so tables and drawings use their names.
+
+    An op on Python floats is recorded on the scalar tape (core.tensor.Tape),
+    and reading the graph gives a view per entry; a tensor that user code
+    still holds is registered as that entry's view instead.  Call this before
+    :func:`collect`.
+    """
+    for v in namespace.values():
+        if isinstance(v, Tensor) and v._tape is not None:
+            v._tape.register(v)
+
+
 def collect(root: Tensor) -> list[Tensor]:
     """The recorded nodes that ``root`` depends on, in Wengert-list order (creation order).
 

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..core.tensor import Tensor
 from . import _format as F
-from ._graph import collect
+from ._graph import adopt, collect
 
 INSTALL_HINT = (
     "the Graphviz 'dot' program is needed to render drawings and was not found on PATH. Install it with "
@@ -148,6 +148,9 @@ def draw(
         tr = y
         n_values = len(tr.rows)
     elif isinstance(y, Tensor):
+        frame = sys._getframe(1)
+        adopt(frame.f_locals)  # before collect: the caller's tensors stand for their graph nodes
+        del frame
         nodes = collect(y)
         n_values = len(nodes)
         if n_values > max_nodes and not collapse:

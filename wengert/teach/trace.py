@@ -48,7 +48,7 @@ import numpy as np
 from ..core.state import STATE
 from ..core.tensor import Tensor
 from . import _format as F
-from ._graph import adjoints, collect, local_partials
+from ._graph import adjoints, adopt, collect, local_partials
 
 MODES = ("reverse", "forward")
 
@@ -593,6 +593,7 @@ def _build(out: Tensor, inputs: Sequence[Tensor], input_names: Sequence[str], lo
             "trace: the output does not depend on any differentiated input (nothing was recorded); "
             "check wrt=, and that f computes with its arguments and not inside wg.no_grad()"
         )
+    adopt(local)
     nodes = collect(out)
     order: list[Tensor] = list(inputs)
     known = {id(t) for t in order}
@@ -761,6 +762,7 @@ class Tracer:
         """The trace of ``y`` (a tensor computed in the block)."""
         if not isinstance(y, Tensor):
             raise TypeError(f"trace: expected a Tensor, got {type(y).__name__}")
+        adopt(self._locals)
         nodes = collect(y) if y.requires_grad else [y]
         leaves = [n for n in nodes if n._rule is None]
         names = _tensor_names(self._locals)
