@@ -346,3 +346,15 @@ def test_the_guard_watches_every_engine_function_it_names():
 
     names = sorted(code.co_name for code in _WATCHED)
     assert names == sorted(["apply", "apply1", "apply2", "raw", "walk", "check_concrete", "detach", "data"]), names
+
+
+def test_keyword_arguments_and_nested_jit(rng):
+    inner = wg.jit(lambda x: wg.sum(wg.sin(x)))
+    outer = wg.jit(lambda x, scale=1.0: scale * inner(x) + inner(np.ones(2)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no fallback, no unchecked trace
+        for _ in range(2):
+            x, s = rng.standard_normal(3), float(rng.standard_normal())
+            _close(outer(x, scale=s), s * np.sum(np.sin(x)) + 2 * np.sin(1.0))
+    with pytest.raises(TypeError, match="float16"):
+        wg.jit(lambda x: x)(np.ones(2, dtype=np.float16))

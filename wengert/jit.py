@@ -200,7 +200,7 @@ def _signature(jf: Jitted, args: tuple, kwargs: dict) -> tuple | None:
         values = []
         for a in args:
             t = type(a)
-            if t is np.ndarray and a.dtype.kind == "f" and a.ndim:
+            if t is np.ndarray and a.ndim and a.dtype.kind == "f" and a.dtype.char != "e":  # not float16
                 key.append((a.shape, a.dtype))
                 values.append(a)
             elif t is float:
@@ -285,11 +285,13 @@ def _compile(jf: Jitted, args: tuple, kwargs: dict, values: list, tensor_mode: b
         tracers.append(z)
     call_args, call_kwargs = _substitute(jf, args, kwargs, tracers)
     guard = _Guard()
-    foreign = sys.getprofile()
+    previous = sys.getprofile()
+    # the guard needs the profile hook; a wg.jit traced inside another's trace takes it over for its own trace
+    checked = previous is None or isinstance(previous, _Guard)
     saved = STATE.grad_enabled, STATE.forward_active, STATE.record_tangents
     STATE.grad_enabled, STATE.forward_active, STATE.record_tangents = True, 0, True
     STATE.tracing += 1
-    if foreign is None:
+    if checked:
         sys.setprofile(guard)
     try:
         out = jf.fn(*call_args, **call_kwargs)
@@ -298,15 +300,15 @@ def _compile(jf: Jitted, args: tuple, kwargs: dict, values: list, tensor_mode: b
             raise ConcretizationError(guard.concretization_message(_name(jf))) from exc
         raise
     finally:
-        if foreign is None:
-            sys.setprofile(None)
+        if checked:
+            sys.setprofile(previous)
         STATE.tracing -= 1
         STATE.grad_enabled, STATE.forward_active, STATE.record_tangents = saved
     if guard.concretized:
         raise ConcretizationError(guard.concretization_message(_name(jf)))
     out_leaves, out_td = tree_flatten(out)
     first = [_first_value(o, tensor_mode) for o in out_leaves]
-    if foreign is not None:
+    if not checked:
         warnings.warn(f"wg.jit: a profiler was active while {_name(jf)} was traced, so the trace could not be "
                       "checked for values computed outside the graph (see wengert.jit); start the profiler "
                       "after the first call to be safe", JitFallbackWarning, stacklevel=3)
