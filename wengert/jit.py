@@ -167,8 +167,8 @@ class Jitted:
             prog, out = _compile(self, args, kwargs, values, tensor_mode)
             self._cache[key] = prog
             return out
-        if prog is _EAGER:
-            return self.fn(*args, **kwargs)
+        if prog is _EAGER:  # handed out as a replay would be, so that every call returns the same kinds
+            return _hand_out(self.fn(*args, **kwargs), tensor_mode)
         return prog.run(values, tensor_mode)
 
     def program(self, *args: Any, **kwargs: Any) -> Program:
@@ -307,7 +307,6 @@ def _compile(jf: Jitted, args: tuple, kwargs: dict, values: list, tensor_mode: b
     if guard.concretized:
         raise ConcretizationError(guard.concretization_message(_name(jf)))
     out_leaves, out_td = tree_flatten(out)
-    first = [_first_value(o, tensor_mode) for o in out_leaves]
     if not checked:
         warnings.warn(f"wg.jit: a profiler was active while {_name(jf)} was traced, so the trace could not be "
                       "checked for values computed outside the graph (see wengert.jit); start the profiler "
@@ -315,9 +314,9 @@ def _compile(jf: Jitted, args: tuple, kwargs: dict, values: list, tensor_mode: b
     if guard.leaks:
         warnings.warn(f"wg.jit: {_name(jf)} runs eagerly for these argument shapes: " + guard.leaks[0] +
                       "; a compiled replay would treat that value as a constant", JitFallbackWarning, stacklevel=3)
-        return _EAGER, tree_unflatten(out_td, first)
+        return _EAGER, _hand_out(out, tensor_mode)
     prog = Program(tracers, out_leaves, out_td)
-    return prog, tree_unflatten(out_td, first)
+    return prog, _hand_out(out, tensor_mode)
 
 
 def _substitute(jf: Jitted, args: tuple, kwargs: dict, tracers: list) -> tuple:
@@ -337,14 +336,21 @@ def _substitute(jf: Jitted, args: tuple, kwargs: dict, tracers: list) -> tuple:
     return call_args, kw
 
 
-def _first_value(o: Any, tensor_mode: bool) -> Any:
-    """An output of the tracing call, handed out like a replayed one."""
-    if isinstance(o, Tensor):
-        v = o._value
-        if type(v) is np.ndarray:
-            v = v.copy()  # the trace's arrays may be views; the caller gets its own
-        return _new(v) if tensor_mode else v
-    return o
+def _hand_out(out: Any, tensor_mode: bool) -> Any:
+    """Outputs computed on Tensors (the tracing call, an eager fallback), handed out like a replay's."""
+
+    def one(o: Any) -> Any:
+        if isinstance(o, Tensor):
+            v = o._value
+            if type(v) is np.ndarray:
+                v = v.copy()  # they may be views; the caller gets its own
+            return _new(v) if tensor_mode else v
+        return o
+
+    if isinstance(out, Tensor):
+        return one(out)
+    leaves, td = tree_flatten(out)
+    return tree_unflatten(td, [one(o) for o in leaves])
 
 
 # ====================================================================== the guard
