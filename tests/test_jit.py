@@ -358,3 +358,15 @@ def test_keyword_arguments_and_nested_jit(rng):
             _close(outer(x, scale=s), s * np.sum(np.sin(x)) + 2 * np.sin(1.0))
     with pytest.raises(TypeError, match="float16"):
         wg.jit(lambda x: x)(np.ones(2, dtype=np.float16))
+
+
+def test_hessian_and_jacobians_compile(rng):
+    f = lambda x: wg.sum(wg.sin(x) * x ** 3)
+    g = lambda x: wg.sin(x) * x
+    for transform in (wg.hessian(f), wg.jacfwd(g), wg.jacrev(g)):
+        j = wg.jit(transform)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # compiled, no fallback
+            for _ in range(2):
+                x = rng.standard_normal(3)
+                _close(j(x), transform(x))

@@ -423,7 +423,7 @@ def _check_op(g: _Guard, frame: Any, rule: Rule, args: tuple) -> None:
 
 
 # functions that read a traced tensor's value only for its shape or dtype
-_SHAPE_ONLY = frozenset({"zeros_like", "ones_like", "_concat_jvp", "_eye_like", "save_for_backward"})
+_SHAPE_ONLY = frozenset({"zeros_like", "ones_like", "_concat_jvp", "_eye_like", "save_for_backward", "_assemble"})
 
 
 def _check_raw(g: _Guard, frame: Any) -> None:
