@@ -473,6 +473,11 @@ def _watched() -> dict:
         f = getattr(importlib.import_module(f"{__package__}.core.{module}"), name, None)
         if f is not None and hasattr(f, "__code__"):
             out[f.__code__] = check
+    # the operators' scalar fast paths, where the engine has them: one closure per rule, one code object
+    for attr in ("op1", "op2"):
+        f = getattr(next(iter(REGISTRY.values()), None), attr, None)
+        if f is not None and hasattr(f, "__code__"):
+            out[f.__code__] = _check_apply12
     out[Tensor.detach.__code__] = _check_self("detach()")
     out[Tensor.data.fget.__code__] = _check_self(".data")
     return out
