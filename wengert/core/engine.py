@@ -196,6 +196,16 @@ def _tape_walk(root: Tensor, seed: float, retain_graph: bool, leaf_hook: Any) ->
     views held by wengert.teach): the general walk then does the work.
     Leaf gradients and releases are applied only once the whole walk is done.
     """
+    gc_enabled = gc.isenabled()
+    gc.disable()  # as in `walk`: nothing here makes cycles; do not let the collector rescan the graph
+    try:
+        return _tape_walk_body(root, seed, retain_graph, leaf_hook)
+    finally:
+        if gc_enabled:
+            gc.enable()
+
+
+def _tape_walk_body(root: Tensor, seed: float, retain_graph: bool, leaf_hook: Any) -> bool:
     pending_tapes = {root._tape: {root._idx: seed}}
     leaves: dict = {}  # id(leaf) -> [leaf, cotangent]
     walked = []  # (tape, [indices]) to release afterwards
@@ -219,7 +229,10 @@ def _tape_walk(root: Tensor, seed: float, retain_graph: bool, leaf_hook: Any) ->
             if g is None:
                 continue
             e = entries[i]
-            n = len(e)
+            try:
+                n = len(e)
+            except TypeError:  # a released entry is its seq alone
+                raise RuntimeError(RELEASED_MSG) from None
             if n == 7:
                 _, r, r0, r1, v0, v1, ans = e
                 vjps = rules[r].vjps
@@ -258,11 +271,8 @@ def _tape_walk(root: Tensor, seed: float, retain_graph: bool, leaf_hook: Any) ->
                     waiting += 1
                 else:
                     cot[r0] = p + c
-            elif n == 3:  # an import: hand the cotangent on
-                if not _deliver(e[2], g, pending_tapes, leaves):
-                    return False
-            else:
-                raise RuntimeError(RELEASED_MSG)
+            elif not _deliver(e[2], g, pending_tapes, leaves):  # an import: hand the cotangent on
+                return False
             done.append(i)
             waiting -= 1
             if not waiting:

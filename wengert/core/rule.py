@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from .state import STATE
-from .tensor import _MANY, RULE_LIST, TAPE_MAX, Tape, Tensor, _new, dtype_of, normalize, shape_of
+from .tensor import _MANY, RULE_LIST, TAPE_MAX, Tape, Tensor, _new, _next_seq, dtype_of, normalize, shape_of
 
 REGISTRY: dict[str, Rule] = {}
 
@@ -164,6 +164,10 @@ class Rule:
         return normalize(out)
 
 
+def _released_impl(*values: Any) -> Any:
+    raise RuntimeError("a released graph node cannot be evaluated")
+
+
 # NumPy's words for inputs whose shapes do not fit together
 _SHAPE_WORDS = ("broadcast", "shape", "mismatch", "align", "dimension", "size")
 
@@ -252,6 +256,7 @@ def _finish(rule: Rule, out: Tensor, args: Sequence[Any], values: Sequence[Any],
 
 
 _NOPARAMS: dict = {}
+_alloc = object.__new__
 
 
 def _scalars(values: Sequence[Any]) -> bool:
@@ -363,7 +368,19 @@ def _make_op2(rule: Rule) -> Callable:
             except (ArithmeticError, ValueError):
                 r = None
             if type(r) is float and not (STATE.anomaly or STATE.forward_active):
-                out = _new(r)
+                # the new Tensor is built here rather than by _new (same slots; one call less
+                # per op, and each slot written once)
+                out = _alloc(Tensor)
+                out._value = r
+                out.grad = None
+                out._in0 = None
+                out._in1 = None
+                out._params = None
+                out._seq = seq = _next_seq()
+                out._tangent = None
+                out._cot = None
+                out._retain = False
+                out._meta = None
                 if (xg or yg) and STATE.grad_enabled:
                     # _tape2 written out: an input on this tape is named by its index
                     # (the common case, no call), anything else by Tape.ref
@@ -373,12 +390,17 @@ def _make_op2(rule: Rule) -> Callable:
                         r0 = x._idx if xg and x._tape is tape else tape.ref(x)
                         r1 = y._idx if yg and y._tape is tape else tape.ref(y)
                         out._idx = len(entries)
-                        entries.append((out._seq, index, r0, r1, xv, yv, r))
+                        entries.append((seq, index, r0, r1, xv, yv, r))
                         out.requires_grad = True
                         out._rule = rule
                         out._tape = tape
-                    else:
-                        _tape2(rule, out, x, xv, y, yv)
+                        return out
+                    out._tape = None
+                    _tape2(rule, out, x, xv, y, yv)
+                    return out
+                out.requires_grad = False
+                out._rule = None
+                out._tape = None
                 return out
         return apply(rule, (x, y), _NOPARAMS)
 
@@ -515,6 +537,11 @@ def anomaly_backward(node: Tensor, ct: Any, index: int) -> None:
             f"backward of op '{node._rule.name}' produced {kind} in the gradient of its input {index} "
             f"(detect_anomaly); op created at {site}"
         )
+
+
+# The rule shown for a tape entry that backward() released (see core.tensor.Tape.view).
+RELEASED_RULE = Rule("released", _released_impl, differentiable=False, register=False,
+                     doc="a step whose saved values backward() released")
 
 
 __all__ = ["REGISTRY", "Rule", "ShapeError", "apply", "apply1", "apply2", "fit"]

@@ -319,7 +319,8 @@ class Tape:
     * an import: ``(seq, -1, tensor)``: a tensor from outside this tape (a
       leaf, a node of the object graph, a tensor of an earlier tape), entered
       once, on its first use, so that the entries using it hold only atoms
-    * released by backward: ``(seq, rule index)``
+    * released by backward: the entry's ``seq`` alone (an int already held, so
+      releasing allocates nothing)
     """
 
     __slots__ = ("__weakref__", "entries", "imports", "names", "order", "views")
@@ -351,7 +352,7 @@ class Tape:
     def args(self, idx: int) -> tuple | None:
         """The inputs of entry ``idx`` as the object graph has them (Tensors or constants); None if released."""
         e = self.entries[idx]
-        if len(e) == 2:
+        if type(e) is int:
             return None
         refs = ((e[2], e[3]),) if len(e) == 5 else ((e[2], e[4]), (e[3], e[5]))
         return tuple(self._input(r, v) for r, v in refs)
@@ -362,7 +363,7 @@ class Tape:
         if type(r) is not int:
             return r
         e = self.entries[r]
-        return e[2] if len(e) == 3 else self.view(r, value)
+        return e[2] if type(e) is tuple and len(e) == 3 else self.view(r, value)
 
     def view(self, idx: int, value: Any) -> Tensor:
         """The one Tensor standing for entry ``idx`` while anyone holds it (``value``: the entry's result)."""
@@ -374,8 +375,13 @@ class Tape:
             e = self.entries[idx]
             t = _new(value)
             t.requires_grad = True
-            t._rule = RULE_LIST[e[1]]
-            t._seq = e[0]
+            if type(e) is int:  # released: the view still orders the walk, which reports it when reached
+                from .rule import RELEASED_RULE
+                t._rule = RELEASED_RULE
+                t._seq = e
+            else:
+                t._rule = RULE_LIST[e[1]]
+                t._seq = e[0]
             t._tape = self
             t._idx = idx
             if self.names and idx in self.names:
@@ -391,8 +397,8 @@ class Tape:
 
     def release(self, idx: int) -> None:
         e = self.entries[idx]
-        if len(e) > 3:
-            self.entries[idx] = (e[0], e[1])
+        if type(e) is tuple and len(e) > 3:
+            self.entries[idx] = e[0]
 
 
 def current_tape() -> Tape:
