@@ -249,3 +249,16 @@ def test_retain_grad_on_the_root():
     y.retain_grad()
     y.backward()
     assert y.grad.item() == 1.0 and x.grad.item() == 6.0
+
+
+def test_an_entry_used_by_an_object_node_and_by_the_tape():
+    """`a` reaches the walk through stack (the object a * 2.0 returned) and through c's entry (a view)."""
+    x = leaf(0.5)
+    a = x * 2.0
+    b = wg.stack([a, a * a])  # object node holding the tensor `a`
+    c = a * 3.0  # tape entry naming a's entry by index
+    out = b.sum() + c
+    del a
+    out.backward()
+    # out = 2x + 4x^2 + 6x  ->  d/dx = 8 + 8x
+    assert x.grad.item() == pytest.approx(8.0 + 8.0 * 0.5, rel=1e-14)

@@ -161,6 +161,11 @@ def walk(root: Tensor, seed: Any, retain_graph: bool, differentiable: bool, leaf
             except ArithmeticError:  # a Python float raised where NumPy gives inf/nan: redo with NumPy scalars
                 pairs = ieee(_vjps, rule, args, params, g, ans, *prims)
             for i, a, ct in pairs:
+                if a._tape is not None:
+                    # one tape entry can reach the walk as two objects (the tensor an op
+                    # returned, held by an object node, and a view made by reading the
+                    # tape): its cotangent goes to the one the walk visits
+                    a = nodes[a._seq]
                 av = a._value
                 if type(ct) is not float or type(av) is not float:
                     ct = fit(ct, av)
