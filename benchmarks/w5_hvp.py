@@ -26,7 +26,7 @@ from interleave import THREADS, interleaved, pin_torch  # before numpy
 import numpy as np
 from common import main, md_table, need, ratio, sig
 
-LIBS = ["wengert", "numpy", "torch", "jax", "jax_jit", "autograd"]
+LIBS = ["wengert", "wengert_jit", "numpy", "torch", "jax", "jax_jit", "autograd"]
 
 D = 1000
 QUICK_D = 200
@@ -117,6 +117,27 @@ def bench_wengert(args) -> dict:
     out["jvp_over_numpy_f"] = sig(t["jvp"] / t["numpy_f"])
     out["note"] = ("grad = wg.grad(f) on an ndarray; hvp = wg.hvp (jvp of grad, forward-over-reverse); "
                    "hessian = wg.hessian (jacrev(jacrev): f and its gradient recorded once, one reverse walk per row); hvp_rev_rev = grad of <grad f, v>")
+    return out
+
+
+def bench_wengert_jit(args) -> dict:
+    """wg.jit of f, grad and hvp: each recorded once (first call, untimed) and replayed on NumPy values."""
+    import wengert as wg
+
+    W1, W2, x, v = make_data(QUICK_D if args.quick else D)
+
+    def f(x):
+        return wg.sum(wg.tanh(W2 @ wg.tanh(W1 @ x)))
+
+    jf, jg = wg.jit(f), wg.jit(wg.grad(f))
+    jh = wg.jit(lambda x, v: wg.hvp(f, x, v))
+    t0 = time.perf_counter()
+    jg(x), jh(x, v)
+    compile_s = time.perf_counter() - t0
+    jf(x)
+    out = measure(args, lambda: jf(x), lambda: jg(x), lambda: jh(x, v), None)
+    out["compile_s"] = sig(compile_s)
+    out["note"] = "wg.jit(f), wg.jit(wg.grad(f)), wg.jit(hvp); first calls (the traces) timed apart: compile_s"
     return out
 
 
@@ -250,6 +271,6 @@ def table(rows: list) -> str:
 
 
 if __name__ == "__main__":
-    main("w5_hvp", {"wengert": bench_wengert, "numpy": bench_numpy, "torch": bench_torch,
+    main("w5_hvp", {"wengert": bench_wengert, "wengert_jit": bench_wengert_jit, "numpy": bench_numpy, "torch": bench_torch,
                     "jax": lambda a: bench_jax(a, False), "jax_jit": lambda a: bench_jax(a, True),
                     "autograd": bench_autograd})
