@@ -189,3 +189,13 @@ def test_valid_formulas_match_python_arithmetic():
     got = f.evaluate({"x": 0.5, "y": -2.0, "z": 3.0})
     want = (0.5 * -2.0 + math.sin(3.0)) / (1 + 0.25) + -2.0
     assert got.item() == pytest.approx(want, rel=1e-15)
+
+
+def test_a_formula_that_starts_with_a_minus(capsys):
+    """argparse would read '-W*X' as an option; right after 'trace' it is the formula."""
+    status, out, err = run(capsys, "-W*X", "--at", "W=3", "X=2")
+    assert status == 0 and err == ""
+    assert out.splitlines()[0] == "f = -W*X   at W=3, X=2   (reverse mode)"
+    assert out.splitlines()[-1] == "gradient: df/dW = -2, df/dX = -3"
+    status, _, err = run(capsys, "--precision", "3")  # an option is still an option
+    assert status == 2 and "formula" in err

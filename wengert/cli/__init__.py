@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 
 SUBCOMMANDS = ["demo", "train", "trace"]
@@ -32,9 +33,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_OPTION = re.compile(r"-[A-Za-z]|--[A-Za-z][\w-]*(=.*)?")
+
+
+def _formula_not_option(argv: list[str]) -> list[str]:
+    """``wengert trace "-x * y" ...``: a formula that starts with a minus is not an option.
+
+    argparse takes every argument that starts with ``-`` for an option; a
+    formula right after ``trace`` that does not look like one (``-W * X``,
+    ``-(x + y)``) gets a leading space, which the formula parser ignores.
+    """
+    if len(argv) > 1 and argv[0] == "trace" and argv[1].startswith("-") and not _OPTION.fullmatch(argv[1]):
+        argv = [argv[0], " " + argv[1], *argv[2:]]
+    return argv
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_formula_not_option(list(sys.argv[1:] if argv is None else argv)))
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -51,8 +51,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Print the evaluation trace of a formula: every elementary step with its value, local "
                     "partial derivatives, and reverse-mode adjoints (or forward-mode tangents).",
     )
-    p.add_argument("formula", help="e.g. '(x + y) * z', or steps: 'q = x + y; f = q * z' (a formula that starts "
-                                    "with '-' needs a space in it, e.g. '-x * y', so it is not read as an option)")
+    p.add_argument("formula", help="e.g. '(x + y) * z', '-W * X', or steps: 'q = x + y; f = q * z' (give it right "
+                                    "after 'trace' when it starts with '-')")
     p.add_argument("--at", nargs="+", type=_assignment, default=[], metavar="NAME=VALUE",
                    help="the value of each variable, e.g. --at x=-2 y=5 z=-4")
     p.add_argument("--mode", choices=("reverse", "forward"), default="reverse",

@@ -135,7 +135,8 @@ def parse(text: str) -> Formula:
         raise FormulaError(f"a formula is a string, got {type(text).__name__}")
     if len(text) > MAX_LENGTH:
         raise FormulaError(f"formula too long ({len(text)} characters; at most {MAX_LENGTH})")
-    if not text.strip():
+    text = text.strip()  # (the command line may hand a formula over with a leading space)
+    if not text:
         raise FormulaError("empty formula; write e.g. '(x + y) * z'")
     try:
         with warnings.catch_warnings():
