@@ -108,6 +108,7 @@ SPECS = {
                          ref=np.broadcast_to),
     "sum_to": Spec(cases=[Case([(2, 3)], {"shape": (3,)}), Case([(2, 4)], {"shape": (2, 1)}), Case([(3,)], {"shape": ()})]),
     "cast": Spec(cases=[Case([(3,)], {"dtype": np.dtype(np.float64)})]),
+    "stop_gradient": Spec(cases=UNARY_SHAPES, nondiff=True, ref=lambda x: x),  # what detach() records under wg.jit
     "getitem": Spec(cases=[
         Case([(5,)], {"index": 2}), Case([(4, 3)], {"index": (slice(1, 3), slice(None, None, 2))}),
         Case([(5,)], {"index": np.array([0, 0, 3])}), Case([(4, 3)], {"index": (np.array([1, 1, 2]), np.array([0, 2, 0]))}),

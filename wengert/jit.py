@@ -62,19 +62,27 @@ and is dropped, as are reshapes and casts that change nothing.)
 * *When ``fn`` runs eagerly instead.*  The replay cannot be differentiated,
   so a call with a Tensor argument that requires grad (with grad mode on) or
   carries a forward-mode tangent, or a call under ``wg.detect_anomaly()``,
-  simply calls ``fn``.  And where the engine computes a value *outside* the
+  simply calls ``fn``.  And where Python reads a traced value *outside* the
   recorded graph (see below) the program would silently go stale, so such a
   trace is not compiled: ``fn`` runs eagerly for that signature, with a
-  :class:`JitFallbackWarning` that names the op.
+  :class:`JitFallbackWarning` that says what was read.
 
-**Values outside the graph.**  The engine records only what reverse mode
-needs: the differentiable ops.  An op without derivative (comparisons,
-``sign``, ``argmax``), an op under ``wg.no_grad()``, ``detach()``, ``.data``,
-``Tensor.backward()`` without ``create_graph``, and the derivative rules that
-read plain values (relu's mask, abs, max/min, maximum/minimum, clip, prod)
-produce values that a replay would wrongly treat as constants.  While
-tracing, :class:`_Guard` watches exactly those places and refuses to compile
-such a trace (the results stay exact, only not compiled).
+**Values outside the graph.**  Eagerly the engine records only what reverse
+mode needs, the differentiable ops.  While wg.jit traces, it also records the
+ops that compute a value from the traced inputs *without* gradient: an op
+without derivative (comparisons, ``sign``, ``argmax``), an op under
+``wg.no_grad()``, ``detach()`` (as ``stop_gradient``), and the tests inside
+derivative rules (relu's mask, abs, max/min, maximum/minimum, clip, where's
+condition), which use the comparison rules when given Tensors.  These nodes
+have ``requires_grad = False``: the backward walk ignores them, the program
+replays them (:func:`wengert.core.tensor.depends` says what is followed).
+What the engine still cannot record is Python reading a traced tensor's plain
+value: ``.data``, ``raw()`` in a rule or helper (prod's derivative, which
+branches on zeros; indices computed from traced values), ``wg.tensor(x)`` of
+a traced ``x``, ``Tensor.backward()`` without ``create_graph``, and
+``requires_grad_()`` turning a recorded node into a leaf.  While tracing,
+:class:`_Guard` watches exactly those places and refuses to compile such a
+trace (the results stay exact, only not compiled).
 
 Custom ops (``wg.Function``) replay their ``forward``; their ``backward`` is
 first order, so ``jit(grad(f))`` through one fails at trace time with the
@@ -93,7 +101,7 @@ import numpy as np
 
 from .core.rule import REGISTRY, Rule
 from .core.state import STATE, ConcretizationError
-from .core.tensor import Tensor, _new, dtype_of, normalize, shape_of
+from .core.tensor import Tensor, _new, depends, dtype_of, normalize, shape_of
 from .tree import tree_flatten, tree_unflatten
 
 __all__ = ["ConcretizationError", "JitFallbackWarning", "Jitted", "Program", "jit"]
@@ -295,17 +303,11 @@ def _compile(jf: Jitted, args: tuple, kwargs: dict, values: list, tensor_mode: b
         sys.setprofile(guard)
     try:
         out = jf.fn(*call_args, **call_kwargs)
-    except Exception as exc:
-        if guard.concretized:
-            raise ConcretizationError(guard.concretization_message(_name(jf))) from exc
-        raise
     finally:
         if checked:
             sys.setprofile(previous)
         STATE.tracing -= 1
         STATE.grad_enabled, STATE.forward_active, STATE.record_tangents = saved
-    if guard.concretized:
-        raise ConcretizationError(guard.concretization_message(_name(jf)))
     out_leaves, out_td = tree_flatten(out)
     if not checked:
         warnings.warn(f"wg.jit: a profiler was active while {_name(jf)} was traced, so the trace could not be "
@@ -355,71 +357,31 @@ def _hand_out(out: Any, tensor_mode: bool) -> Any:
 
 # ====================================================================== the guard
 class _Guard:
-    """While ``fn`` is traced, watch the places where a value can leave the recorded graph.
+    """While ``fn`` is traced, watch the few places where a value still leaves the recorded graph.
 
-    A stopgap until the engine records these itself while tracing: installed
-    with ``sys.setprofile`` for the trace only, it sees calls of a handful of
-    engine functions (``_WATCHED``) and checks whether their argument depends
-    on the traced inputs (it requires grad, or is *tainted*: made from such a
-    value outside the graph).  A leak makes the trace run eagerly instead of
-    compiling; Python asking for a tainted value (``bool``, ``item``) is a
-    :class:`ConcretizationError`, as it is for a tensor that requires grad.
+    While wg.jit traces, the engine records every op on a tensor that depends
+    on the traced inputs (:func:`wengert.core.tensor.depends`), with or without
+    gradient: comparisons, ops under ``no_grad``, ``detach()``, the derivative
+    helpers that test values.  What it cannot record are reads of a traced
+    tensor's plain value by Python code: ``.data``, ``raw()`` (a rule or helper
+    computing with NumPy on it), making a new tensor from it
+    (``wg.tensor(x)``), a ``backward()`` that computes gradients on plain values,
+    and ``requires_grad_()`` turning a recorded node into a leaf.  Installed
+    with ``sys.setprofile`` for the trace only, the guard sees calls of those
+    engine functions (``_WATCHED``); a leak makes the trace run eagerly instead
+    of compiling.
     """
 
-    __slots__ = ("concretized", "leaks", "pending", "tainted")
+    __slots__ = ("leaks",)
 
     def __init__(self) -> None:
-        self.tainted: dict = {}  # id -> Tensor computed from traced values outside the graph (kept alive)
         self.leaks: list = []  # what left the graph, in words
-        self.concretized: list = []  # what Python asked of a tainted tensor
-        self.pending: set = set()  # frames whose returned Tensor is to be tainted
-
-    def dependent(self, x: Any) -> bool:
-        return isinstance(x, Tensor) and (x.requires_grad or id(x) in self.tainted)
 
     def __call__(self, frame: Any, event: str, arg: Any) -> None:
         if event == "call":
             check = _WATCHED.get(frame.f_code)
             if check is not None:
                 check(self, frame)
-        elif event == "return" and self.pending and frame in self.pending:
-            self.pending.discard(frame)
-            if isinstance(arg, Tensor):
-                self.tainted[id(arg)] = arg
-
-    def leak(self, frame: Any, what: str) -> None:
-        self.leaks.append(what)
-        self.pending.add(frame)
-
-    def concretization_message(self, name: str) -> str:
-        return (f"{self.concretized[0]} of a tensor computed from the traced inputs of {name} (by an op without "
-                "gradient, e.g. a comparison): its value is not fixed while wg.jit traces, so Python control flow "
-                "or conversions on it cannot be compiled. Compute it with tensor ops (e.g. wg.where instead of "
-                "if/else), mark the argument static (static_argnums), or call the function without wg.jit")
-
-
-def _check_apply(g: _Guard, frame: Any) -> None:
-    loc = frame.f_locals
-    _check_op(g, frame, loc.get("rule"), loc.get("args", ()))
-
-
-def _check_apply12(g: _Guard, frame: Any) -> None:
-    loc = frame.f_locals  # apply1(rule, x) and apply2(rule, x, y): the scalar fast paths
-    _check_op(g, frame, loc.get("rule"), (loc.get("x"), loc.get("y")))
-
-
-def _check_op(g: _Guard, frame: Any, rule: Rule, args: tuple) -> None:
-    if STATE.grad_enabled and rule.differentiable:
-        return  # recorded: the program will hold it
-    if not any(g.dependent(a) for a in args):
-        return
-    if not STATE.grad_enabled:
-        g.leak(frame, f"op '{rule.name}' was computed from a traced value under wg.no_grad()")
-    elif not rule.differentiable:
-        g.leak(frame, f"op '{rule.name}' (which has no derivative, so the engine does not record it) was "
-                      "computed from a traced value")
-
-
 
 
 # functions that read a traced tensor's value only for its shape or dtype
@@ -428,43 +390,40 @@ _SHAPE_ONLY = frozenset({"zeros_like", "ones_like", "_concat_jvp", "_eye_like", 
 
 def _check_raw(g: _Guard, frame: Any) -> None:
     x = frame.f_locals.get("x")
-    if g.dependent(x):
+    if depends(x):
         caller = frame.f_back.f_code.co_name if frame.f_back is not None else "?"
         if caller not in _SHAPE_ONLY:
-            g.leaks.append(f"'{caller}' (a derivative or helper of the engine) read the plain value of a traced "
-                           "tensor outside the graph")
+            g.leaks.append(f"'{caller}' (a derivative or helper) read the plain value of a traced tensor outside "
+                           "the graph")
 
 
-def _check_self(what: str) -> Callable:
+def _check_local(name: str, what: str) -> Callable:
     def check(g: _Guard, frame: Any) -> None:
-        if g.dependent(frame.f_locals.get("self")):
-            g.leak(frame, f"{what} of a traced tensor")
+        if depends(frame.f_locals.get(name)):
+            g.leaks.append(f"{what} of a traced tensor")
 
     return check
 
 
+def _check_requires_grad_(g: _Guard, frame: Any) -> None:
+    loc = frame.f_locals
+    t = loc.get("self")
+    if loc.get("flag") and isinstance(t, Tensor) and t._rule is not None and not t.requires_grad:
+        g.leaks.append("requires_grad_() made a leaf of a tensor computed from the traced inputs")
+
+
 def _check_walk(g: _Guard, frame: Any) -> None:
     loc = frame.f_locals
-    if not loc.get("differentiable") and g.dependent(loc.get("root")):
+    if not loc.get("differentiable") and depends(loc.get("root")):
         g.leaks.append("backward() computed gradients on plain values (use wg.grad, or create_graph=True)")
-
-
-def _check_concrete(g: _Guard, frame: Any) -> None:
-    loc = frame.f_locals
-    t = loc.get("t")
-    if isinstance(t, Tensor) and id(t) in g.tainted:
-        g.concretized.append(loc.get("what", "the value"))
 
 
 def _watched() -> dict:
     """The engine functions the guard watches, by code object (missing ones are skipped)."""
     table = {
-        "rule.apply": _check_apply,
-        "rule.apply1": _check_apply12,
-        "rule.apply2": _check_apply12,
         "tensor.raw": _check_raw,
+        "tensor.tensor": _check_local("data", "wg.tensor() made a constant"),
         "engine.walk": _check_walk,
-        "state.check_concrete": _check_concrete,
     }
     out = {}
     for where, check in table.items():
@@ -473,13 +432,9 @@ def _watched() -> dict:
         f = getattr(importlib.import_module(f"{__package__}.core.{module}"), name, None)
         if f is not None and hasattr(f, "__code__"):
             out[f.__code__] = check
-    # the operators' scalar fast paths, where the engine has them: one closure per rule, one code object
-    for attr in ("op1", "op2"):
-        f = getattr(next(iter(REGISTRY.values()), None), attr, None)
-        if f is not None and hasattr(f, "__code__"):
-            out[f.__code__] = _check_apply12
-    out[Tensor.detach.__code__] = _check_self("detach()")
-    out[Tensor.data.fget.__code__] = _check_self(".data")
+    out[Tensor.__init__.__code__] = _check_local("data", "Tensor() made a constant")
+    out[Tensor.data.fget.__code__] = _check_local("self", ".data")
+    out[Tensor.requires_grad_.__code__] = _check_requires_grad_
     return out
 
 
@@ -497,7 +452,7 @@ def _passes_through(rule: Rule, node: Tensor, args: tuple, ins: list, template: 
     """
     v = node._value
     name = rule.name
-    if len(args) == 1 and name in ("identity", "reshape", "broadcast_to", "sum_to", "cast"):
+    if len(args) == 1 and name in ("identity", "stop_gradient", "reshape", "broadcast_to", "sum_to", "cast"):
         keep = 0
     elif name == "multiply" and len(args) == 2:
         for keep, other in ((0, 1), (1, 0)):
@@ -667,9 +622,13 @@ class Program:
 
 
 def _reachable(out_leaves: list) -> list:
-    """The recorded nodes the outputs depend on, in Wengert-list order (iterative, no recursion)."""
+    """The recorded nodes the outputs depend on, in Wengert-list order (iterative, no recursion).
+
+    Recorded nodes without gradient (an op without derivative, or under
+    no_grad, on a traced value: see core.rule._finish) are followed too.
+    """
     found: dict = {}
-    stack = [o for o in out_leaves if isinstance(o, Tensor) and o.requires_grad]
+    stack = [o for o in out_leaves if depends(o)]
     while stack:
         n = stack.pop()
         if id(n) in found:
@@ -677,7 +636,7 @@ def _reachable(out_leaves: list) -> list:
         found[id(n)] = n
         args = n._args if n._rule is not None else None
         for a in args or ():
-            if isinstance(a, Tensor) and a.requires_grad and id(a) not in found:
+            if depends(a) and id(a) not in found:
                 stack.append(a)
     return sorted(found.values(), key=lambda t: t._seq)
 

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from .state import STATE
-from .tensor import _MANY, RULE_LIST, TAPE_MAX, Tape, Tensor, _new, _next_seq, dtype_of, normalize, shape_of
+from .tensor import _MANY, RULE_LIST, TAPE_MAX, Tape, Tensor, _new, _next_seq, depends, dtype_of, normalize, shape_of
 
 REGISTRY: dict[str, Rule] = {}
 
@@ -239,20 +239,38 @@ def _finish(rule: Rule, out: Tensor, args: Sequence[Any], values: Sequence[Any],
         return out
     if record:
         out.requires_grad = True
-        out._rule = rule
-        n = len(args)  # the inputs go to the node's two slots (see Tensor._args), written directly
-        if n == 1:
-            out._in0 = args[0]
-        elif n == 2:
-            out._in0, out._in1 = args
-        else:
-            out._in0, out._in1 = tuple(args), _MANY
-        out._params = params or None
+    elif not (STATE.tracing and _any_depends(args)):
+        if STATE.anomaly:
+            _anomaly_forward(rule, out, False)
+        if tangent and STATE.forward_active and rule.differentiable:
+            out._tangent = _forward_tangent(rule, args, values, params, out, False)
+        return out
+    # Recorded: for reverse mode (record), or, while wg.jit traces, because an input
+    # depends on the traced inputs (an op without derivative, an op under no_grad):
+    # such a node keeps requires_grad False, so the backward walk never enters it,
+    # but the jit program replays it (see wengert.jit).
+    out._rule = rule
+    n = len(args)  # the inputs go to the node's two slots (see Tensor._args), written directly
+    if n == 1:
+        out._in0 = args[0]
+    elif n == 2:
+        out._in0, out._in1 = args
+    else:
+        out._in0, out._in1 = tuple(args), _MANY
+    out._params = params or None
     if STATE.anomaly:
         _anomaly_forward(rule, out, record)
     if tangent and STATE.forward_active and rule.differentiable:
-        out._tangent = _forward_tangent(rule, args, values, params, out, record)
+        # while tracing, tangents are computed on Tensors too, so that they are recorded
+        out._tangent = _forward_tangent(rule, args, values, params, out, record or STATE.tracing > 0)
     return out
+
+
+def _any_depends(args: Sequence[Any]) -> bool:
+    for a in args:
+        if depends(a):
+            return True
+    return False
 
 
 _NOPARAMS: dict = {}
@@ -334,6 +352,9 @@ def _make_op1(rule: Rule) -> Callable:
                         out._tape = tape
                     else:
                         _tape1(rule, out, x, v)
+                    return out
+                if STATE.tracing:  # wg.jit may need this op recorded: _finish decides
+                    return apply(rule, (x,), _NOPARAMS)
                 return out
         return apply(rule, (x,), _NOPARAMS)
 
@@ -398,6 +419,8 @@ def _make_op2(rule: Rule) -> Callable:
                     out._tape = None
                     _tape2(rule, out, x, xv, y, yv)
                     return out
+                if STATE.tracing:  # wg.jit may need this op recorded: _finish decides
+                    return apply(rule, (x, y), _NOPARAMS)
                 out.requires_grad = False
                 out._rule = None
                 out._tape = None
@@ -417,7 +440,7 @@ def _forward_tangent(rule: Rule, args: Sequence[Any], values: list, params: dict
     saved = STATE.forward_active
     STATE.forward_active = 0  # tangents of tangents are not carried (one level)
     try:
-        if recorded and STATE.record_tangents:
+        if recorded and (STATE.record_tangents or STATE.tracing):
             prims, ans = args, out
         else:
             prims, ans = values, out._value

@@ -1,9 +1,10 @@
-"""The three primitives the engine itself needs: sum_to, broadcast_to, cast.
+"""The primitives the engine itself needs: sum_to, broadcast_to, cast, stop_gradient.
 
 ``sum_to`` undoes broadcasting (it is the VJP of ``broadcast_to`` and vice
 versa); the engine calls it, through :func:`wengert.core.rule.fit`, whenever
 a cotangent's shape differs from its input's.  This is the only place in the
-library where broadcasting is undone.
+library where broadcasting is undone.  ``stop_gradient`` is what
+``Tensor.detach()`` records while wg.jit traces (an identity without gradient).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import rule as _rule_mod
+from . import tensor as _tensor_mod
 from .rule import Rule
 from .tensor import dtype_of, shape_of
 
@@ -55,6 +57,17 @@ cast = Rule(
     doc="Convert to another floating dtype (astype).",
 )
 
+
+def _stop_gradient_impl(x: Any) -> Any:
+    return x
+
+
+stop_gradient = Rule(
+    "stop_gradient", _stop_gradient_impl, differentiable=False,
+    doc="x, with no gradient (Tensor.detach() records it while wg.jit traces; eagerly detach() records nothing)",
+)
+
 _rule_mod._sum_to = sum_to
 _rule_mod._broadcast_to = broadcast_to
 _rule_mod._cast = cast
+_tensor_mod._stop_gradient = stop_gradient

@@ -37,10 +37,14 @@ class ConcretizationError(TypeError):
 
 def check_concrete(t: Any, what: str) -> None:
     """Raise :class:`ConcretizationError` if ``t`` depends on inputs that wg.jit is tracing."""
-    if STATE.tracing and t.requires_grad:
+    if not STATE.tracing:
+        return
+    from .tensor import depends  # (core.tensor imports this module)
+
+    if depends(t):
         raise ConcretizationError(
-            f"{what} of a tensor that depends on the inputs of a function being compiled by wg.jit: its value is "
-            "not fixed while tracing, so Python control flow or conversions on it cannot be compiled. Compute it "
+            f"{what} of a tensor computed from the traced inputs of a function that wg.jit is compiling: its value "
+            "is not fixed while tracing, so Python control flow or conversions on it cannot be compiled. Compute it "
             "with tensor ops (e.g. wg.where instead of if/else), mark the argument static (static_argnums), "
             "or call the function without wg.jit"
         )

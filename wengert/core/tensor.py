@@ -95,11 +95,12 @@ class Tensor:
 
     @property
     def is_leaf(self) -> bool:
-        return self._rule is None
+        # (a node that wg.jit recorded without gradient counts as a leaf, as it would eagerly)
+        return self._rule is None or not self.requires_grad
 
     @property
     def grad_fn(self) -> GradFn | None:
-        return GradFn(self) if self._rule is not None else None
+        return GradFn(self) if self._rule is not None and self.requires_grad else None
 
     @property
     def name(self) -> str | None:
@@ -136,6 +137,8 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A new tensor with the same value, cut from the graph."""
+        if STATE.tracing and depends(self):  # wg.jit replays it: a recorded op without gradient
+            return _stop_gradient(self)
         return _new(self._value)
 
     def requires_grad_(self, flag: bool = True) -> Tensor:
@@ -144,8 +147,14 @@ class Tensor:
                 f"only floating-point tensors can require gradients, got dtype {self.dtype}; "
                 "convert first, e.g. wg.tensor(x, dtype='float64')"
             )
-        if not flag and self._rule is not None:
+        if not flag and self._rule is not None and self.requires_grad:
             raise RuntimeError("requires_grad_(False) on a non-leaf tensor: use .detach() to cut it from the graph")
+        if flag and self._rule is not None and not self.requires_grad:
+            # a node that wg.jit recorded without gradient: eagerly it is a leaf, so it becomes one
+            # (the trace then no longer holds how it was computed; wg.jit's guard sees this call)
+            self._rule = None
+            self._in0 = self._in1 = None
+            self._params = None
         self.requires_grad = bool(flag)
         return self
 
@@ -243,7 +252,7 @@ class Tensor:
         extra = []
         if self.dtype != np.float64:
             extra.append(f"dtype={self.dtype}")
-        if self._rule is not None:
+        if self._rule is not None and self.requires_grad:
             extra.append(f"grad_fn=<{self._rule.name}>")
         elif self.requires_grad:
             extra.append("requires_grad=True")
@@ -505,6 +514,17 @@ def dtype_of(x: Any) -> np.dtype:
     return d if d is not None else np.asarray(x).dtype
 
 
+def depends(x: Any) -> bool:
+    """Is ``x`` a tensor that depends on inputs being traced (by wg.jit, or by a reverse pass)?
+
+    It requires grad, or it is the output of a recorded op: outside a wg.jit
+    trace every recorded op requires grad; while tracing, the engine also
+    records ops without gradient (comparisons, ops under no_grad, detach) on
+    such tensors, with ``requires_grad = False`` (core.rule._finish).
+    """
+    return isinstance(x, Tensor) and (x.requires_grad or x._rule is not None)
+
+
 def raw(x: Any) -> Any:
     """The plain value of a tensor (or the argument itself)."""
     return x._value if isinstance(x, Tensor) else x
@@ -549,3 +569,5 @@ STATE.tape = Tape()
 
 # Set by wengert.core.engine when it is imported (it needs Tensor, and Tensor.backward needs it).
 _engine_backward: Any = None
+# Set by wengert.core.shapes: the rule `stop_gradient`, which detach() records while wg.jit traces.
+_stop_gradient: Any = None

@@ -104,7 +104,10 @@ def clip(x: Any, a_min: Any = None, a_max: Any = None) -> Tensor:
 
 def where(condition: Any, x: Any, y: Any) -> Tensor:
     """x where condition holds, else y (NumPy broadcasting; no gradient to the condition)."""
-    return R.where(np.asarray(raw(condition), dtype=bool), _t(x), y)
+    if isinstance(condition, Tensor):  # an op input, not a plain value: wg.jit records how it was computed
+        c = condition if condition.dtype == np.bool_ else R.not_equal(condition, 0)  # (as np.asarray(., bool))
+        return R.where(c, _t(x), y)
+    return R.where(np.asarray(condition, dtype=bool), _t(x), y)
 
 
 # ----------------------------------------------------------------- reductions

@@ -8,6 +8,12 @@ Rules call other rules, so they work on plain values and on Tensors alike.
 Choices at kinks, documented and tested: relu'(0) = 0, abs'(0) = 0,
 leaky_relu'(0) = slope, clip passes the gradient on its closed interval,
 max/min/maximum/minimum split the gradient evenly between tied elements.
+
+Derivative helpers that test values (relu's mask, maximum's winner, ...) come
+in two versions: on plain values (the fast first-order backward) they use
+NumPy directly; given Tensors (a recorded backward: create_graph, grad of
+grad, a wg.jit trace) they call the comparison rules, so that a wg.jit trace
+records the test instead of freezing its result (see core.rule._finish).
 """
 from __future__ import annotations
 
@@ -112,8 +118,8 @@ def _pow_dx(ans: Any, x: Any, y: Any) -> Any:
 
 def _pow_dy(ans: Any, x: Any, y: Any) -> Any:
     # d(x^y)/dy = x^y log x  (0 where x == 0, as PyTorch does)
-    xr = raw(x)
-    safe = where(xr == 0, 1.0, x)
+    zero = equal(x, 0) if isinstance(x, Tensor) else x == 0
+    safe = where(zero, 1.0, x)
     return ans * log(safe)
 
 
@@ -138,10 +144,13 @@ minimum = Rule(
 
 
 def _win(x: Any, y: Any) -> Any:
-    a, b = raw(x), raw(y)
-    if type(a) is float and type(b) is float:
-        return 1.0 if a > b else (0.5 if a == b else 0.0)
-    return (np.greater(a, b) + 0.5 * np.equal(a, b)).astype(np.result_type(dtype_of(a), dtype_of(b), np.float32))
+    if isinstance(x, Tensor) or isinstance(y, Tensor):  # the same NumPy calls, as rules
+        w = add(greater(x, y), multiply(0.5, equal(x, y)))
+        dt = np.result_type(dtype_of(x), dtype_of(y), np.float32)
+        return w if w.dtype == dt else cast(w, dt)
+    if type(x) is float and type(y) is float:
+        return 1.0 if x > y else (0.5 if x == y else 0.0)
+    return (np.greater(x, y) + 0.5 * np.equal(x, y)).astype(np.result_type(dtype_of(x), dtype_of(y), np.float32))
 
 
 def _where_impl(c: Any, x: Any, y: Any) -> Any:
@@ -224,10 +233,11 @@ relu = _unary("relu", lambda x: np.maximum(x, 0), _relu_scalar, lambda ans, x: _
 
 
 def _gt0(x: Any) -> Any:
-    xr = raw(x)
-    if type(xr) is float:
-        return 1.0 if xr > 0.0 else 0.0
-    return xr > 0  # a boolean mask: g * mask keeps g's dtype, one pass fewer than a float mask
+    if type(x) is float:
+        return 1.0 if x > 0.0 else 0.0
+    if isinstance(x, Tensor):
+        return greater(x, 0)
+    return x > 0  # a boolean mask: g * mask keeps g's dtype, one pass fewer than a float mask
 
 
 def _fdtype(x: Any) -> np.dtype:
@@ -245,9 +255,11 @@ leaky_relu = Rule(
 
 
 def _leaky_d(x: Any, slope: float) -> Any:
-    xr = raw(x)
-    d = np.where(xr > 0, 1.0, slope)
-    return normalize_like(d, xr)
+    if isinstance(x, Tensor):
+        d = where(greater(x, 0), 1.0, slope)
+        return d if d.dtype == x.dtype else cast(d, x.dtype)
+    d = np.where(x > 0, 1.0, slope)
+    return normalize_like(d, x)
 
 
 def normalize_like(d: Any, like: Any) -> Any:
@@ -259,7 +271,7 @@ def normalize_like(d: Any, like: Any) -> Any:
 elu = Rule(
     "elu", lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))).astype(_fdtype(x)),
     # d/dx = 1 for x > 0, alpha e^x = ans + alpha for x <= 0
-    partials=(lambda ans, x, alpha=1.0: where(raw(x) > 0, 1.0, ans + alpha),),
+    partials=(lambda ans, x, alpha=1.0: where(greater(x, 0) if isinstance(x, Tensor) else x > 0, 1.0, ans + alpha),),
     doc="x for x > 0, alpha (e^x - 1) otherwise",
 )
 
@@ -291,7 +303,14 @@ def _clip_impl(x: Any, lo: Any = None, hi: Any = None) -> Any:
 
 
 def _clip_d(ans: Any, x: Any, lo: Any = None, hi: Any = None) -> Any:
-    xr = raw(x)
+    if isinstance(x, Tensor):  # the same tests, as rules
+        m = greater_equal(x, lo) if lo is not None else None
+        if hi is not None:
+            m = less_equal(x, hi) if m is None else logical_and(m, less_equal(x, hi))
+        if m is None:
+            return np.ones(x.shape, dtype=x.dtype) if type(x._value) is not float else 1.0
+        return cast(m, x.dtype)
+    xr = x
     m = np.ones(np.shape(xr), dtype=bool)
     if lo is not None:
         m &= np.asarray(xr >= lo)
@@ -342,8 +361,16 @@ sum_ = Rule(
 
 def _extreme_weights(ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     """1/k on each of the k elements that attain the max (or min), 0 elsewhere."""
-    xr = np.asarray(raw(x))
-    a = np.asarray(raw(ans))
+    if isinstance(x, Tensor) or isinstance(ans, Tensor):  # the same NumPy calls, as rules
+        shape = shape_of(x)
+        a = ans if keepdims else reshape(ans, _keepdims_shape(shape, axis))
+        mask = equal(x, a)
+        count = sum_(mask, axis=_axes(axis, len(shape)), keepdims=True)
+        w = divide(mask, count)
+        dt = dtype_of(x)
+        return w if dtype_of(w) == dt else cast(w, dt)
+    xr = np.asarray(x)
+    a = np.asarray(ans)
     if not keepdims:
         a = a.reshape(_keepdims_shape(xr.shape, axis))
     mask = xr == a
