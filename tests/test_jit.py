@@ -245,36 +245,103 @@ def test_custom_function_forward_replays(rng):
         wg.jit(wg.grad(lambda x: wg.sum(Cube.apply(x))))(x)
 
 
-# ---------------------------------------------------------------------- values outside the graph
-def _eager_or_warned(f, xs, *, grad=True):
-    """Jitted f (or grad f) equals eager at every x; returns whether it compiled."""
-    target = wg.grad(f) if grad else f
+# ---------------------------------------------------------------------- ops without gradient
+# While tracing, the engine records what a reverse-mode graph leaves out (comparisons, sign,
+# no_grad, detach, the tests inside derivative rules), so these compile: no fallback warning,
+# and equal to eager at inputs other than the traced one.
+def _compiles_and_matches(target, xs, *, bitwise=False):
     j = wg.jit(target)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        for x in xs:
-            _close(j(x), target(x) if grad else np.asarray(target(x)))
-    compiled = _compiled(j, xs[0])
-    if not compiled:
-        assert any(issubclass(w.category, JitFallbackWarning) for w in caught)
-    return compiled
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", JitFallbackWarning)
+        for x in xs:  # the first call traces; the others replay at new inputs
+            got, want = j(x), target(x)
+            want = want.data if isinstance(want, wg.Tensor) else want
+            _close(got, want)
+            if bitwise:
+                assert np.array_equal(np.asarray(got), np.asarray(want))
+        assert _compiled(j, xs[0])
+    return j
 
 
-def test_relu_abs_max_clip_gradients_stay_exact(rng):
-    xs = [rng.standard_normal(6) for _ in range(4)]
+def _relu_mlp_loss(p, X, y):
+    h = wg.relu(X @ p["W0"] + p["b0"])
+    return wg.mean((h @ p["W1"] + p["b1"] - y) ** 2)
+
+
+def test_grad_of_a_relu_mlp_compiles(rng):
+    X, y = rng.standard_normal((8, 3)), rng.standard_normal((8, 1))
+    g = lambda p: wg.grad(_relu_mlp_loss)(p, X, y)
+    j = wg.jit(g)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", JitFallbackWarning)
+        for _ in range(4):  # new parameters at every call: different relu masks
+            p = _mlp_params(rng, (3, 6, 1))
+            got, want = j(p), g(p)
+            for k in p:
+                _close(got[k], want[k])
+                assert np.array_equal(got[k], want[k])  # relu's mask as a rule is bit for bit the NumPy one
+        assert _compiled(j, p)
+    assert "greater" in str(j.program(p))
+
+
+ACTIVATIONS = {
+    "relu": wg.relu,
+    "abs": wg.abs,
+    "maximum": lambda h: wg.maximum(h, 0.1 * h),
+    "minimum": lambda h: wg.minimum(h, 0.3),
+    "clip": lambda h: wg.clip(h, -0.5, 0.5),
+    "clip_lo": lambda h: wg.clip(h, -0.5, None),
+    "leaky_relu": lambda h: wg.leaky_relu(h, 0.2),
+    "elu": wg.elu,
+    "sign": lambda h: wg.sign(h) * h * h,
+    "where": lambda h: wg.where(h > 0, h, 0.1 * h),
+    "where_float_condition": lambda h: wg.where(wg.sign(h) + 1.0, h, h * h),
+    "power_y": lambda h: 1.5 ** h + wg.abs(h) ** h,
+}
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_grad_through_ops_without_gradient_compiles(rng, name):
+    act = ACTIVATIONS[name]
     W = rng.standard_normal((6, 6))
-    for act in (wg.relu, wg.abs, lambda h: wg.clip(h, -0.5, 0.5), lambda h: wg.maximum(h, 0.1 * h)):
-        _eager_or_warned(lambda x, act=act: wg.sum(act(W @ x) ** 2), xs)
-    _eager_or_warned(lambda x: wg.max(W @ x, axis=0) + wg.sum(x), xs)
-
-
-def test_comparisons_and_where_stay_exact(rng):
+    f = lambda x: wg.sum(act(W @ x) ** 2)
     xs = [rng.standard_normal(6) for _ in range(4)]
-    _eager_or_warned(lambda x: wg.sum(wg.where(x > 0, x, 0.1 * x)), xs, grad=False)
-    _eager_or_warned(lambda x: wg.sum(wg.where(x > 0, x, 0.1 * x)), xs)
+    _compiles_and_matches(f, xs)
+    _compiles_and_matches(wg.grad(f), xs, bitwise=name != "power_y")
 
 
-def test_no_grad_detach_and_backward_inside_fn_stay_exact(rng):
+@pytest.mark.parametrize("reduce", [wg.max, wg.min])
+def test_grad_of_max_and_min_reductions_compiles(rng, reduce):
+    xs = [rng.standard_normal((4, 3)) for _ in range(3)]
+    xs.append(np.array([[1.0, 1.0, 0.0], [2.0, -1.0, 2.0], [0.0, 0.0, 0.0], [3.0, 1.0, 1.0]]))  # ties: split evenly
+    for axis in (None, 0, 1):
+        f = lambda x, axis=axis: wg.sum(reduce(x, axis=axis) ** 2) + wg.sum(x)
+        _compiles_and_matches(wg.grad(f), xs, bitwise=True)
+    _compiles_and_matches(wg.grad(lambda x: wg.sum(reduce(x, axis=1, keepdims=True) * x)), xs, bitwise=True)
+
+
+def test_float32_inputs_keep_their_dtype(rng):
+    xs = [rng.standard_normal(5).astype(np.float32) for _ in range(3)]
+    for act in (wg.relu, lambda h: wg.maximum(h, 0.0), lambda h: wg.leaky_relu(h, 0.2), lambda h: wg.clip(h, -0.5, 0.5)):
+        j = _compiles_and_matches(wg.grad(lambda x, act=act: wg.sum(act(x) * x)), xs, bitwise=True)
+        assert j(xs[0]).dtype == np.float32
+
+
+def test_scalar_relu_and_comparisons_compile():
+    f = lambda x: wg.relu(x) * x + wg.where(x > 1.0, x, 0.0) + wg.abs(x) * wg.sign(x)
+    _compiles_and_matches(f, [0.5, -1.5, 2.0, -0.25])
+    _compiles_and_matches(wg.grad(f), [0.5, -1.5, 2.0, -0.25], bitwise=True)
+
+
+def test_higher_derivatives_and_forward_mode_through_relu_compile(rng):
+    f = lambda x: wg.sum(wg.relu(x) ** 3 + wg.abs(x) * x)
+    xs = [rng.standard_normal(4) for _ in range(3)]
+    for transform in (wg.hessian(f), wg.jacfwd(lambda x: wg.relu(x) * wg.sin(x)), wg.grad(lambda x: wg.sum(wg.grad(f)(x) ** 2))):
+        _compiles_and_matches(transform, xs)
+    _compiles_and_matches(lambda v: wg.hvp(f, xs[0] + v, v), xs)
+
+
+def test_no_grad_and_detach_inside_fn_compile(rng):
     xs = [rng.standard_normal(3) for _ in range(3)]
 
     def with_no_grad(x):
@@ -285,17 +352,85 @@ def test_no_grad_detach_and_backward_inside_fn_stay_exact(rng):
     def with_detach(x):
         return wg.sum(x * wg.sum(x * x).detach())
 
+    for fn in (with_no_grad, with_detach):
+        _compiles_and_matches(fn, xs, bitwise=True)
+        j = _compiles_and_matches(wg.grad(fn), xs, bitwise=True)
+        for x in xs:  # the detached factor is a constant for the gradient: d/dx (x * c) = c
+            _close(j(x), np.full(3, np.sum(x * x)))
+    assert "stop_gradient" not in str(wg.jit(with_detach).program(xs[0]))  # an identity: no step
+
+
+def test_scalar_ops_under_no_grad_compile():
+    def f(x):
+        with wg.no_grad():
+            s = x * x  # Python-float ops: the engine's scalar fast paths
+            s = wg.tanh(s) + 1.0
+        return x * s
+
+    j = _compiles_and_matches(f, [2.0, 3.0, -1.5])
+    _compiles_and_matches(wg.grad(f), [2.0, 3.0, -1.5], bitwise=True)
+    assert "tanh" in str(j.program(2.0))
+
+
+def test_nodes_without_gradient_stay_out_of_the_backward_walk():
+    seen = {}
+
+    def f(x):
+        m = x > 0  # recorded while tracing, without gradient
+        seen.update(is_leaf=m.is_leaf, grad_fn=m.grad_fn, requires_grad=m.requires_grad, text=repr(m))
+        return wg.sum(wg.where(m, x, 0.0) * x)
+
+    j = wg.jit(wg.grad(f))
+    x = np.array([1.0, -2.0, 3.0])
+    _close(j(x), [2.0, 0.0, 6.0])
+    assert seen == {"is_leaf": True, "grad_fn": None, "requires_grad": False, "text": "tensor([ True, False,  True], dtype=bool)"}
+    eager = wg.tensor(x, requires_grad=True) > 0  # outside a trace nothing is recorded
+    assert eager._rule is None and eager.is_leaf
+
+
+def test_plain_value_reads_still_run_eagerly_and_exactly(rng):
+    xs = [rng.standard_normal(3) for _ in range(3)]
+
+    def with_data(x):
+        return wg.sum(x * float(np.sum(x.data)))  # .data: Python reads the value
+
     def with_backward(x):
-        t = wg.tensor(x, requires_grad=True)  # a fresh leaf: its gradient comes from a plain backward
+        t = wg.tensor(x, requires_grad=True)  # a new leaf from a traced value, and a plain backward
         wg.sum(t ** 3).backward()
         return t.grad
 
-    for fn in (with_no_grad, with_detach):  # compiled exactly, or run eagerly with a warning: never stale
-        _eager_or_warned(fn, xs, grad=False)
-        _eager_or_warned(fn, xs)
-    j = wg.jit(with_backward)
-    for x in xs:
-        _close(j(x).data, 3 * x ** 2)
+    def with_leaf(x):
+        with wg.no_grad():
+            c = x * 2.0
+        c.requires_grad_()  # eagerly a leaf: the recorded op is cut
+        return wg.sum(c * x)
+
+    for fn, want in ((with_data, lambda x: np.sum(x) ** 2), (with_backward, lambda x: 3 * x ** 2),
+                     (with_leaf, lambda x: 2 * x)):
+        target = wg.grad(fn) if fn is with_leaf else fn
+        j = wg.jit(target)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for x in xs:
+                got = j(x)
+                _close(got.data if isinstance(got, wg.Tensor) else got, want(x))
+        assert any(issubclass(w.category, JitFallbackWarning) for w in caught), fn.__name__
+        assert not _compiled(j, xs[0])
+    c, t = np.array([1.0, 2.0, 0.5]), np.array([0.5, -1.0, 2.0])
+    for fn in (lambda x: wg.jvp(lambda y: wg.sum(wg.sin(y * x)), (c,), (t,))[1],  # transforms of constant
+               lambda x: wg.jacfwd(lambda y: wg.sin(y * x))(c)):  # arguments hand out plain values
+        j = wg.jit(fn)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for x in xs:
+                _close(j(x), fn(x))
+        assert any(issubclass(w.category, JitFallbackWarning) for w in caught)
+    prod_grad = wg.jit(wg.grad(lambda x: wg.prod(x)))  # prod's derivative branches on zeros in the input
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _close(prod_grad(np.array([2.0, 3.0])), [3.0, 2.0])
+        _close(prod_grad(np.array([0.0, 3.0])), [3.0, 0.0])
+    assert "_prod_others" in str(caught[0].message)
 
 
 def test_python_control_flow_on_a_traced_value_is_a_concretization_error():
@@ -311,6 +446,12 @@ def test_python_control_flow_on_a_traced_value_is_a_concretization_error():
         wg.jit(lambda x: float(wg.sum(x)))(np.array([1.0]))
     with pytest.raises(wg.ConcretizationError, match="wg.jit"):
         wg.jit(lambda x: np.asarray(x))(np.array([1.0]))
+    with pytest.raises(wg.ConcretizationError, match="wg.jit"):  # a comparison is traced too
+        wg.jit(lambda x: x * 2.0 if wg.sum(x > 0) else x)(np.array([1.0]))
+    with pytest.raises(wg.ConcretizationError, match="wg.jit"):
+        wg.jit(lambda x: x * wg.sign(x).item())(np.array([1.0]))
+    with pytest.raises(wg.ConcretizationError, match="wg.jit"):
+        wg.jit(lambda x: x if wg.sum(x).detach() > 0 else -x)(np.array([1.0]))
 
 
 # ---------------------------------------------------------------------- bad input
@@ -345,20 +486,7 @@ def test_the_guard_watches_every_engine_function_it_names():
     from wengert.jit import _WATCHED
 
     names = {code.co_name for code in _WATCHED}
-    assert {"raw", "walk", "tensor", "__init__", "data", "requires_grad_"} <= names, names
-
-
-def test_scalar_ops_under_no_grad_stay_exact():
-    def f(x):
-        with wg.no_grad():
-            s = x * x  # a Python-float op: the engine's scalar fast path
-        return x * s
-
-    j = wg.jit(f)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", JitFallbackWarning)
-        for x in (2.0, 3.0, -1.5):
-            _close(j(x), x ** 3)
+    assert {"raw", "walk", "tensor", "__init__", "data", "requires_grad_", "_export", "_assemble"} <= names, names
 
 
 def test_keyword_arguments_and_nested_jit(rng):
