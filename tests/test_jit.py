@@ -284,6 +284,17 @@ def test_grad_of_a_relu_mlp_compiles(rng):
     assert "greater" in str(j.program(p))
 
 
+def test_grad_of_nn_losses_compiles(rng):
+    from wengert.nn import functional as F
+
+    X, Y, labels = rng.standard_normal((8, 3)), rng.standard_normal((8, 2)), rng.integers(0, 2, 8)
+    losses = (lambda W: F.mse_loss(wg.relu(X @ W), Y), lambda W: F.l1_loss(X @ W, Y),
+              lambda W: F.cross_entropy(wg.relu(X @ W), labels),
+              lambda W: F.binary_cross_entropy_with_logits(X @ W, (Y > 0).astype(np.float64)))
+    for loss in losses:  # their shape checks read a traced tensor only for its shape
+        _compiles_and_matches(wg.grad(loss), [rng.standard_normal((3, 2)) for _ in range(3)])
+
+
 ACTIVATIONS = {
     "relu": wg.relu,
     "abs": wg.abs,
