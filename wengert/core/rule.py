@@ -239,25 +239,20 @@ def _finish(rule: Rule, out: Tensor, args: Sequence[Any], values: Sequence[Any],
         return out
     if record:
         out.requires_grad = True
-    elif not (STATE.tracing and _any_depends(args)):
-        if STATE.anomaly:
-            _anomaly_forward(rule, out, False)
-        if tangent and STATE.forward_active and rule.differentiable:
-            out._tangent = _forward_tangent(rule, args, values, params, out, False)
-        return out
     # Recorded: for reverse mode (record), or, while wg.jit traces, because an input
     # depends on the traced inputs (an op without derivative, an op under no_grad):
     # such a node keeps requires_grad False, so the backward walk never enters it,
     # but the jit program replays it (see wengert.jit).
-    out._rule = rule
-    n = len(args)  # the inputs go to the node's two slots (see Tensor._args), written directly
-    if n == 1:
-        out._in0 = args[0]
-    elif n == 2:
-        out._in0, out._in1 = args
-    else:
-        out._in0, out._in1 = tuple(args), _MANY
-    out._params = params or None
+    if record or (STATE.tracing and _any_depends(args)):
+        out._rule = rule
+        n = len(args)  # the inputs go to the node's two slots (see Tensor._args), written directly
+        if n == 1:
+            out._in0 = args[0]
+        elif n == 2:
+            out._in0, out._in1 = args
+        else:
+            out._in0, out._in1 = tuple(args), _MANY
+        out._params = params or None
     if STATE.anomaly:
         _anomaly_forward(rule, out, record)
     if tangent and STATE.forward_active and rule.differentiable:
