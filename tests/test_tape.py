@@ -262,3 +262,13 @@ def test_an_entry_used_by_an_object_node_and_by_the_tape():
     out.backward()
     # out = 2x + 4x^2 + 6x  ->  d/dx = 8 + 8x
     assert x.grad.item() == pytest.approx(8.0 + 8.0 * 0.5, rel=1e-14)
+
+
+def test_one_object_per_entry_when_an_object_node_holds_it():
+    """Trace tables and wg.jit dedupe nodes by identity: the graph must not show one entry twice."""
+    x = leaf(0.5)
+    a = x * 2.0
+    b = wg.expand_dims(a, 0)  # an object node holding the object `a`
+    c = a * 3.0  # names a's entry by index
+    assert b.grad_fn.inputs[0] is a
+    assert c.grad_fn.inputs[0] is a

@@ -253,6 +253,12 @@ def _finish(rule: Rule, out: Tensor, args: Sequence[Any], values: Sequence[Any],
         else:
             out._in0, out._in1 = tuple(args), _MANY
         out._params = params or None
+        for a in args:
+            if isinstance(a, Tensor) and a._tape is not None:
+                # this node holds the tensor of a tape entry: make it the entry's view, so that
+                # reading the graph through the tape gives this same object (one node per entry
+                # for the walk, trace tables and wg.jit)
+                a._tape.register(a)
     if STATE.anomaly:
         _anomaly_forward(rule, out, record)
     if tangent and STATE.forward_active and rule.differentiable:
@@ -339,7 +345,10 @@ def _make_op1(rule: Rule) -> Callable:
                     tape = STATE.tape
                     entries = tape.entries
                     if len(entries) < TAPE_MAX:
-                        r0 = x._idx if x._tape is tape else tape.ref(x)  # (ref may add an import entry)
+                        # x is on this tape (an index), or already imported, or Tape.ref imports it
+                        r0 = x._idx if x._tape is tape else tape.imports.get(id(x))
+                        if r0 is None:
+                            r0 = tape.ref(x)
                         out._idx = len(entries)
                         entries.append((out._seq, index, r0, v, r))
                         out.requires_grad = True
@@ -403,8 +412,20 @@ def _make_op2(rule: Rule) -> Callable:
                     tape = STATE.tape
                     entries = tape.entries
                     if len(entries) < TAPE_MAX:
-                        r0 = x._idx if xg and x._tape is tape else tape.ref(x)
-                        r1 = y._idx if yg and y._tape is tape else tape.ref(y)
+                        # an input is on this tape (an index), or an imported tensor (a leaf: the
+                        # dict lookup), or a number (None); Tape.ref handles the rest
+                        if xg:
+                            r0 = x._idx if x._tape is tape else tape.imports.get(id(x))
+                            if r0 is None:
+                                r0 = tape.ref(x)
+                        else:
+                            r0 = tape.ref(x) if isinstance(x, Tensor) else None
+                        if yg:
+                            r1 = y._idx if y._tape is tape else tape.imports.get(id(y))
+                            if r1 is None:
+                                r1 = tape.ref(y)
+                        else:
+                            r1 = tape.ref(y) if isinstance(y, Tensor) else None
                         out._idx = len(entries)
                         entries.append((seq, index, r0, r1, xv, yv, r))
                         out.requires_grad = True
