@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
+from opspec import cube_gate
 
 import wengert as wg
 from wengert.jit import JitFallbackWarning
@@ -226,17 +227,7 @@ def test_tensors_that_require_grad_run_eagerly_and_stay_differentiable():
 
 
 def test_custom_function_forward_replays(rng):
-    class Cube(wg.Function):
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return x ** 3
-
-        @staticmethod
-        def backward(ctx, g):
-            (x,) = ctx.saved_tensors
-            return 3 * x ** 2 * g
-
+    Cube = cube_gate()
     j = wg.jit(lambda x: wg.sum(Cube.apply(x)))
     for _ in range(2):
         x = rng.standard_normal(4)
