@@ -420,25 +420,12 @@ def _check_walk(g: _Guard, frame: Any) -> None:
         g.leaks.append("backward() computed gradients on plain values (use wg.grad, or create_graph=True)")
 
 
-def _check_export(g: _Guard, frame: Any) -> None:
-    loc = frame.f_locals
-    if loc.get("keep"):
-        return  # handed out with its graph
-    values = loc.get("rows") if "rows" in loc else (loc.get("v"),)
-    if any(depends(v) for v in values or ()):
-        g.leaks.append("a transform of a function of constant arguments (e.g. jvp or jacfwd of a closure over a "
-                       "traced value) handed out a plain value")
-
-
 def _watched() -> dict:
     """The engine functions the guard watches, by code object (missing ones are skipped)."""
     table = {
         "core.tensor.raw": _check_raw,
         "core.tensor.tensor": _check_local("data", "wg.tensor() made a constant"),
         "core.engine.walk": _check_walk,
-        # a transform hands its results out as plain values when nothing outside it is traced
-        "transforms._export": _check_export,
-        "transforms._assemble": _check_export,
     }
     out = {}
     for where, check in table.items():

@@ -229,7 +229,9 @@ class _Selected:
         self.leaves = all_leaves = []
         self.values = values = []
         self.kinds = kinds = []
-        nested = _DEPTH > 0 or STATE.forward_active > 0
+        # nested: inside another transform, or a wg.jit trace, this call's results keep their
+        # graph (a closure over an outer traced value must stay in the outer trace)
+        nested = _DEPTH > 0 or STATE.forward_active > 0 or STATE.tracing > 0
         for a in nums:
             arg = args[a]
             if isinstance(arg, (list, tuple, dict)) or arg is None:
