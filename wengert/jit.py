@@ -384,10 +384,8 @@ class _Guard:
                 check(self, frame)
 
 
-# functions that read a traced tensor's value only for its shape or dtype (wengert.ops, wengert.transforms,
-# wengert.nn.functional's shape checks and cross_entropy's one-hot)
-_SHAPE_ONLY = frozenset({"zeros_like", "ones_like", "_concat_jvp", "_eye_like", "save_for_backward", "_assemble",
-                         "_check_same_shape", "_check_logits", "_ce_vjp", "_ce_jvp", "conv2d"})
+# functions that read a traced tensor's value only for its shape or dtype (wengert.ops, wengert.transforms)
+_SHAPE_ONLY = frozenset({"zeros_like", "ones_like", "_concat_jvp", "_eye_like", "save_for_backward", "_assemble"})
 
 
 def _check_raw(g: _Guard, frame: Any) -> None:

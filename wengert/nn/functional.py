@@ -217,7 +217,7 @@ def conv2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any 
     """
     x = x if isinstance(x, Tensor) else Tensor(x)
     stride, padding = _pair(stride, "stride"), _pair(padding, "padding")
-    xs, ws = x.shape, shape_of(raw(weight))
+    xs, ws = x.shape, shape_of(weight)
     if len(xs) != 4:
         raise ShapeError(f"conv2d: input must have shape (N, C, H, W), got shape {xs}")
     if len(ws) != 4 or ws[1] != xs[1]:
@@ -280,8 +280,8 @@ def _reduce(loss: Any, reduction: str, name: str) -> Any:
 
 
 def _check_same_shape(a: Any, b: Any, name: str) -> None:
-    if shape_of(raw(a)) != shape_of(raw(b)):
-        raise ShapeError(f"{name}: input has shape {shape_of(raw(a))} but target has shape {shape_of(raw(b))}")
+    if shape_of(a) != shape_of(b):
+        raise ShapeError(f"{name}: input has shape {shape_of(a)} but target has shape {shape_of(b)}")
 
 
 def _target(target: Any) -> Any:
@@ -354,7 +354,7 @@ def _check_labels(target: Any, n: int, classes: int, name: str) -> np.ndarray:
 
 
 def _check_logits(input: Any, name: str) -> tuple:
-    s = shape_of(raw(input))
+    s = shape_of(input)
     if len(s) != 2:
         raise ShapeError(f"{name}: input must have shape (batch, classes), got shape {s}")
     return s
@@ -426,14 +426,14 @@ def _ce_vjp(g: Any, ans: Any, z: Any, target: Any, reduction: str = "mean", save
         else:
             p *= float(g)
         return p
-    onehot = np.zeros(shape_of(z), dtype=dtype_of(raw(z)))
+    onehot = np.zeros(shape_of(z), dtype=dtype_of(z))
     onehot[np.arange(n), target] = 1.0
     return (C.softmax(z, axis=1) - onehot) * _ce_scale(g, n, reduction)
 
 
 def _ce_jvp(t: Any, ans: Any, z: Any, target: Any, reduction: str = "mean", saved: Saved | None = None) -> Any:
     n = shape_of(z)[0]
-    onehot = np.zeros(shape_of(z), dtype=dtype_of(raw(z)))
+    onehot = np.zeros(shape_of(z), dtype=dtype_of(z))
     onehot[np.arange(n), target] = 1.0
     per_row = R.sum_(t * (C.softmax(z, axis=1) - onehot), axis=1)
     if reduction == "none":

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..core.rule import ShapeError, apply
-from ..core.tensor import Tensor, raw
+from ..core.tensor import Tensor, raw, shape_of
 from ..ops import api as A
 from ..ops import composite as Cm
 from ..ops import table as R
@@ -125,7 +125,7 @@ class AvgPool2d(MaxPool2d):
 
 
 def _check_4d(layer: Module, x: Any) -> None:
-    s = np.shape(raw(x))
+    s = shape_of(x)
     if len(s) != 4:
         raise ShapeError(f"{layer!r}: expected input of shape (N, C, H, W), got shape {s}")
 
