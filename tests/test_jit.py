@@ -518,3 +518,26 @@ def test_hessian_and_jacobians_compile(rng):
             for _ in range(2):
                 x = rng.standard_normal(3)
                 _close(j(x), transform(x))
+
+
+def test_the_replay_drops_each_intermediate_after_its_last_use(rng):
+    A = rng.standard_normal((6, 4))
+    f = lambda theta: wg.sum(wg.tanh(A @ theta) ** 2 + wg.sin(A @ theta))
+    j = wg.jit(wg.grad(f))
+    theta = rng.standard_normal(4)
+    prog = j.program(theta)
+    outs = {s for s, _ in prog.outputs}
+    made = {st[3] for st in prog.steps}
+
+    def reads(st):
+        _, a, b, *_ = st
+        return (a,) if b == -1 else (a, b) if b >= 0 else a
+
+    freed = []
+    for k, st in enumerate(prog.steps):
+        for i in st[5]:
+            freed.append(i)
+            assert all(i not in reads(later) for later in prog.steps[k + 1:])  # no later step reads it
+            assert i in reads(st)  # freed by its last reader
+    assert sorted(freed) == sorted(made - outs)  # every intermediate, once; never an output
+    _close(j(theta), wg.grad(f)(theta))

@@ -556,6 +556,7 @@ class Program:
             else:
                 self.outputs.append((None, o._value if isinstance(o, Tensor) else o))
         self.single = self.outputs[0][0] if len(self.outputs) == 1 and out_td.kind == "leaf" else None
+        self.steps = _with_frees(steps, {s for s, _ in self.outputs if s is not None})
 
     def run(self, inputs: list, tensor_mode: bool = False) -> Any:
         """Replay the steps on ``inputs`` (plain values in the order of the traced leaves)."""
@@ -567,9 +568,11 @@ class Program:
                                  f"{shape_of(v)} {dtype_of(v)} since the function was traced; make a new wg.jit")
             vals[s] = v
         # The hot loop: each step is (NumPy forward, argument slot a, slot b, output slot,
-        # normalise?), bound once at compile time.  One- and two-input steps (nearly all)
-        # index their slots directly; b is _ONE or _MANY (then a is a tuple of slots) otherwise.
-        for fn, a, b, out, norm in self.steps:
+        # normalise?, slots to free), bound once at compile time.  One- and two-input steps
+        # (nearly all) index their slots directly; b is _ONE or _MANY (then a is a tuple of
+        # slots) otherwise.  An intermediate is dropped after its last use, as eager code
+        # drops a temporary, so the replay's peak memory is not the sum of all its values.
+        for fn, a, b, out, norm, frees in self.steps:
             if b >= 0:
                 v = fn(vals[a], vals[b])
             elif b == _ONE:
@@ -577,6 +580,8 @@ class Program:
             else:
                 v = fn(*[vals[i] for i in a])
             vals[out] = normalize(v) if norm else v
+            for k in frees:
+                vals[k] = None
         if self.single is not None:  # one output: the common case
             v = vals[self.single]
             if type(v) is np.ndarray and (self.outputs[0][1] or v.base is not None or not v.flags.writeable):
@@ -662,6 +667,20 @@ def _step(rule: Rule, node: Tensor, args: tuple, params: dict | None, ins: tuple
 
 
 _ONE, _MANY = -1, -2  # the b field of a step with one input, or with a tuple of inputs in a
+
+
+def _with_frees(steps: list, keep: set) -> list:
+    """Each step with the slots of intermediates whose last use it is (never the outputs in ``keep``)."""
+    made = {st[3] for st in steps}
+    last: dict = {}
+    for k, (_, a, b, _, _) in enumerate(steps):
+        for i in ((a,) if b == _ONE else (a, b) if b >= 0 else a):
+            if i in made and i not in keep:
+                last[i] = k
+    frees: list = [[] for _ in steps]
+    for i, k in last.items():
+        frees[k].append(i)
+    return [(*st, tuple(f)) for st, f in zip(steps, frees)]
 
 # Rules whose forward only adds input validation to one NumPy call: the trace has
 # validated the inputs, whose shapes the cache key fixes, so the replay calls NumPy.
