@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 import pytest
+from opspec import cube_gate
 
 import wengert as wg
 from wengert.core.state import STATE
@@ -272,3 +273,30 @@ def test_one_object_per_entry_when_an_object_node_holds_it():
     c = a * 3.0  # names a's entry by index
     assert b.grad_fn.inputs[0] is a
     assert c.grad_fn.inputs[0] is a
+
+
+def test_forward_mode_and_hvp_on_scalar_functions():
+    f = lambda x: wg.tanh(x) * x**3
+    x0 = 0.7
+    t = math.tanh(x0)
+    d1 = (1 - t * t) * x0**3 + 3 * t * x0**2
+    _, tangent = wg.jvp(f, (x0,), (1.0,))
+    assert float(tangent) == pytest.approx(d1, rel=1e-12)
+    h = float(wg.hvp(f, x0, 1.0))
+    assert h == pytest.approx(fd(lambda x: float(wg.grad(f)(x)), (x0,), 0), rel=1e-6)
+
+
+def test_a_custom_function_on_tape_tensors():
+    Cube = cube_gate()
+    x = leaf(1.5)
+    h = x * 2.0  # on the tape
+    y = Cube.apply(h) + h  # an object node over the tape tensor, then back on the tape
+    y.backward()
+    assert x.grad.item() == pytest.approx(3 * 3.0**2 * 2.0 + 2.0)
+
+
+def test_anomaly_mode_at_backward_only():
+    x = leaf(0.0)
+    y = wg.sqrt(x * 1.0)  # recorded on the tape, before anomaly mode
+    with wg.detect_anomaly(), pytest.raises(FloatingPointError, match="sqrt"), np.errstate(divide="ignore"):
+        y.backward()
