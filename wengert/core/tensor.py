@@ -410,14 +410,6 @@ class Tape:
             self.entries[idx] = e[0]
 
 
-def current_tape() -> Tape:
-    """The tape new scalar entries go to (a fresh one once it is full)."""
-    tape = STATE.tape
-    if len(tape.entries) >= TAPE_MAX:
-        tape = STATE.tape = Tape()
-    return tape
-
-
 def seal_tape() -> None:
     """Start a new tape (after a backward walk), so the old one is freed with its last tensor."""
     if STATE.tape.entries:
