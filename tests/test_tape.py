@@ -300,3 +300,13 @@ def test_anomaly_mode_at_backward_only():
     y = wg.sqrt(x * 1.0)  # recorded on the tape, before anomaly mode
     with wg.detect_anomaly(), pytest.raises(FloatingPointError, match="sqrt"), np.errstate(divide="ignore"):
         y.backward()
+
+
+def test_leaf_gradients_are_stored_as_floats():
+    """A scalar graph's leaf gradient keeps the storage form of a 0-d float64 (a Python float)."""
+    x = leaf(2.5)
+    y = wg.maximum(x, 2) * 3.0 + wg.minimum(x, 3)  # mixed float / int arguments
+    assert y._tape is not None
+    y.backward()
+    assert type(x.grad._value) is float and x.grad.item() == 4.0
+    assert isinstance(x.grad.data, np.ndarray)

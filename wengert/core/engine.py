@@ -285,6 +285,8 @@ def _tape_walk_body(root: Tensor, seed: float, retain_graph: bool, leaf_hook: An
         walked.append((tape, done))
     handed: set = set()
     for leaf, g in leaves.values():
+        if type(g) is not float:  # a VJP that computed in NumPy scalars (np.float64): store a float
+            g = float(g)
         if leaf_hook is not None:
             leaf_hook(leaf, g)
         else:

@@ -148,7 +148,8 @@ def _win(x: Any, y: Any) -> Any:
         w = add(greater(x, y), multiply(0.5, equal(x, y)))
         dt = np.result_type(dtype_of(x), dtype_of(y), np.float32)
         return w if w.dtype == dt else cast(w, dt)
-    if type(x) is float and type(y) is float:
+    tx, ty = type(x), type(y)
+    if (tx is float or tx is int) and (ty is float or ty is int):  # Python numbers (the scalar tape)
         return 1.0 if x > y else (0.5 if x == y else 0.0)
     return (np.greater(x, y) + 0.5 * np.equal(x, y)).astype(np.result_type(dtype_of(x), dtype_of(y), np.float32))
 
