@@ -198,6 +198,14 @@ def md_table(headers: list, rows: list) -> str:
     return "\n".join(lines)
 
 
+def side_by_side(inter: dict | None, what: str, unit: str, med_key: str, min_key: str) -> str:
+    """The table footer for an ``alternate()`` row: ``what`` = ``med_key`` over ``inter['pairs']`` ``unit``."""
+    if inter is None or inter.get("status") != "ok":
+        return ""
+    return (f"\n\nSide by side in one process ({inter['pairs']} alternated {unit}): {what} = {inter[med_key]} "
+            f"(median of the pair ratios; ratio of the fastest {unit} {inter[min_key]}).")
+
+
 def ratio(a: Any, b: Any) -> float | None:
     """a / b, or None when either is missing or b is zero."""
     if a is None or b is None or not b:

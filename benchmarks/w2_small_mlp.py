@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from common import alternate, main, md_table, median, ratio, sig
+from common import alternate, main, md_table, median, ratio, side_by_side, sig
 from mlp_steps import NOTES, init_params, make
 
 LIBS = ["wengert", "numpy", "torch", "jax", "jax_jit", "autograd", "mygrad", "interleaved"]
@@ -99,12 +99,7 @@ def table(rows: list) -> str:
                      f"{r['loss_epoch1']:.6f}", r.get("peak_rss_mb")])
     out = md_table(["lib", "s/epoch (median)", "ms/step", "x numpy", "first epoch s", "mean loss epoch 1",
                     "peak RSS MB"], body)
-    inter = by.get("interleaved")
-    if inter is not None and inter.get("status") == "ok":
-        out += (f"\n\nSide by side in one process ({inter['pairs']} alternated epochs): wengert / numpy = "
-                f"{inter['ratio_median']} (median of the pair ratios; ratio of the fastest epochs "
-                f"{inter['ratio_of_minima']}).")
-    return out
+    return out + side_by_side(by.get("interleaved"), "wengert / numpy", "epochs", "ratio_median", "ratio_of_minima")
 
 
 if __name__ == "__main__":

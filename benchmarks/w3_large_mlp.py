@@ -19,7 +19,7 @@ import itertools
 import time
 
 import numpy as np
-from common import alternate, main, md_table, median, ratio, sig
+from common import alternate, main, md_table, median, ratio, side_by_side, sig
 from mlp_steps import NOTES, init_params, make
 
 LIBS = ["wengert", "numpy", "numpy_matmul", "torch", "jax_jit", "autograd", "mygrad", "interleaved"]
@@ -110,12 +110,8 @@ def table(rows: list) -> str:
                      r.get("peak_rss_mb"), ratio(r.get("peak_rss_mb"), base.get("peak_rss_mb"))])
     out = md_table(["lib", "s/step (median)", "GFLOP/s (3x fwd)", "throughput x numpy", "first step s",
                     "peak RSS MB", "RSS x numpy"], body)
-    inter = by.get("interleaved")
-    if inter is not None and inter.get("status") == "ok":
-        out += (f"\n\nSide by side in one process ({inter['pairs']} alternated steps): wengert throughput / numpy = "
-                f"{inter['throughput_ratio_median']} (median of the pair ratios; ratio of the fastest steps "
-                f"{inter['throughput_ratio_of_minima']}).")
-    return out
+    return out + side_by_side(by.get("interleaved"), "wengert throughput / numpy", "steps",
+                              "throughput_ratio_median", "throughput_ratio_of_minima")
 
 
 if __name__ == "__main__":
