@@ -54,7 +54,7 @@ def test_seed001_forward_mode_gives_the_same_derivatives(wrt, expected):
     assert t.rows[-1].tangent == expected
     assert t[wrt].tangent == 1.0
     assert all(r.adjoint is None for r in t)
-    assert t.output._tangent is None  # tangents do not ride along after the trace
+    assert "tangent" not in repr(t.output)  # tangents do not ride along after the trace
 
 
 # ------------------------------------------------------------------ seed 004: L = -y log(sigmoid(W X))
@@ -269,7 +269,7 @@ def test_with_form_forward_mode():
     with wg.trace(mode="forward", wrt=x) as tr:
         y = wg.sin(x) * x
     assert tr.rows[-1].tangent == pytest.approx(math.cos(2.0) * 2.0 + math.sin(2.0))
-    assert x._tangent is None and y._tangent is None
+    assert "tangent" not in repr(x) and "tangent" not in repr(y)
 
 
 def test_named_constants_get_rows_and_unnamed_are_inlined():

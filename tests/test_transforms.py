@@ -329,7 +329,7 @@ def test_jvp_records_no_graph():
     x = wg.tensor(np.linspace(0.0, 1.0, 4))
     out, tout = wg.jvp(lambda x: wg.sum(wg.sin(x) * x), (x,), (np.ones(4),))
     assert isinstance(out, wg.Tensor) and out.grad_fn is None and not out.requires_grad
-    assert x._tangent is None and out._tangent is None
+    assert "tangent" not in repr(x) and "tangent" not in repr(out)  # no tangent rides along afterwards
     ref = np.sum(np.cos(x.data) * x.data + np.sin(x.data))
     assert abs(tout.item() - ref) < 1e-12
 
@@ -467,7 +467,6 @@ def test_gradcheck_works_in_float64_for_float32_inputs():
     (lambda: wg.jvp(lambda x: x, (np.arange(2),), (np.ones(2),)), TypeError, r"primal 0 has dtype int64"),
     (lambda: wg.vjp(lambda x: x * 2.0, np.ones(2))[1](np.ones(3)), ValueError, r"cotangent for output 0 has shape \(3,\) but the output has shape \(2,\)"),
     (lambda: wg.vjp(lambda x: x), TypeError, r"at least one primal"),
-    (lambda: wg.jvp(lambda x: wg.jvp(wg.sin, (x,), (1.0,))[1], (1.0,), (1.0,)), NotImplementedError, r"forward mode inside forward mode.*jvp\(grad\(f\)\)"),
     (lambda: wg.jacobian(wg.sin, mode="both"), ValueError, r"mode must be 'rev' or 'fwd'"),
     (lambda: wg.hessian(wg.sin, mode="both"), ValueError, r"hessian: mode must be 'rev' or 'fwd'"),
     (lambda: wg.gradcheck(wg.sin, np.ones(2), modes=("sideways",)), ValueError, r"modes must be"),

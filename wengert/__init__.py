@@ -23,6 +23,7 @@ from .core import (  # noqa: F401  (the engine)
     is_grad_enabled,
     is_tensor,
     no_grad,
+    set_grad_enabled,
     tensor,
 )
 from .io import load, save  # noqa: F401  (safetensors checkpoints)

@@ -60,29 +60,29 @@ and is dropped, as are reshapes and casts that change nothing.)
   Tensor without graph when some argument was a Tensor.  Arrays handed out
   are never views of the program's constants or of each other.
 * *When ``fn`` runs eagerly instead.*  The replay cannot be differentiated,
-  so a call with a Tensor argument that requires grad (with grad mode on) or
-  carries a forward-mode tangent, or a call under ``wg.detect_anomaly()``,
-  simply calls ``fn``.  And where Python reads a traced value *outside* the
-  recorded graph (see below) the program would silently go stale, so such a
-  trace is not compiled: ``fn`` runs eagerly for that signature, with a
-  :class:`JitFallbackWarning` that says what was read.
+  so a call with a Tensor argument that another transform is differentiating
+  (or that requires grad, with grad mode on), or a call under
+  ``wg.detect_anomaly()``, simply calls ``fn``.  And where Python reads a
+  traced value *outside* the staged program (see below) the program would
+  silently go stale, so such a trace is not compiled: ``fn`` runs eagerly for
+  that signature, with a :class:`JitFallbackWarning` that says what was read.
+* *Cache.*  At most ``cache_size`` programs (default 64) are kept per jitted
+  function, the least recently used going first: a function called with
+  ever new shapes does not grow without bound.
 
-**Values outside the graph.**  Eagerly the engine records only what reverse
-mode needs, the differentiable ops.  While wg.jit traces, it also records the
-ops that compute a value from the traced inputs *without* gradient: an op
-without derivative (comparisons, ``sign``, ``argmax``), an op under
+**How it traces.**  ``wg.jit`` is an interpreter (:class:`wengert.core.interpret.Stage`):
+while ``fn`` runs, every op on a traced value goes on the stage's own Wengert
+list, differentiable or not: comparisons, ``sign``, ``argmax``, ops under
 ``wg.no_grad()``, ``detach()`` (as ``stop_gradient``), and the tests inside
-derivative rules (relu's mask, abs, max/min, maximum/minimum, clip, where's
-condition), which use the comparison rules when given Tensors.  These nodes
-have ``requires_grad = False``: the backward walk ignores them, the program
-replays them (:func:`wengert.core.tensor.depends` says what is followed).
-What the engine still cannot record is Python reading a traced tensor's plain
-value: ``.data``, ``raw()`` in a rule or helper (prod's derivative, which
-branches on zeros; indices computed from traced values), ``wg.tensor(x)`` of
-a traced ``x``, ``Tensor.backward()`` without ``create_graph``, and
-``requires_grad_()`` turning a recorded node into a leaf.  While tracing,
-:class:`_Guard` watches exactly those places and refuses to compile such a
-trace (the results stay exact, only not compiled).
+derivative rules (relu's mask, where's condition), which the rules compute
+with the comparison rules when given Tensors.  A transform inside ``fn``
+(``grad``, ``jvp``, ``hessian``) is a level above the stage, so the ops of
+its backward or tangent pass land on the same list: one program.  What the
+stage cannot record is Python reading a traced value: ``bool()``,
+``float()``, ``item()`` and indices raise :class:`ConcretizationError` (the
+branch would be frozen), and the other reads (``.data``, a rule or helper
+reading a plain value, ``wg.tensor(x)`` of a traced ``x``) make the trace run
+eagerly instead, with a warning: the results stay exact, only not compiled.
 
 Custom ops (``wg.Function``) replay their ``forward``; their ``backward`` is
 first order, so ``jit(grad(f))`` through one fails at trace time with the
@@ -91,17 +91,18 @@ Function's own error, as ``grad(grad(f))`` does.
 from __future__ import annotations
 
 import functools
-import importlib
-import sys
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from .core.interpret import Stage, anomaly_active
 from .core.rule import REGISTRY, Rule
-from .core.state import STATE, ConcretizationError
-from .core.tensor import Tensor, _new, depends, dtype_of, normalize, shape_of
+from .core.state import ConcretizationError, is_grad_enabled, state
+from .core.tape import RULES
+from .core.tensor import Tensor, _new, dtype_of, normalize, shape_of
 from .tree import tree_flatten, tree_unflatten
 
 __all__ = ["ConcretizationError", "JitFallbackWarning", "Jitted", "Program", "jit"]
@@ -111,14 +112,15 @@ class JitFallbackWarning(UserWarning):
     """wg.jit could not compile a trace exactly, so the function runs eagerly for that signature."""
 
 
-def jit(fn: Callable, static_argnums: int | Sequence[int] = ()) -> Jitted:
+def jit(fn: Callable, static_argnums: int | Sequence[int] = (), cache_size: int = 64) -> Jitted:
     """Compile ``fn`` by tracing it once per argument signature and replaying the recorded ops.
 
     ``static_argnums`` names positional arguments that are not traced: their
     values (which must be hashable) become part of the cache key and are seen
-    by ``fn`` as plain Python values, so ``fn`` may branch on them.  See the
-    module docstring (:mod:`wengert.jit`) for what is traced, cached and
-    returned.
+    by ``fn`` as plain Python values, so ``fn`` may branch on them.
+    ``cache_size`` bounds the programs kept (least recently used go first).
+    See the module docstring (:mod:`wengert.jit`) for what is traced, cached
+    and returned.
 
     >>> import numpy as np, wengert as wg
     >>> def f(x, n):
@@ -134,7 +136,9 @@ def jit(fn: Callable, static_argnums: int | Sequence[int] = ()) -> Jitted:
         raise TypeError(f"jit: fn must be callable, got a {type(fn).__name__}; "
                         "use wg.jit(f, static_argnums=...) or functools.partial(wg.jit, static_argnums=...) "
                         "as a decorator")
-    return Jitted(fn, _static_nums(static_argnums))
+    if not isinstance(cache_size, int) or isinstance(cache_size, bool) or cache_size < 1:
+        raise ValueError(f"jit: cache_size must be a positive int, got {cache_size!r}")
+    return Jitted(fn, _static_nums(static_argnums), cache_size)
 
 
 def _static_nums(static_argnums: Any) -> tuple:
@@ -156,24 +160,38 @@ _EAGER = "eager"  # a cache entry: this signature could not be compiled, call fn
 class Jitted:
     """What :func:`jit` returns: call it like ``fn``; ``.program(*args)`` shows the compiled Wengert list."""
 
-    def __init__(self, fn: Callable, static_argnums: tuple) -> None:
+    def __init__(self, fn: Callable, static_argnums: tuple, cache_size: int = 64) -> None:
         functools.update_wrapper(self, fn, updated=())  # name, docstring (not fn's __dict__: it would shadow ours)
         self.fn = fn
         self.static_argnums = static_argnums
-        self._cache: dict = {}
+        self.cache_size = cache_size
+        self._cache: OrderedDict = OrderedDict()
 
     def __repr__(self) -> str:
         return f"<wg.jit of {getattr(self.fn, '__qualname__', self.fn)!r}, {len(self._cache)} compiled>"
+
+    def _lookup(self, key: Any) -> Any:
+        prog = self._cache.get(key)
+        if prog is not None:
+            self._cache.move_to_end(key)
+        return prog
+
+    def _store(self, key: Any, prog: Any) -> None:
+        if prog is None:  # not cached: the trace met a value another transform is differentiating
+            return
+        self._cache[key] = prog
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         sig = _signature(self, args, kwargs)
         if sig is None:  # a Tensor argument the caller may differentiate, or anomaly mode
             return self.fn(*args, **kwargs)
         key, values, tensor_mode = sig
-        prog = self._cache.get(key)
+        prog = self._lookup(key)
         if prog is None:
             prog, out = _compile(self, args, kwargs, values, tensor_mode)
-            self._cache[key] = prog
+            self._store(key, prog)
             return out
         if prog is _EAGER:  # handed out as a replay would be, so that every call returns the same kinds
             return _hand_out(self.fn(*args, **kwargs), tensor_mode)
@@ -186,10 +204,11 @@ class Jitted:
             raise ValueError("jit.program: these arguments are not compiled (a Tensor argument requires grad, "
                              "or detect_anomaly is on): the function runs eagerly for them")
         key, values, tensor_mode = sig
-        if key not in self._cache:
-            self._cache[key], _ = _compile(self, args, kwargs, values, tensor_mode)
-        prog = self._cache[key]
-        if prog is _EAGER:
+        prog = self._lookup(key)
+        if prog is None:
+            prog, _ = _compile(self, args, kwargs, values, tensor_mode)
+            self._store(key, prog)
+        if prog is None or prog is _EAGER:
             raise ValueError(f"jit.program: {self!r} runs eagerly for these arguments (see the JitFallbackWarning "
                              "of its first call)")
         return prog
@@ -201,7 +220,7 @@ def _signature(jf: Jitted, args: tuple, kwargs: dict) -> tuple | None:
     This runs on every call, before the replay: the common case (positional
     ndarrays and floats, nothing static) is handled by the first loop alone.
     """
-    if STATE.anomaly:
+    if anomaly_active(state()):
         return None
     if not kwargs and not jf.static_argnums:
         key = []
@@ -241,7 +260,7 @@ def _signature(jf: Jitted, args: tuple, kwargs: dict) -> tuple | None:
     for i, leaf in enumerate(leaves):
         if isinstance(leaf, Tensor):
             tensor_mode = True
-            if (leaf.requires_grad and STATE.grad_enabled) or (leaf._tangent is not None and STATE.forward_active):
+            if (leaf._trace is not None and leaf._trace.alive) or (leaf.requires_grad and is_grad_enabled()):
                 return None  # the caller may differentiate through this call: the replay could not
             leaf = leaf._value
         entry, value = _leaf_key(jf, leaf, i)
@@ -285,39 +304,23 @@ def _name(jf: Jitted) -> str:
 
 # ====================================================================== tracing
 def _compile(jf: Jitted, args: tuple, kwargs: dict, values: list, tensor_mode: bool) -> tuple:
-    """Trace ``fn`` once: (the Program, or _EAGER, and the result of this first call)."""
-    tracers = []
-    for v in values:
-        z = _new(v)
-        z.requires_grad = True
-        tracers.append(z)
-    call_args, call_kwargs = _substitute(jf, args, kwargs, tracers)
-    guard = _Guard()
-    previous = sys.getprofile()
-    # the guard needs the profile hook; a wg.jit traced inside another's trace takes it over for its own trace
-    checked = previous is None or isinstance(previous, _Guard)
-    saved = STATE.grad_enabled, STATE.forward_active, STATE.record_tangents
-    STATE.grad_enabled, STATE.forward_active, STATE.record_tangents = True, 0, True
-    STATE.tracing += 1
-    if checked:
-        sys.setprofile(guard)
-    try:
+    """Trace ``fn`` once: (the Program, or _EAGER, or None: not to be cached; and the result of this first call)."""
+    level = Stage("wg.jit")
+    with level:
+        tracers = [level.box(v) for v in values]
+        call_args, call_kwargs = _substitute(jf, args, kwargs, tracers)
         out = jf.fn(*call_args, **call_kwargs)
-    finally:
-        if checked:
-            sys.setprofile(previous)
-        STATE.tracing -= 1
-        STATE.grad_enabled, STATE.forward_active, STATE.record_tangents = saved
-    out_leaves, out_td = tree_flatten(out)
-    if not checked:
-        warnings.warn(f"wg.jit: a profiler was active while {_name(jf)} was traced, so the trace could not be "
-                      "checked for values computed outside the graph (see wengert.jit); start the profiler "
-                      "after the first call to be safe", JitFallbackWarning, stacklevel=3)
-    if guard.leaks:
-        warnings.warn(f"wg.jit: {_name(jf)} runs eagerly for these argument shapes: " + guard.leaks[0] +
-                      "; a compiled replay would treat that value as a constant", JitFallbackWarning, stacklevel=3)
+    if level.leaks:
+        what, rerun = level.leaks[0]
+        if any(r for _, r in level.leaks):
+            # the traced values lost a derivative that an enclosing transform needs: run fn again,
+            # eagerly, for this call, and compile the next one (the closure may be gone by then)
+            return None, jf.fn(*args, **kwargs)
+        warnings.warn(f"wg.jit: {_name(jf)} runs eagerly for these argument shapes: {what}; a compiled replay "
+                      "would treat that value as a constant", JitFallbackWarning, stacklevel=3)
         return _EAGER, _hand_out(out, tensor_mode)
-    prog = Program(tracers, out_leaves, out_td)
+    out_leaves, out_td = tree_flatten(out)
+    prog = Program(level, tracers, out_leaves, out_td)
     return prog, _hand_out(out, tensor_mode)
 
 
@@ -355,106 +358,19 @@ def _hand_out(out: Any, tensor_mode: bool) -> Any:
     return tree_unflatten(td, [one(o) for o in leaves])
 
 
-# ====================================================================== the guard
-class _Guard:
-    """While ``fn`` is traced, watch the few places where a value still leaves the recorded graph.
-
-    While wg.jit traces, the engine records every op on a tensor that depends
-    on the traced inputs (:func:`wengert.core.tensor.depends`), with or without
-    gradient: comparisons, ops under ``no_grad``, ``detach()``, the derivative
-    helpers that test values.  What it cannot record are reads of a traced
-    tensor's plain value by Python code: ``.data``, ``raw()`` (a rule or helper
-    computing with NumPy on it), making a new tensor from it
-    (``wg.tensor(x)``), a ``backward()`` that computes gradients on plain values,
-    and ``requires_grad_()`` turning a recorded node into a leaf.  Installed
-    with ``sys.setprofile`` for the trace only, the guard sees calls of those
-    engine functions (``_WATCHED``); a leak makes the trace run eagerly instead
-    of compiling.
-    """
-
-    __slots__ = ("leaks",)
-
-    def __init__(self) -> None:
-        self.leaks: list = []  # what left the graph, in words
-
-    def __call__(self, frame: Any, event: str, arg: Any) -> None:
-        if event == "call":
-            check = _WATCHED.get(frame.f_code)
-            if check is not None:
-                check(self, frame)
-
-
-# functions that read a traced tensor's value only for its shape or dtype (wengert.ops, wengert.transforms)
-_SHAPE_ONLY = frozenset({"zeros_like", "ones_like", "_concat_jvp", "_eye_like", "save_for_backward", "_assemble"})
-
-
-def _check_raw(g: _Guard, frame: Any) -> None:
-    x = frame.f_locals.get("x")
-    if depends(x):
-        caller = frame.f_back.f_code.co_name if frame.f_back is not None else "?"
-        if caller not in _SHAPE_ONLY:
-            g.leaks.append(f"'{caller}' (a derivative or helper) read the plain value of a traced tensor outside "
-                           "the graph")
-
-
-def _check_local(name: str, what: str) -> Callable:
-    def check(g: _Guard, frame: Any) -> None:
-        if depends(frame.f_locals.get(name)):
-            g.leaks.append(f"{what} of a traced tensor")
-
-    return check
-
-
-def _check_requires_grad_(g: _Guard, frame: Any) -> None:
-    loc = frame.f_locals
-    t = loc.get("self")
-    if loc.get("flag") and isinstance(t, Tensor) and t._rule is not None and not t.requires_grad:
-        g.leaks.append("requires_grad_() made a leaf of a tensor computed from the traced inputs")
-
-
-def _check_walk(g: _Guard, frame: Any) -> None:
-    loc = frame.f_locals
-    if not loc.get("differentiable") and depends(loc.get("root")):
-        g.leaks.append("backward() computed gradients on plain values (use wg.grad, or create_graph=True)")
-
-
-def _watched() -> dict:
-    """The engine functions the guard watches, by code object (missing ones are skipped)."""
-    table = {
-        "core.tensor.raw": _check_raw,
-        "core.tensor.tensor": _check_local("data", "wg.tensor() made a constant"),
-        "core.engine.walk": _check_walk,
-    }
-    out = {}
-    for where, check in table.items():
-        module, name = where.rsplit(".", 1)
-        # (by module path: the package `wengert.core` re-exports a function named `tensor`)
-        f = getattr(importlib.import_module(f"{__package__}.{module}"), name, None)
-        if f is not None and hasattr(f, "__code__"):
-            out[f.__code__] = check
-    out[Tensor.__init__.__code__] = _check_local("data", "Tensor() made a constant")
-    out[Tensor.data.fget.__code__] = _check_local("self", ".data")
-    out[Tensor.requires_grad_.__code__] = _check_requires_grad_
-    return out
-
-
-_WATCHED = _watched()
-
-
 # ====================================================================== the program
-def _passes_through(rule: Rule, node: Tensor, args: tuple, ins: list, template: list) -> int | None:
+def _passes_through(rule: Rule, ans: Any, vals: tuple, ins: list, template: list) -> int | None:
     """The slot whose value this step hands on unchanged for the traced shapes, or None.
 
     Dropping such steps is exact: reshape / broadcast_to / sum_to / cast to the
-    input's own shape and dtype, the transforms' identity, and x * 1 (a
-    constant of ones, e.g. the seed of a backward pass broadcast by sum's VJP:
-    x * 1 is x for every IEEE value, -0.0 and NaN included).
+    input's own shape and dtype, stop_gradient, and x * 1 (a constant of ones,
+    e.g. the seed of a backward pass broadcast by sum's VJP: x * 1 is x for
+    every IEEE value, -0.0 and NaN included).
     """
-    v = node._value
     name = rule.name
-    if len(args) == 1 and name in ("identity", "stop_gradient", "reshape", "broadcast_to", "sum_to", "cast"):
+    if len(vals) == 1 and name in ("stop_gradient", "reshape", "broadcast_to", "sum_to", "cast"):
         keep = 0
-    elif name == "multiply" and len(args) == 2:
+    elif name == "multiply" and len(vals) == 2:
         for keep, other in ((0, 1), (1, 0)):
             c = template[ins[other]]  # a constant (only constants have a value before the run)
             if (type(c) is float or type(c) is np.ndarray) and np.all(np.equal(c, 1.0)):
@@ -463,11 +379,20 @@ def _passes_through(rule: Rule, node: Tensor, args: tuple, ins: list, template: 
             return None
     else:
         return None
-    src = args[keep]
-    s = src._value if isinstance(src, Tensor) else src
-    if shape_of(v) == shape_of(s) and dtype_of(v) == dtype_of(s) and type(v) is type(s):
+    s = vals[keep]
+    if shape_of(ans) == shape_of(s) and dtype_of(ans) == dtype_of(s) and type(ans) is type(s):
         return ins[keep]
     return None
+
+
+def _parts(e: tuple) -> tuple:
+    """(rule, input refs, input values, output value, params) of a list entry (see core.tape)."""
+    n = len(e)
+    if n == 6:
+        return RULES[e[0]], (e[1], e[2]), (e[3], e[4]), e[5], None
+    if n == 4:
+        return RULES[e[0]], (e[1],), (e[2],), e[3], None
+    return RULES[e[0]], e[1], e[2], e[3], e[4]
 
 
 class Program:
@@ -478,19 +403,23 @@ class Program:
     calls each step's NumPy forward in order.
     """
 
-    def __init__(self, tracers: list, out_leaves: list, out_td: Any) -> None:
+    def __init__(self, level: Stage, tracers: list, out_leaves: list, out_td: Any) -> None:
         self.out_td = out_td
-        slot_of: dict = {}  # id(Tensor) -> slot
+        tape = level.tape
+        entries = tape.entries
         template: list = []  # the initial slot values: None for inputs and steps, the constants
         names: list = []  # for printing: in0, c1, v2 ...
         self.input_slots = []
+        slot_of: dict = {}  # entry index -> slot
+        input_slot = {}
         for i, z in enumerate(tracers):
-            slot_of[id(z)] = len(template)
+            input_slot[id(z)] = len(template)
             self.input_slots.append(len(template))
             template.append(None)
             names.append(f"in{i}")
         self.input_info = [(shape_of(z._value), dtype_of(z._value)) for z in tracers]
-        self.live: list = []  # (slot, Tensor): closed-over leaves that require grad, read at each call
+        self.live: list = []  # (slot, Tensor, shape, dtype): closed-over tensors that require grad, read at each call
+        live_of: dict = {}
         const_of: dict = {}  # id(raw constant) -> slot
         keep = []  # the objects whose ids key const_of, kept alive while building
 
@@ -504,55 +433,54 @@ class Program:
                 names.append(f"c{sum(n.startswith('c') for n in names)}")
             return s
 
-        nodes = _reachable(out_leaves)
-        steps = []
-        shown = []  # (name, rule name, argument names, params) for printing
-        n_steps = 0
-        for node in nodes:  # in Wengert-list order (creation order is topological)
-            if id(node) in slot_of:  # a traced input
-                continue
-            if node._rule is None:  # a leaf that requires grad but is not an input: a parameter, read live
-                slot_of[id(node)] = len(template)
-                self.live.append((len(template), node, shape_of(node._value), dtype_of(node._value)))
+        def live(t: Tensor) -> int:
+            s = live_of.get(id(t))
+            if s is None:
+                s = live_of[id(t)] = len(template)
+                self.live.append((s, t, shape_of(t._value), dtype_of(t._value)))
                 template.append(None)
                 names.append(f"p{len(self.live) - 1}")
+            return s
+
+        needed = _needed(entries, [o._idx for o in out_leaves
+                                   if isinstance(o, Tensor) and o._trace is level and o._tape is tape])
+        steps = []
+        shown = []  # (name, rule name, argument names, params) for printing
+        for idx in needed:  # in Wengert-list order
+            e = entries[idx]
+            if len(e) == 1:  # an import: one of the traced inputs
+                slot_of[idx] = input_slot[id(e[0])]
                 continue
-            args = node._args
-            if args is None:
-                raise RuntimeError("wg.jit: part of the traced graph was released by backward() inside the "
-                                   "function; use wg.grad (or retain_graph=True)")
-            rule = node._rule
+            rule, refs, vals, ans, params = _parts(e)
             ins = []
-            for a in args:
-                if isinstance(a, Tensor) and id(a) in slot_of:
-                    ins.append(slot_of[id(a)])
-                else:  # a constant: a raw value, or a Tensor that does not depend on the inputs
-                    ins.append(const(a._value if isinstance(a, Tensor) else a))
-            same = _passes_through(rule, node, args, ins, template)
+            for r, v in zip(refs, vals):
+                if type(r) is int:
+                    ins.append(slot_of[r])
+                elif isinstance(r, Tensor) and r.requires_grad:
+                    ins.append(live(r))  # a parameter: the program reads its value at each call
+                else:
+                    ins.append(const(r._value if isinstance(r, Tensor) else v))
+            same = _passes_through(rule, ans, vals, ins, template)
             if same is not None:
-                slot_of[id(node)] = same  # no step: the output is that input
+                slot_of[idx] = same  # no step: the output is that input
                 continue
             out = len(template)
-            slot_of[id(node)] = out
+            slot_of[idx] = out
             template.append(None)
-            names.append(f"v{n_steps}")
-            n_steps += 1
-            params = node._params
-            steps.append(_step(rule, node, args, params, tuple(ins), out))
+            names.append(f"v{len(steps)}")
+            steps.append(_step(rule, ans, vals, params, tuple(ins), out))
             shown.append((names[out], rule.name, [names[i] for i in ins], params))
-        self.steps = steps
         self.template = template
         self.tail = template[len(tracers):]
         self.names = names
         self.shown = shown
         # outputs: a slot, or a constant handed out as it is (copied if an array)
         self.outputs = []
-        const_slots = set(range(len(template))) - set(self.input_slots) - {s for s, *_ in self.live}
-        const_slots -= {st[3] for st in steps}
+        made = {st[3] for st in steps}
         for o in out_leaves:
-            if isinstance(o, Tensor) and id(o) in slot_of:
-                s = slot_of[id(o)]
-                self.outputs.append((s, s in const_slots or s in self.input_slots))
+            if isinstance(o, Tensor) and o._trace is level:
+                s = slot_of[o._idx] if o._tape is tape else input_slot[id(o)]
+                self.outputs.append((s, s not in made))  # (an input or a constant is copied when handed out)
             else:
                 self.outputs.append((None, o._value if isinstance(o, Tensor) else o))
         self.single = self.outputs[0][0] if len(self.outputs) == 1 and out_td.kind == "leaf" else None
@@ -626,39 +554,32 @@ class Program:
     __repr__ = __str__
 
 
-def _reachable(out_leaves: list) -> list:
-    """The recorded nodes the outputs depend on, in Wengert-list order (iterative, no recursion).
-
-    Recorded nodes without gradient (an op without derivative, or under
-    no_grad, on a traced value: see core.rule._finish) are followed too.
-    """
-    found: dict = {}
-    stack = [o for o in out_leaves if depends(o)]
-    while stack:
-        n = stack.pop()
-        if id(n) in found:
+def _needed(entries: list, roots: list) -> list:
+    """The entries the outputs depend on, in list order (dead code is dropped)."""
+    need = set(roots)
+    for i in range(max(roots, default=-1), -1, -1):
+        if i not in need:
             continue
-        found[id(n)] = n
-        args = n._args if n._rule is not None else None
-        for a in args or ():
-            if depends(a) and id(a) not in found:
-                stack.append(a)
-    return sorted(found.values(), key=lambda t: t._seq)
+        e = entries[i]
+        if len(e) == 1:
+            continue
+        for r in _parts(e)[1]:
+            if type(r) is int:
+                need.add(r)
+    return sorted(need)
 
 
-def _step(rule: Rule, node: Tensor, args: tuple, params: dict | None, ins: tuple, out: int) -> tuple:
+def _step(rule: Rule, ans: Any, vals: tuple, params: dict | None, ins: tuple, out: int) -> tuple:
     """Bind one step: the function to call on plain values, and whether its result needs normalising."""
-    values = [a._value if isinstance(a, Tensor) else a for a in args]
-    if rule.scalar is not None and not params and all(type(v) is float for v in values):
+    if rule.scalar is not None and not params and all(type(v) is float for v in vals):
         # Python floats: the engine's scalar path (math.tanh ...), exactly as an eager call computes it
         fn, norm = _scalar_call(rule), False
     else:
         impl = _DIRECT.get(rule.name, rule.impl) if REGISTRY.get(rule.name) is rule else rule.impl
         fn = impl if not params else functools.partial(impl, **params)
-        v = node._value
         # An n-d array result comes back from NumPy as an ndarray already; 0-d results
         # (np.float64 from a full reduction ...) are brought to storage form as the engine does.
-        norm = not (type(v) is np.ndarray and v.ndim > 0)
+        norm = not (type(ans) is np.ndarray and ans.ndim > 0)
     if len(ins) == 1:
         return (fn, ins[0], _ONE, out, norm)
     if len(ins) == 2:

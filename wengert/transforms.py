@@ -1,13 +1,19 @@
 """Function transforms: grad, value_and_grad, vjp, jvp, jacfwd, jacrev, jacobian, hessian, hvp, gradcheck.
 
-Everything here is a thin wrapper over two functions:
+Each transform is an interpreter level (:mod:`wengert.core.interpret`), and
+everything here is a thin wrapper over two functions:
 
-* :func:`make_vjp` traces ``f`` once (recording the Wengert list) and returns a
-  *pullback* that maps output cotangents to input cotangents with one reverse
-  walk of the engine (``wengert.core.engine.walk``);
-* :func:`make_jvp` runs ``f`` once with tangents attached to its inputs: every
-  op pushes its tangent through the JVP of its rule (true forward mode: no
-  graph is recorded and no intermediate is kept).
+* :func:`make_vjp` runs ``f`` once inside a new reverse level, which records
+  ``f``'s ops on its own Wengert list, and returns a *pullback* that maps
+  output cotangents to input cotangents with one reverse walk of that list
+  (:func:`wengert.core.walk.walk`);
+* :func:`make_jvp` runs ``f`` once inside a new forward level: every op
+  pushes its tangent through the JVP of its rule (true forward mode: no list
+  is recorded and no intermediate is kept).
+
+Because a level only sees its own values, transforms nest to any depth:
+``grad(grad(f))``, ``jvp(jvp(f))``, ``jvp(grad(f))`` (the O(N)
+Hessian-vector product), ``jacfwd(jacrev(f))``, and ``wg.jit`` of each.
 
 Arguments are selected once (``argnums``), and may be trees (nested lists,
 tuples, dicts; see :mod:`wengert.tree`) of Tensors, ndarrays or Python numbers.
@@ -17,10 +23,11 @@ Tensor gives a Tensor, an ndarray an ndarray, a Python float a float (the
 JAX convention for arrays, the PyTorch one for Tensors).  Values of ``f``
 (``value_and_grad``, ``vjp``, ``jvp``, Jacobians) come back as Tensors when
 some differentiated input was a Tensor, else as ndarrays (Python floats for
-float64 scalars).  Inside another transform, results are Tensors that carry
-the outer derivative (as JAX returns tracers), which is how ``grad(grad(f))``,
-``jvp(grad(f))`` (the O(N) Hessian-vector product) and ``jacfwd(jacrev(f))``
-compose.
+float64 scalars).  A result that an enclosing transform is differentiating
+(``f`` closes over its value, or its input was one of its values) comes
+back as that transform's Tensor, as JAX returns tracers; so does one that
+depends on an eager tensor which requires grad, so it can be differentiated
+again with ``backward()`` (like ``create_graph=True``).
 
 >>> import numpy as np, wengert as wg
 >>> f = lambda x: wg.sum(wg.sin(x) * x)
@@ -28,6 +35,8 @@ compose.
 array([0.        , 1.38177329])
 >>> wg.grad(wg.grad(lambda x: x ** 3))(2.0)   # d2/dx2 x^3 = 6x
 12.0
+>>> wg.jvp(lambda x: wg.jvp(wg.sin, (x,), (1.0,))[1], (0.0,), (1.0,))[1]   # d2/dx2 sin at 0
+-0.0
 """
 from __future__ import annotations
 
@@ -39,10 +48,11 @@ from typing import Any
 
 import numpy as np
 
-from .core.engine import walk
-from .core.rule import Rule, apply, fit
-from .core.state import STATE
-from .core.tensor import Tensor, _new, normalize, raw, shape_of
+from .core.interpret import Forward, Reverse
+from .core.rule import fit
+from .core.state import is_grad_enabled, no_grad
+from .core.tensor import Tensor, _new, normalize, shape_of
+from .core.walk import walk
 from .tree import LEAF, TreeDef, flatten_like, tree_flatten, tree_unflatten
 
 __all__ = [
@@ -63,43 +73,6 @@ __all__ = [
 ]
 
 _EMPTY: dict = {}
-
-# How many reverse-mode transforms are running their function right now.  Inside
-# one, the backward pass of an inner transform is itself recorded, so that the
-# outer transform can differentiate it (grad of grad, and grad of closures).
-_DEPTH = 0
-
-
-def _identity_impl(x: Any) -> Any:
-    return x
-
-
-# Where a transform differentiates a tensor that an enclosing transform is
-# tracing, the input is a fresh node y = identity(x): the inner reverse walk
-# stops at y (collecting its cotangent), and the outer walk continues through
-# y to x.  Not registered: it is private plumbing, not an op users call.
-_IDENTITY = Rule(
-    "identity", _identity_impl,
-    vjp=(lambda g, ans, x: g,),  # d/dx x = 1
-    jvp=(lambda t, ans, x: t,),
-    register=False,
-    doc="y = x (marks where a transform's inputs start)",
-)
-
-
-def _bundle_vjp(g: Any, ans: Any, needs: list, *outs: Any, cts: tuple) -> list:
-    return list(cts)
-
-
-# Several outputs pulled back at once: a scalar node with all of them as inputs
-# whose VJP hands each output its own cotangent, so one walk serves them all.
-_BUNDLE = Rule(
-    "outputs", lambda *outs, cts: 0.0,
-    vjp_all=_bundle_vjp,
-    jvp_all=lambda tangents, ans, *outs, cts: None,
-    register=False,
-    doc="joins several outputs for one reverse walk",
-)
 
 
 # ====================================================================== inputs
@@ -198,30 +171,29 @@ def _leaf_value(name: str, leaf: Any, argnum: int, treedef: TreeDef, index: int,
     return value, kind
 
 
-def _outer_traced(leaf: Any) -> bool:
-    """Is ``leaf`` a tensor that an enclosing reverse pass (or forward pass) is tracing?"""
-    return isinstance(leaf, Tensor) and (
-        (leaf.requires_grad and STATE.grad_enabled) or (leaf._tangent is not None and STATE.forward_active > 0))
-
-
-def _input_tensor(leaf: Any, value: Any) -> tuple[Tensor, bool]:
-    """A fresh input node for ``f``; says whether it is spliced onto an outer trace (see _IDENTITY)."""
-    if _outer_traced(leaf):
-        z = apply(_IDENTITY, (leaf,), _EMPTY)  # recorded (and tangent-carrying) for the outer transform
-        return z, z._rule is not None
-    return _new(value), False
+def _traced(x: Any) -> bool:
+    """Does ``x`` carry a derivative that must be kept: a live transform's value, or an eager tensor in a graph?"""
+    if not isinstance(x, Tensor):
+        return False
+    t = x._trace
+    if t is not None:
+        return t.alive
+    return x.requires_grad and (x._tape is not None or is_grad_enabled())
 
 
 class _Selected:
-    """The differentiated arguments of one call: leaves, kinds, input nodes (argument selection, done once)."""
+    """The differentiated arguments of one call: leaves, kinds, primals (argument selection, done once).
 
-    __slots__ = ("args", "kinds", "leaves", "nested", "nums", "tensor_mode", "treedefs", "values")
+    A leaf's *primal* is what the transform's box wraps: the leaf itself if
+    another interpreter is tracing it (so that derivatives compose), its plain
+    value otherwise.
+    """
+
+    __slots__ = ("args", "kinds", "leaves", "nums", "primals", "tensor_mode", "treedefs", "values")
 
     def __init__(self, name: str, args: tuple, nums: tuple, noun: str = "argument") -> None:
         nargs = len(args)
-        if len(nums) == 1 and 0 <= nums[0] < nargs:
-            pass  # the common case: one valid argument
-        else:
+        if not (len(nums) == 1 and 0 <= nums[0] < nargs):  # (the common case: one valid argument)
             nums = _check_argnums(name, nums, nargs)
         self.args = args
         self.nums = nums
@@ -229,9 +201,7 @@ class _Selected:
         self.leaves = all_leaves = []
         self.values = values = []
         self.kinds = kinds = []
-        # nested: inside another transform, or a wg.jit trace, this call's results keep their
-        # graph (a closure over an outer traced value must stay in the outer trace)
-        nested = _DEPTH > 0 or STATE.forward_active > 0 or STATE.tracing > 0
+        self.primals = primals = []
         for a in nums:
             arg = args[a]
             if isinstance(arg, (list, tuple, dict)) or arg is None:
@@ -244,10 +214,8 @@ class _Selected:
                 all_leaves.append(leaf)
                 values.append(value)
                 kinds.append(kind)
-                if kind == _Kind.TENSOR and not nested and _outer_traced(leaf):
-                    nested = True
+                primals.append(leaf if kind == _Kind.TENSOR and _traced(leaf) else value)
         self.tensor_mode = _Kind.TENSOR in kinds
-        self.nested = nested
 
     def substitute(self, new_leaves: list) -> list:
         """The call's arguments with the selected ones rebuilt from ``new_leaves``."""
@@ -280,10 +248,19 @@ def _owned(v: Any) -> Any:
     return v
 
 
-def _export(v: Any, kind: str, keep: bool) -> Any:
+def _keep(v: Any, kind: str) -> bool:
+    """Is ``v`` handed out as the Tensor it is: a live transform's value, or a Tensor in the caller's graph?"""
+    if not isinstance(v, Tensor):
+        return False
+    if v._trace is not None:
+        return v._trace.alive
+    return kind == _Kind.TENSOR and _traced(v)
+
+
+def _export(v: Any, kind: str) -> Any:
     """Hand a result out in the caller's convention (see the module docstring)."""
     if isinstance(v, Tensor):
-        if keep:
+        if _keep(v, kind):
             return v
         v = v._value
     v = _owned(v)
@@ -299,32 +276,21 @@ def _export(v: Any, kind: str, keep: bool) -> Any:
 def _out_kind(tensor_mode: bool, v: Any) -> str:
     if tensor_mode:
         return _Kind.TENSOR
+    v = v._value if isinstance(v, Tensor) else v
     return _Kind.FLOAT if type(v) is float else _Kind.ARRAY
 
 
-def _export_tree(tree: Any, tensor_mode: bool, keep: bool) -> Any:
+def _export_tree(tree: Any, tensor_mode: bool) -> Any:
     if isinstance(tree, Tensor):
-        return _export(tree, _out_kind(tensor_mode, tree._value), keep)
+        return _export(tree, _out_kind(tensor_mode, tree))
     leaves, td = tree_flatten(tree)
-    return tree_unflatten(td, [_export(o, _out_kind(tensor_mode, o._value), keep) if isinstance(o, Tensor) else o
+    return tree_unflatten(td, [_export(o, _out_kind(tensor_mode, o)) if isinstance(o, Tensor) else o
                                for o in leaves])
 
 
 def _zeros_like(value: Any) -> Any:
+    value = value._value if isinstance(value, Tensor) else value
     return 0.0 if type(value) is float else np.zeros(value.shape, value.dtype)
-
-
-def _run(f: Callable, args: Sequence[Any], kwargs: dict) -> Any:
-    """Call ``f`` recording the graph, inside one more reverse-mode transform."""
-    global _DEPTH
-    saved = STATE.grad_enabled
-    STATE.grad_enabled = True
-    _DEPTH += 1
-    try:
-        return f(*args, **kwargs)
-    finally:
-        _DEPTH -= 1
-        STATE.grad_enabled = saved
 
 
 def _split_aux(name: str, res: Any, has_aux: bool) -> tuple[Any, Any]:
@@ -335,116 +301,92 @@ def _split_aux(name: str, res: Any, has_aux: bool) -> tuple[Any, Any]:
     return res[0], res[1]
 
 
+def _unbox_tree(tree: Any, level: Any) -> Any:
+    """``tree`` with this level's boxes replaced by their primals (aux outputs leave the level so)."""
+    if isinstance(tree, Tensor):
+        return tree._primal if tree._trace is level else tree
+    if isinstance(tree, (list, tuple, dict)):
+        leaves, td = tree_flatten(tree)
+        return tree_unflatten(td, [_unbox_tree(o, level) for o in leaves])
+    return tree
+
+
+def _flat(out: Any) -> tuple[Any, Any]:
+    if type(out) is Tensor or not (isinstance(out, (list, tuple, dict)) or out is None):
+        return (out,), LEAF
+    return tree_flatten(out)
+
+
 # ====================================================================== reverse mode
 class VJP:
-    """The result of tracing ``f`` once for reverse mode (what :func:`make_vjp` returns).
+    """``f`` run once inside a reverse level (what :func:`make_vjp` returns).
 
-    ``out`` is the raw output tree of ``f`` (Tensors on the recorded graph),
-    ``pull(cts)`` maps cotangents of the output leaves to cotangents of the
-    selected input leaves with one walk of the engine.
+    ``out_leaves`` are ``f``'s outputs (boxes of the level where they depend
+    on the inputs); ``pull(cts)`` maps cotangents of the output leaves to
+    cotangents of the selected input leaves with one walk of the level's list.
     """
 
-    __slots__ = ("aux", "inputs", "name", "out", "out_leaves", "out_td", "sel", "spliced")
+    __slots__ = ("aux", "inputs", "level", "name", "out", "out_leaves", "out_td", "sel")
 
     def __init__(self, name: str, f: Callable, args: tuple, kwargs: dict, nums: tuple, has_aux: bool) -> None:
         self.name = name
         sel = self.sel = _Selected(name, args, nums)
-        inputs: list = []
-        spliced: list = []
-        for leaf, value, kind in zip(sel.leaves, sel.values, sel.kinds):
-            if kind == _Kind.TENSOR:
-                z, sp = _input_tensor(leaf, value)
-                if sp:
-                    spliced.append(z)
-            else:
-                z = _new(value)
-            z.requires_grad = True
-            inputs.append(z)
-        self.inputs = inputs
-        self.spliced = spliced
-        res = _run(f, sel.substitute(inputs), kwargs)
-        self.out, self.aux = _split_aux(name, res, has_aux)
-        out = self.out
-        if type(out) is Tensor or not (isinstance(out, (list, tuple, dict)) or out is None):
-            self.out_leaves, self.out_td = (out,), LEAF
-        else:
-            self.out_leaves, self.out_td = tree_flatten(out)
+        level = self.level = Reverse(name)
+        with level, _grad_mode_on():
+            self.inputs = [level.box(p) for p in sel.primals]
+            res = f(*sel.substitute(self.inputs), **kwargs)
+        out, aux = _split_aux(name, res, has_aux)
+        self.aux = _unbox_tree(aux, level)
+        self.out = out
+        self.out_leaves, self.out_td = _flat(out)
 
-    def out_value(self, i: int) -> Any:
+    def out_primal(self, i: int) -> Any:
+        """Output leaf ``i`` one level down (a plain value, or a tensor another interpreter traces)."""
         o = self.out_leaves[i]
         if isinstance(o, Tensor):
-            return o._value
+            return o._primal if o._trace is self.level else o
         try:
             return normalize(np.asarray(o))
         except TypeError:
             raise TypeError(f"{self.name}: f returned a {type(o).__name__}; expected Tensors or arrays") from None
 
+    def out_value(self, i: int) -> Any:
+        """Output leaf ``i``'s plain value."""
+        p = self.out_primal(i)
+        return p._value if isinstance(p, Tensor) else p
+
     def pull(self, cts: Sequence[tuple[int, Any]]) -> list:
         """Cotangents of the input leaves for the cotangents ``cts`` = [(output leaf index, cotangent)]."""
-        roots = []
-        traced_ct = False
-        for i, ct in cts:
-            o = self.out_leaves[i]
-            if isinstance(o, Tensor) and o.requires_grad:
-                roots.append((o, ct))
-                if isinstance(ct, Tensor):
-                    traced_ct = True
-        record = self.sel.nested and (_DEPTH > 0 or self.spliced or traced_ct) or (
-            traced_ct and STATE.grad_enabled)
-        differentiable = record or STATE.forward_active > 0 or self.sel.nested
+        level = self.level
         inputs = self.inputs
         res: list = [None] * len(inputs)
+        index = {id(z): k for k, z in enumerate(inputs)}
+        roots = []
+        for i, ct in cts:
+            o = self.out_leaves[i]
+            if not (isinstance(o, Tensor) and o._trace is level):
+                continue  # an output that does not depend on the inputs
+            ct = fit(ct, o._primal)
+            if o._tape is None:  # an input handed back as it is
+                k = index[id(o)]
+                res[k] = ct if res[k] is None else res[k] + ct
+            else:
+                roots.append((o._tape, o._idx, ct))
         if roots:
-            if len(inputs) == 1:
-                z0 = inputs[0]
+            def on_leaf(t: Tensor, g: Any) -> None:
+                k = index[id(t)]
+                res[k] = g if res[k] is None else res[k] + g
 
-                def hook(node: Tensor, g: Any) -> None:
-                    if node is z0:
-                        res[0] = g if res[0] is None else res[0] + g
-            else:
-                index = {id(z): k for k, z in enumerate(inputs)}
-
-                def hook(node: Tensor, g: Any) -> None:
-                    k = index.get(id(node))
-                    if k is not None:
-                        res[k] = g if res[k] is None else res[k] + g
-
-            if len(roots) == 1:
-                root, seed = roots[0]
-                seed = fit(seed, root._value)
-            else:
-                root = apply(_BUNDLE, tuple(o for o, _ in roots), {"cts": tuple(c for _, c in roots)})
-                seed = 0.0
-            if differentiable and not isinstance(seed, Tensor):
-                seed = _new(seed)
-            if not differentiable and isinstance(seed, Tensor):
-                seed = seed._value
-            spliced = self.spliced
-            if not differentiable:  # the fast path: VJPs on plain values, nothing is recorded
-                walk(root, seed, True, False, hook)
-            else:
-                for z in spliced:  # stop the walk at our inputs; the outer walk goes on through them
-                    z._rule = None
-                saved = STATE.grad_enabled
-                STATE.grad_enabled = bool(record)
-                try:
-                    walk(root, seed, True, True, hook)
-                finally:
-                    STATE.grad_enabled = saved
-                    for z in spliced:
-                        z._rule = _IDENTITY
+            walk(roots, retain=True, on_leaf=on_leaf)
         for k, g in enumerate(res):
             if g is None:
                 res[k] = _zeros_like(self.sel.values[k])
-            elif isinstance(g, Tensor) and not differentiable:
-                res[k] = g._value
         return res
 
     def export_grads(self, res: list, single: bool, given: Sequence[Any] = ()) -> Any:
         """Input cotangents in the caller's convention; arrays never alias each other or ``given``."""
-        keep = self.sel.nested
         if len(res) == 1 and single and not given and self.sel.treedefs[0] is LEAF:
-            return _export(res[0], self.sel.kinds[0], keep)
+            return _export(res[0], self.sel.kinds[0])
         seen = {id(c) for c in given}
         flat = []
         for g, kind in zip(res, self.sel.kinds):
@@ -452,23 +394,41 @@ class VJP:
                 if id(g) in seen:
                     g = g.copy()
                 seen.add(id(g))
-            flat.append(_export(g, kind, keep))
+            flat.append(_export(g, kind))
         return self.sel.regroup(flat, single)
 
     def export_out(self) -> Any:
-        return _export_tree(self.out, self.sel.tensor_mode, self.sel.nested)
+        mode = self.sel.tensor_mode
+        outs = [_export(self.out_primal(i), _out_kind(mode, self.out_primal(i))) if isinstance(o, Tensor) else o
+                for i, o in enumerate(self.out_leaves)]
+        return outs[0] if self.out_td is LEAF else tree_unflatten(self.out_td, outs)
 
     def export_aux(self) -> Any:
-        return _export_tree(self.aux, self.sel.tensor_mode, self.sel.nested)
+        return _export_tree(self.aux, self.sel.tensor_mode)
+
+
+class _grad_mode_on:
+    """A transform records ``f`` even when called inside ``no_grad`` (as torch.func does)."""
+
+    def __enter__(self) -> None:
+        from .core.state import state
+
+        st = state()
+        self._prev = st.grad_enabled
+        st.grad_enabled = True
+
+    def __exit__(self, *exc: object) -> None:
+        from .core.state import state
+
+        state().grad_enabled = self._prev
 
 
 def make_vjp(f: Callable, args: Sequence[Any], argnums: Any = 0, kwargs: dict | None = None,
              has_aux: bool = False, name: str = "make_vjp") -> VJP:
-    """Trace ``f(*args, **kwargs)`` for reverse mode, differentiating the arguments ``argnums``.
+    """Run ``f(*args, **kwargs)`` in a new reverse level, differentiating the arguments ``argnums``.
 
-    Returns a :class:`VJP`: the output (``.out``) and ``.pull(cts)``, the
-    pullback.  ``grad``, ``value_and_grad``, ``vjp`` and ``jacrev`` are thin
-    wrappers over it.
+    Returns a :class:`VJP`: the outputs and ``.pull(cts)``, the pullback.
+    ``grad``, ``value_and_grad``, ``vjp`` and ``jacrev`` are thin wrappers over it.
 
     >>> import numpy as np, wengert as wg
     >>> tr = make_vjp(lambda x: x * x, (np.array([1.0, 2.0]),))
@@ -558,10 +518,14 @@ def grad(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -
 
 
 def _check_cotangent(name: str, ct: Any, value: Any, i: int) -> Any:
-    """A cotangent must have its output's shape and a floating dtype; it is cast to the output's dtype."""
+    """A cotangent must have its output's shape and a floating dtype; it is cast to the output's dtype.
+
+    A cotangent that another transform is tracing stays a Tensor: the
+    pullback is linear in it and differentiable through it.
+    """
     if isinstance(ct, Tensor):
         cv = ct._value
-        traced = ct.requires_grad and STATE.grad_enabled or ct._tangent is not None and STATE.forward_active > 0
+        traced = _traced(ct)
     else:
         cv = ct if type(ct) is float else np.asarray(ct)
         traced = False
@@ -582,7 +546,8 @@ def vjp(f: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     ``ct^T df/dprimal_i``, one per primal (each with that primal's structure).
 
     ``f`` is evaluated once; every ``vjp_fn`` call is one reverse walk.
-    ``ct`` has the structure and shapes of ``f``'s output.  With
+    ``ct`` has the structure and shapes of ``f``'s output.  ``vjp_fn`` is
+    itself differentiable (it is linear in ``ct``), to any order.  With
     ``has_aux=True`` the result is ``(out, vjp_fn, aux)``.
 
     >>> import numpy as np, wengert as wg
@@ -613,10 +578,8 @@ def _tangent_value(name: str, t: Any, value: Any, where: str) -> Any:
     """Check a tangent against its primal (same shape, same floating dtype) and return its storage form."""
     pdt = np.dtype(np.float64) if type(value) is float else value.dtype
     if isinstance(t, Tensor):
-        tv = t._value
-        if t.requires_grad and STATE.grad_enabled:
-            tv = None  # a traced tangent stays a Tensor (reverse-over-forward through the tangent)
         src = t._value
+        tv = None if _traced(t) else src  # a traced tangent stays a Tensor (derivatives through the tangent)
     elif type(t) is float or isinstance(t, (int, float)) and not isinstance(t, (bool, np.generic)):
         src = np.asarray(t, dtype=pdt)  # a Python number takes its primal's dtype
         tv = normalize(src)
@@ -639,22 +602,13 @@ def _tangent_value(name: str, t: Any, value: Any, where: str) -> Any:
     return t if tv is None else tv
 
 
-_NESTED_FWD = (
-    "{name}: forward mode inside forward mode (e.g. jvp of jvp, jacfwd of jacfwd) is not supported: the engine "
-    "carries one level of tangents.  Compose forward with reverse mode instead: jvp(grad(f)) (= hvp), "
-    "jacfwd(jacrev(f)) (= hessian), or grad / jacrev of a jvp."
-)
-
-
 class JVP:
-    """The result of one forward-mode evaluation of ``f`` (what :func:`make_jvp` returns)."""
+    """``f`` run once inside a forward level (what :func:`make_jvp` returns)."""
 
-    __slots__ = ("aux", "out", "out_leaves", "out_td", "sel", "tangents")
+    __slots__ = ("aux", "level", "out", "out_leaves", "out_td", "sel", "tangents")
 
     def __init__(self, name: str, f: Callable, args: tuple, kwargs: dict, nums: tuple, tangent_leaves: list | None,
                  has_aux: bool, tangent_tree: Any = None) -> None:
-        if STATE.forward_active > 0:
-            raise NotImplementedError(_NESTED_FWD.format(name=name))
         sel = self.sel = _Selected(name, args, nums, "primal" if name in ("jvp", "hvp") else "argument")
         if tangent_leaves is None:
             tangent_leaves = []
@@ -662,53 +616,48 @@ class JVP:
                 tt = tangent_tree[a]
                 tangent_leaves.extend([tt] if td is LEAF else flatten_like(td, tt, f"the tangent for argument {a}",
                                                                            f"primal {a}"))
-        inputs = []
+        level = self.level = Forward(name)
         k = 0
+        tangents = []
         for a, td in zip(sel.nums, sel.treedefs):
             for j in range(td.num_leaves):
                 where = _where(a, td, j, "primal")
-                t = _tangent_value(name, tangent_leaves[k], sel.values[k], where)
-                z, _ = _input_tensor(sel.leaves[k], sel.values[k])
-                z._tangent = t
-                inputs.append(z)
+                tangents.append(_tangent_value(name, tangent_leaves[k], sel.values[k], where))
                 k += 1
-        STATE.forward_active += 1
-        saved_record = STATE.record_tangents
-        STATE.record_tangents = sel.nested  # only a reverse transform around this jvp needs tangent graphs
-        try:
+        with level:
+            inputs = [level.box(p, t) for p, t in zip(sel.primals, tangents)]
             res = f(*sel.substitute(inputs), **kwargs)
-        finally:
-            STATE.forward_active -= 1
-            STATE.record_tangents = saved_record
-        self.out, self.aux = _split_aux(name, res, has_aux)
-        out = self.out
-        if isinstance(out, (list, tuple, dict)) or out is None:
-            self.out_leaves, self.out_td = tree_flatten(out)
-        else:
-            self.out_leaves, self.out_td = [out], LEAF
-        tangents = []
+        out, aux = _split_aux(name, res, has_aux)
+        self.out = out
+        self.aux = _unbox_tree(aux, level)
+        self.out_leaves, self.out_td = _flat(out)
+        outs, touts = [], []
         for o in self.out_leaves:
-            if isinstance(o, Tensor):
-                t = o._tangent
-                tangents.append(_zeros_like(o._value) if t is None else t)
+            if isinstance(o, Tensor) and o._trace is level:
+                outs.append(o._primal)
+                touts.append(_zeros_like(o._value) if o._tangent is None else o._tangent)
+            elif isinstance(o, Tensor):
+                outs.append(o)
+                touts.append(_zeros_like(o._value))
             else:
-                tangents.append(_zeros_like(normalize(np.asarray(o, dtype=float))))
-        self.tangents = tangents
+                v = normalize(np.asarray(o, dtype=float))
+                outs.append(o)
+                touts.append(_zeros_like(v))
+        self.out_leaves = outs
+        self.tangents = touts
 
     def export(self) -> tuple[Any, Any]:
         """``(out, tangent_out)`` in the caller's convention."""
-        keep = self.sel.nested
         mode = self.sel.tensor_mode
         outs, touts = [], []
         for o, t in zip(self.out_leaves, self.tangents):
-            if isinstance(o, Tensor):
-                kind = _out_kind(mode, o._value)
-                outs.append(_export(o, kind, keep))
-                o._tangent = None  # handed out: it no longer carries this transform's tangent
+            if isinstance(o, Tensor) or type(o) in (float, np.ndarray):
+                kind = _out_kind(mode, o)
+                outs.append(_export(o, kind))
             else:
                 kind = _out_kind(mode, normalize(np.asarray(o)))
                 outs.append(o)
-            touts.append(_export(t, kind, keep))
+            touts.append(_export(t, kind))
         if self.out_td is LEAF:
             return outs[0], touts[0]
         return tree_unflatten(self.out_td, outs), tree_unflatten(self.out_td, touts)
@@ -716,10 +665,10 @@ class JVP:
 
 def make_jvp(f: Callable, args: Sequence[Any], tangents: Sequence[Any], argnums: Any = None,
              kwargs: dict | None = None, has_aux: bool = False, name: str = "make_jvp") -> JVP:
-    """Run ``f(*args)`` once in forward mode, with ``tangents`` attached to the arguments ``argnums``.
+    """Run ``f(*args)`` once in a new forward level, with ``tangents`` attached to the arguments ``argnums``.
 
     ``tangents`` is a tuple with one tangent tree per selected argument.
-    Returns a :class:`JVP` (``.out``, ``.tangents``, ``.export()``);
+    Returns a :class:`JVP` (``.out_leaves``, ``.tangents``, ``.export()``);
     ``jvp``, ``jacfwd`` and ``hvp`` are thin wrappers over it.
 
     >>> import numpy as np
@@ -746,7 +695,9 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux: b
     computes its value, so the cost is a small constant times ``f`` and no
     graph is recorded.  ``primals`` and ``tangents`` are tuples of equal
     length; each tangent has exactly its primal's structure, shape and dtype.
-    With ``has_aux=True`` the result is ``(out, tangent_out, aux)``.
+    With ``has_aux=True`` the result is ``(out, tangent_out, aux)``.  The
+    result is differentiable in the tangents and the primals, to any order
+    (``jvp`` of ``jvp`` gives second directional derivatives).
 
     >>> import numpy as np, wengert as wg
     >>> wg.jvp(lambda x: wg.sin(x), (0.0,), (2.0,))   # cos(0) * 2
@@ -761,21 +712,21 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux: b
     tr = make_jvp(f, primals, tangents, has_aux=has_aux, name="jvp")
     out, tout = tr.export()
     if has_aux:
-        return out, tout, _export_tree(tr.aux, tr.sel.tensor_mode, tr.sel.nested)
+        return out, tout, _export_tree(tr.aux, tr.sel.tensor_mode)
     return out, tout
 
 
 # ====================================================================== Jacobians, Hessians
-def _assemble(rows: list, shape: tuple, keep: bool, kind: str) -> Any:
+def _assemble(rows: list, shape: tuple, kind: str) -> Any:
     """Stack per-element results into one array of ``shape`` (with the library's ops when traced)."""
-    if len(rows) == 1 and shape_of(raw(rows[0])) == shape:  # e.g. the one row of a scalar function
-        return _export(rows[0], kind, keep)
-    if keep and any(isinstance(r, Tensor) for r in rows):
+    if len(rows) == 1 and shape_of(rows[0]) == shape:  # e.g. the one row of a scalar function
+        return _export(rows[0], kind)
+    if any(_keep(r, kind) for r in rows):
         from .ops.api import reshape, stack
 
         return reshape(stack(rows), shape)
     data = np.stack([np.asarray(r._value if isinstance(r, Tensor) else r) for r in rows]).reshape(shape)
-    return _export(normalize(data), kind, False)
+    return _export(normalize(data), kind)
 
 
 def _jac_kind(sel: _Selected) -> str:
@@ -808,7 +759,7 @@ def jacrev(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False)
     def jacrev_f(*args: Any, **kwargs: Any) -> Any:
         tr = VJP("jacrev", f, args, kwargs, nums, has_aux)
         sel = tr.sel
-        keep, kind = sel.nested, _jac_kind(sel)
+        kind = _jac_kind(sel)
         per_out = []
         for i in range(len(tr.out_leaves)):
             value = tr.out_value(i)
@@ -818,7 +769,7 @@ def jacrev(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False)
             leaves = []
             for j, v in enumerate(sel.values):
                 column = [r[j] for r in rows]
-                leaves.append(_assemble(column, oshape + shape_of(v), keep, kind))
+                leaves.append(_assemble(column, oshape + shape_of(v), kind))
             per_out.append(sel.regroup(leaves, single))
         jac = per_out[0] if tr.out_td is LEAF else tree_unflatten(tr.out_td, per_out)
         if has_aux:
@@ -858,7 +809,7 @@ def jacfwd(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False)
                 columns[j].append(tr.tangents)
         if first is None:
             raise ValueError("jacfwd: the differentiated arguments have no elements")
-        keep, kind = first.sel.nested, _jac_kind(sel)
+        kind = _jac_kind(sel)
         per_out = []
         for i, o in enumerate(first.out_leaves):
             oshape = shape_of(o._value if isinstance(o, Tensor) else np.asarray(o))
@@ -868,26 +819,26 @@ def jacfwd(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False)
                 vshape = shape_of(v)
                 m = len(vshape)
                 # stack gives in_size x out_shape: move the input axes behind the output axes
-                stacked = _assemble(cols, vshape + oshape, keep, kind)
+                stacked = _assemble(cols, vshape + oshape, kind)
                 perm = tuple(range(m, m + len(oshape))) + tuple(range(m))
-                leaves.append(_transpose(stacked, perm, keep))
+                leaves.append(_transpose(stacked, perm))
             per_out.append(sel.regroup(leaves, single))
         jac = per_out[0] if first.out_td is LEAF else tree_unflatten(first.out_td, per_out)
         if has_aux:
-            return jac, _export_tree(aux, sel.tensor_mode, keep)
+            return jac, _export_tree(aux, sel.tensor_mode)
         return jac
 
     return jacfwd_f
 
 
-def _transpose(x: Any, perm: tuple, keep: bool) -> Any:
+def _transpose(x: Any, perm: tuple) -> Any:
     if perm == tuple(range(len(perm))):
         return x
     if isinstance(x, Tensor):
         from .ops.api import transpose
 
         t = transpose(x, perm)
-        return t if keep else _new(np.ascontiguousarray(t._value))
+        return t if _keep(t, _Kind.TENSOR) else _new(np.ascontiguousarray(t._value))
     if type(x) is float:
         return x
     return np.ascontiguousarray(np.transpose(x, perm))

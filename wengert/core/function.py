@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from .rule import Rule, apply
-from .state import STATE
-from .tensor import Tensor, raw
+from .rule import Rule, bind
+from .state import no_grad
+from .tensor import Tensor, raw, shape_of
 
 
 class Context:
@@ -38,7 +38,7 @@ class Context:
         self.saved_tensors: tuple = ()
 
     def save_for_backward(self, *values: Any) -> None:
-        self.saved_tensors = tuple(raw(v) for v in values)
+        self.saved_tensors = tuple(v._value if isinstance(v, Tensor) else v for v in values)
 
 
 class Function:
@@ -48,7 +48,9 @@ class Function:
     returns a NumPy value; ``backward(ctx, g)`` receives the output's cotangent
     and returns one cotangent per input (``None`` for inputs without gradient);
     ``jvp(ctx, *tangents)`` (optional, for forward mode) returns the output
-    tangent, with ``None`` for inputs that carry no tangent.
+    tangent, with ``None`` for inputs that carry no tangent.  Both work on
+    NumPy values, so a custom op is differentiable once: a derivative of its
+    backward (grad of grad, an hvp through it) is a clear error, never zero.
     """
 
     @staticmethod
@@ -65,55 +67,59 @@ class Function:
     def _rule(cls) -> Rule:
         r = cls.__dict__.get("_wengert_rule")
         if r is None:
-            name = cls.__name__
-            has_jvp = cls.jvp is not None
-
-            def impl(*values: Any, ctx: Context) -> Any:
-                with _no_record():
-                    return cls.forward(ctx, *values)
-
-            def vjp_all(g: Any, ans: Any, needs: list, *args: Any, ctx: Context) -> list:
-                if isinstance(g, Tensor):  # a differentiable walk: create_graph or forward-over-reverse
-                    carried = [v for v in (g, ans, *args) if isinstance(v, Tensor) and v._tangent is not None]
-                    if STATE.grad_enabled or carried:
-                        raise RuntimeError(
-                            f"custom Function {name} is first-order: its backward works on NumPy values, so "
-                            "create_graph=True (or forward-over-reverse) cannot differentiate through it"
-                        )
-                    g = g._value
-                grads = cls.backward(ctx, g)
-                if not isinstance(grads, tuple):
-                    grads = (grads,)
-                if len(grads) != len(args):
-                    raise RuntimeError(f"{name}.backward returned {len(grads)} gradients for {len(args)} inputs")
-                return list(grads)
-
-            def jvp_all(tangents: list, ans: Any, *args: Any, ctx: Context) -> Any:
-                if not has_jvp:
-                    raise RuntimeError(f"custom Function {name} defines no jvp, so forward mode cannot go through it")
-                return cls.jvp(ctx, *[raw(t) for t in tangents])
-
-            r = Rule(f"{name}", impl, vjp_all=vjp_all, jvp_all=jvp_all, register=False,
-                     doc=(cls.__doc__ or "").strip())
-            cls._wengert_rule = r
+            r = cls._wengert_rule = _function_rule(cls)
         return r
 
     @classmethod
     def apply(cls, *inputs: Any) -> Tensor:
-        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in inputs)
+        needs = tuple(isinstance(a, Tensor) and (a.requires_grad or a._trace is not None) for a in inputs)
         ctx = Context(needs)
         args = tuple(a if isinstance(a, Tensor) else Tensor(a) for a in inputs)
-        return apply(cls._rule(), args, {"ctx": ctx})
+        return bind(cls._rule(), args, {"ctx": ctx})
 
 
-class _no_record:
-    def __enter__(self) -> None:
-        self._prev = STATE.grad_enabled, STATE.forward_active
-        STATE.grad_enabled = False
-        STATE.forward_active = 0
+def _function_rule(cls: type) -> Rule:
+    name = cls.__name__
+    first_order = (f"custom Function {name} is first-order (differentiable once): its backward and jvp work on NumPy values, "
+                   "so a derivative of them (create_graph=True, grad of grad, an hvp or jvp over grad through it) "
+                   "cannot be taken; write the op with wengert's functions to get higher derivatives")
 
-    def __exit__(self, *exc: object) -> None:
-        STATE.grad_enabled, STATE.forward_active = self._prev
+    def impl(*values: Any, ctx: Context) -> Any:
+        with no_grad():
+            return raw(cls.forward(ctx, *values))
+
+    def vjp_all(g: Any, ans: Any, needs: list, *args: Any, ctx: Context) -> list:
+        if any(isinstance(v, Tensor) for v in (g, ans, *args)):
+            raise RuntimeError(first_order)
+        grads = cls.backward(ctx, g)
+        if not isinstance(grads, tuple):
+            grads = (grads,)
+        if len(grads) != len(args):
+            raise RuntimeError(f"{name}.backward returned {len(grads)} gradients for {len(args)} inputs")
+        out = []
+        for i, (gi, a) in enumerate(zip(grads, args)):
+            gi = raw(gi)
+            if gi is not None and needs[i]:
+                gs, s = shape_of(gi), shape_of(a)
+                try:
+                    fits = gs == s or np.broadcast_shapes(s, gs) == gs
+                except ValueError:
+                    fits = False
+                if not fits:
+                    raise ValueError(f"{name}.backward returned a gradient of shape {gs} for input {i}, which has "
+                                     f"shape {s}; return one gradient per input, each of its input's shape")
+            out.append(gi)
+        return out
+
+    def jvp_all(tangents: list, ans: Any, *args: Any, ctx: Context) -> Any:
+        if cls.jvp is None:
+            raise RuntimeError(f"custom Function {name} defines no jvp, so forward mode cannot go through it")
+        if any(isinstance(v, Tensor) for v in (ans, *args, *tangents)):
+            raise RuntimeError(first_order)
+        return raw(cls.jvp(ctx, *tangents))
+
+    return Rule(f"{name}", impl, vjp_all=vjp_all, jvp_all=jvp_all, register=False,
+                doc=(cls.__doc__ or "").strip())
 
 
 __all__ = ["Context", "Function", "np"]

@@ -1,4 +1,4 @@
-"""Rules: one record per primitive op (forward, VJP, JVP side by side), and `apply`.
+"""Rules: one record per primitive op (forward, VJP, JVP side by side), and ``bind``, which applies one.
 
 A :class:`Rule` is the whole truth about one primitive:
 
@@ -9,28 +9,35 @@ A :class:`Rule` is the whole truth about one primitive:
   follow from them, and the trace tables of ``wengert.teach`` print them;
 * ``vjp``: per-argument functions ``(g, ans, *args, **params) -> cotangent``;
 * ``jvp``: per-argument functions ``(t, ans, *args, **params) -> tangent``;
-* ``vjp_all`` / ``jvp_all``: one function for all arguments (variadic ops).
+* ``vjp_all`` / ``jvp_all``: one function for all arguments (variadic ops);
+* ``batch``: the batching rule (filled by wg.vmap's rules);
+* the public surface it is reached by (``wg.NAME``, Tensor methods, NumPy
+  functions), from which ``wengert.ops`` generates them.
 
 Rules are written with the rules themselves (``cos(x)``, ``g * y``), so they
-work on plain values (fast first-order backward) and on Tensors alike (the
-backward pass is then recorded: higher derivatives and forward-over-reverse
-come by composition).
+work on plain values (a fast first-order backward) and on Tensors alike (the
+backward pass is then processed by whatever interpreters own those tensors:
+higher derivatives come by composition).
 
-Calling a rule is *polymorphic*: with any Tensor argument the op is recorded
-and a Tensor comes back; with plain values only, the plain result comes back.
+Calling a rule is *polymorphic*: with plain values only, the plain result
+comes back; with any Tensor argument, :func:`bind` hands the op to the
+interpreter that owns the inputs (see :mod:`wengert.core.interpret`) and a
+Tensor comes back.
 """
 from __future__ import annotations
 
 import inspect
 import math
+import operator
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from .state import STATE
-from .tensor import _MANY, RULE_LIST, TAPE_MAX, Tape, Tensor, _new, _next_seq, depends, dtype_of, normalize, shape_of
+from .state import _get, state
+from .tape import RULES, Tape, eager_tape
+from .tensor import Tensor, _alloc, _new, dtype_of, normalize, shape_of
 
 REGISTRY: dict[str, Rule] = {}
 
@@ -43,6 +50,8 @@ class Rule:
     __slots__ = (
         "__weakref__",
         "arity",
+        "batch",
+        "compact",
         "differentiable",
         "doc",
         "impl",
@@ -55,6 +64,7 @@ class Rule:
         "param_names",
         "partials",
         "scalar",
+        "surface",
         "tape_ok",
         "vjp_all",
         "vjps",
@@ -71,9 +81,11 @@ class Rule:
         jvp: Sequence[Callable | None] | None = None,
         vjp_all: Callable | None = None,
         jvp_all: Callable | None = None,
+        batch: Callable | None = None,
         differentiable: bool = True,
         doc: str = "",
         register: bool = True,
+        surface: Any = None,
     ) -> None:
         self.name = name
         self.impl = impl
@@ -87,25 +99,30 @@ class Rule:
         self.jvps = tuple(jvp) if jvp is not None else None
         self.vjp_all = vjp_all
         self.jvp_all = jvp_all
+        self.batch = batch
         self.differentiable = differentiable
         self.doc = doc
+        self.surface = surface
         # number of array inputs; positional arguments after them are the op's parameters
         self.arity = len(self.vjps) if self.vjps is not None else None
         self.param_names: tuple = ()
-        if self.arity is not None:
-            try:
-                names = list(inspect.signature(impl).parameters)
-                self.param_names = tuple(names[self.arity:])
-            except (TypeError, ValueError):
-                pass
+        try:
+            names = [p.name for p in inspect.signature(impl).parameters.values()
+                     if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+            self.param_names = tuple(names[self.arity:]) if self.arity is not None else ()
+        except (TypeError, ValueError):
+            pass
         if differentiable and self.vjps is None and vjp_all is None:
             raise ValueError(f"rule {name!r}: a differentiable rule needs vjp, vjp_all or partials")
-        # scalar ops of this rule are recorded on the tape (core.tensor.Tape): it has a
-        # float forward and per-input VJPs, and takes one or two inputs
+        # an op of this rule on Python floats takes the scalar fast path (op1 / op2 below):
+        # it has a float forward and per-input VJPs, and takes one or two inputs
         self.tape_ok = bool(scalar is not None and differentiable and self.vjps is not None
                             and vjp_all is None and self.arity in (1, 2))
-        self.index = len(RULE_LIST)
-        RULE_LIST.append(self)
+        # its entries without parameters use the compact layouts (core.tape), which the walk
+        # reads with per-input VJPs
+        self.compact = self.vjps is not None and vjp_all is None
+        self.index = len(RULES)
+        RULES.append(self)
         self.op1 = _make_op1(self)
         self.op2 = _make_op2(self)
         if register:
@@ -118,7 +135,7 @@ class Rule:
 
     def __call__(self, *args: Any, **params: Any) -> Any:
         if len(args) == 1 and type(args[0]) is float and self.scalar is not None and not params:
-            # a rule on one Python float (e.g. cos(x) inside sin's VJP on the scalar path)
+            # a rule on one Python float (e.g. cos(x) inside sin's VJP on the plain path)
             try:
                 r = self.scalar(args[0])
                 if type(r) is float:
@@ -134,7 +151,7 @@ class Rule:
             args = args[: self.arity]
         for a in args:
             if isinstance(a, Tensor):
-                return apply(self, args, params)
+                return bind(self, args, params)
         return self.evaluate(args, params)
 
     def evaluate(self, values: Sequence[Any], params: dict) -> Any:
@@ -163,6 +180,26 @@ class Rule:
             raise ShapeError(f"{self.name}: inputs of shapes {shapes} do not fit: {msg}") from None
         return normalize(out)
 
+    # ---------------------------------------------------------- derivatives
+    def jvp(self, tangents: Sequence[Any], ans: Any, prims: Sequence[Any], params: dict) -> Any:
+        """The output tangent for input ``tangents`` (None: zero), or None if every tangent is zero."""
+        if self.jvp_all is not None:
+            return self.jvp_all(list(tangents), ans, *prims, **params)
+        out = None
+        jvps = self.jvps
+        for i, t in enumerate(tangents):
+            if t is not None:
+                c = jvps[i](t, ans, *prims, **params)
+                out = c if out is None else out + c
+        return out
+
+    def vjp(self, g: Any, ans: Any, prims: Sequence[Any], params: dict, needs: Sequence[bool]) -> list:
+        """The cotangent of each input that ``needs`` one (None elsewhere), for output cotangent ``g``."""
+        if self.vjp_all is not None:
+            return list(self.vjp_all(g, ans, list(needs), *prims, **params))
+        vjps = self.vjps
+        return [vjps[i](g, ans, *prims, **params) if need else None for i, need in enumerate(needs)]
+
 
 def _released_impl(*values: Any) -> Any:
     raise RuntimeError("a released graph node cannot be evaluated")
@@ -186,7 +223,7 @@ def _jvp_from_partial(p: Callable) -> Callable:
     return jvp
 
 
-def _constant(a: Any, rule: Rule) -> Any:
+def constant(a: Any, rule: Rule) -> Any:
     """Check a non-Tensor argument of an op: numbers and numeric arrays only."""
     t = type(a)
     if t is float or t is int or t is bool:
@@ -196,171 +233,146 @@ def _constant(a: Any, rule: Rule) -> Any:
             raise TypeError(f"{rule.name}: unsupported dtype {a.dtype} (complex and object arrays are not supported)")
         return a
     if t is list or t is tuple:
-        arr = np.asarray(a)
-        return _constant(arr, rule)
+        from .tensor import _contains_tensor
+
+        if _contains_tensor(a):
+            raise TypeError(f"{rule.name}: a list that holds tensors is not an array; make it one tensor in the "
+                            "graph first, with wg.stack(...) or wg.tensor([...])")
+        return constant(np.asarray(a), rule)
     if isinstance(a, complex):
         raise TypeError(f"{rule.name}: complex numbers are not supported")
     raise TypeError(f"{rule.name}: cannot use an argument of type {t.__name__} as an array")
 
 
-def apply(rule: Rule, args: Sequence[Any], params: dict) -> Tensor:
-    """Run one op on Tensors: compute, record it in the graph, carry tangents."""
+# ====================================================================== bind
+def bind(rule: Rule, args: Sequence[Any], params: dict) -> Tensor:
+    """Apply ``rule`` to ``args`` (some of them Tensors): the interpreter that owns the inputs processes it.
+
+    A dynamic interpreter (anomaly checking ...) sees every op first.  Then
+    the highest transform level that owns an input (its box is among the
+    arguments) processes the op; with none, the eager interpreter does
+    (:func:`eager`).
+    """
+    try:
+        st = _get()
+    except LookupError:
+        st = state()
+    if st.dynamic is not None:
+        return st.dynamic.process(rule, args, params)
+    top = None
+    for a in args:
+        if isinstance(a, Tensor):
+            t = a._trace
+            if t is not None and t.alive and (top is None or t.level > top.level):
+                top = t
+    if top is None:
+        return eager(rule, args, params, st)
+    return top.process(rule, args, params)
+
+
+apply = bind  # (the name used by custom ops and older code)
+
+
+def lower(rule: Rule, values: Sequence[Any], params: dict) -> Any:
+    """Apply ``rule`` one level down: ``bind`` if a Tensor is among ``values``, else plain evaluation."""
+    for v in values:
+        if isinstance(v, Tensor):
+            return bind(rule, values, params)
+    return rule.evaluate([constant(v, rule) for v in values], params)
+
+
+def eager(rule: Rule, args: Sequence[Any], params: dict, st: Any) -> Tensor:
+    """The eager interpreter: compute on plain values; record on the thread's list when an input requires grad."""
     values = []
     record = False
-    tangent = False
-    converted = False
     for a in args:
         if isinstance(a, Tensor):
             values.append(a._value)
-            if a.requires_grad:
+            if a.requires_grad and a._trace is None:
                 record = True
-            if a._tangent is not None:
-                tangent = True
         else:
-            c = _constant(a, rule)
-            converted = converted or c is not a
-            values.append(c)
-    if converted:
-        args = tuple(a if isinstance(a, Tensor) else v for a, v in zip(args, values))
+            values.append(constant(a, rule))
     out = _new(rule.evaluate(values, params))
-    return _finish(rule, out, args, values, params, record, tangent)
-
-
-def _finish(rule: Rule, out: Tensor, args: Sequence[Any], values: Sequence[Any], params: dict,
-            record: bool, tangent: bool) -> Tensor:
-    """Record ``out`` as the op's output, check anomalies, carry the tangent."""
-    record = record and STATE.grad_enabled and rule.differentiable
-    if (record and rule.tape_ok and not params and type(out._value) is float and not STATE.anomaly
-            and not (tangent and STATE.forward_active) and len(args) == rule.arity and _scalars(values)):
-        if len(args) == 1:
-            _tape1(rule, out, args[0], values[0])
-        else:
-            _tape2(rule, out, args[0], values[0], args[1], values[1])
-        return out
-    if record:
-        out.requires_grad = True
-    # Recorded: for reverse mode (record), or, while wg.jit traces, because an input
-    # depends on the traced inputs (an op without derivative, an op under no_grad):
-    # such a node keeps requires_grad False, so the backward walk never enters it,
-    # but the jit program replays it (see wengert.jit).
-    if record or (STATE.tracing and _any_depends(args)):
-        out._rule = rule
-        n = len(args)  # the inputs go to the node's two slots (see Tensor._args), written directly
-        if n == 1:
-            out._in0 = args[0]
-        elif n == 2:
-            out._in0, out._in1 = args
-        else:
-            out._in0, out._in1 = tuple(args), _MANY
-        out._params = params or None
-        for a in args:
-            if isinstance(a, Tensor) and a._tape is not None:
-                # this node holds the tensor of a tape entry: make it the entry's view, so that
-                # reading the graph through the tape gives this same object (one node per entry
-                # for the walk, trace tables and wg.jit)
-                a._tape.register(a)
-    if STATE.anomaly:
-        _anomaly_forward(rule, out, record)
-    if tangent and STATE.forward_active and rule.differentiable:
-        # while tracing, tangents are computed on Tensors too, so that they are recorded
-        out._tangent = _forward_tangent(rule, args, values, params, out, record or STATE.tracing > 0)
+    if record and st.grad_enabled and rule.differentiable:
+        record_eager(st, rule, out, args, values, params)
     return out
 
 
-def _any_depends(args: Sequence[Any]) -> bool:
+def record_eager(st: Any, rule: Rule, out: Tensor, args: Sequence[Any], values: Sequence[Any], params: dict) -> None:
+    """Put ``out = rule(*args)`` on the thread's eager list."""
+    tape = eager_tape(st, args)
+    refs = []
     for a in args:
-        if depends(a):
-            return True
-    return False
+        if isinstance(a, Tensor) and a._trace is None:
+            refs.append(tape.ref(a) if a.requires_grad else a)
+        else:
+            refs.append(None)
+    record(tape, rule, out, refs, values, params)
+    out.requires_grad = True
 
 
-_NOPARAMS: dict = {}
-_alloc = object.__new__
-
-
-def _scalars(values: Sequence[Any]) -> bool:
-    for v in values:
-        t = type(v)
-        if t is not float and t is not int:
-            return False
-    return True
-
-
-# Recording on the scalar tape (see core.tensor.Tape for the entry layouts).
-def _tape1(rule: Rule, out: Tensor, x: Any, xv: Any) -> None:
-    tape = STATE.tape
-    if len(tape.entries) >= TAPE_MAX:
-        tape = STATE.tape = Tape()
-    r0 = tape.ref(x)
+def record(tape: Tape, rule: Rule, out: Tensor, refs: Sequence[Any], values: Sequence[Any], params: dict) -> None:
+    """Append the entry ``out = rule(inputs)`` to ``tape`` (see core.tape for the layouts) and place ``out`` there."""
+    ans = out._value if out._trace is None else out._primal
+    n = len(refs)
     entries = tape.entries
     out._idx = len(entries)
-    entries.append((out._seq, rule.index, r0, xv, out._value))
-    out.requires_grad = True
-    out._rule = rule
+    if not params and n == 1 and rule.compact:
+        entries.append((rule.index, refs[0], values[0], ans))
+    elif not params and n == 2 and rule.compact:
+        entries.append((rule.index, refs[0], refs[1], values[0], values[1], ans))
+    else:
+        entries.append((rule.index, tuple(refs), tuple(values), ans, params or None))
+    if type(ans) is np.ndarray:
+        tape.nbytes += ans.nbytes
     out._tape = tape
 
 
-def _tape2(rule: Rule, out: Tensor, x: Any, xv: Any, y: Any, yv: Any) -> None:
-    tape = STATE.tape
-    if len(tape.entries) >= TAPE_MAX:
-        tape = STATE.tape = Tape()
-    r0 = tape.ref(x)
-    r1 = tape.ref(y)
-    entries = tape.entries
-    out._idx = len(entries)
-    entries.append((out._seq, rule.index, r0, r1, xv, yv, out._value))
-    out.requires_grad = True
-    out._rule = rule
-    out._tape = tape
-
-
-# The hot path of scalar code (micrograd-style networks, the W1/W4 benchmarks).
-# Each rule carries `op1` / `op2`: the same thing as `apply` for the common case
-# (one or two inputs, no parameters, Python-float values) with no list building,
-# inlined recording on the tape, and no extra call: Tensor operators *are*
-# these functions (wengert.ops.methods).  Anything else falls back to `apply`.
-def apply1(rule: Rule, x: Tensor) -> Tensor:
-    return rule.op1(x)
-
-
-def apply2(rule: Rule, x: Any, y: Any) -> Tensor:
-    return rule.op2(x, y)
+# ====================================================================== the scalar fast path
+# Scalar code (micrograd-style networks, the W1/W4 benchmarks) spends most of its
+# time in one place: an eager op on one or two Python floats.  Each rule carries
+# `op1` / `op2`, which do what `bind` + `eager` do for that case with no list
+# building, no extra call and the recording written out; Tensor operators *are*
+# these functions (wengert.ops.methods).  Anything else goes to `bind`.
+# NumPy scalars next to a float64 value compute as Python numbers: the same value
+# and dtype (NEP 50), at the scalar path's speed.
+_NP_NUMBERS = frozenset({np.float64, np.float32, np.int64, np.int32, np.int16, np.int8,
+                         np.uint64, np.uint32, np.uint16, np.uint8})
 
 
 def _make_op1(rule: Rule) -> Callable:
     s = rule.scalar
     index = rule.index
     fast = s is not None and rule.tape_ok
+    noparams: dict = {}
 
     def op1(x: Tensor) -> Tensor:
         v = x._value
-        if fast and type(v) is float and not (STATE.anomaly or STATE.forward_active):
+        if fast and type(v) is float and x._trace is None:
             try:
-                r = s(v)
-            except (ArithmeticError, ValueError):
-                r = None
-            if type(r) is float:
-                out = _new(r)
-                if x.requires_grad and STATE.grad_enabled:
-                    tape = STATE.tape
-                    entries = tape.entries
-                    if len(entries) < TAPE_MAX:
-                        # x is on this tape (an index), or already imported, or Tape.ref imports it
+                st = _get()
+            except LookupError:
+                st = state()
+            if st.dynamic is None:
+                try:
+                    r = s(v)
+                except (ArithmeticError, ValueError):
+                    r = None
+                if type(r) is float:
+                    out = _new(r)
+                    if x.requires_grad and st.grad_enabled:
+                        tape = st.tape
+                        entries = tape.entries
                         r0 = x._idx if x._tape is tape else tape.imports.get(id(x))
-                        if r0 is None:
-                            r0 = tape.ref(x)
+                        if r0 is None or len(entries) >= _TAPE_MAX:
+                            record_eager(st, rule, out, (x,), (v,), noparams)
+                            return out
                         out._idx = len(entries)
-                        entries.append((out._seq, index, r0, v, r))
+                        entries.append((index, r0, v, r))
                         out.requires_grad = True
-                        out._rule = rule
                         out._tape = tape
-                    else:
-                        _tape1(rule, out, x, v)
                     return out
-                if STATE.tracing:  # wg.jit may need this op recorded: _finish decides
-                    return apply(rule, (x,), _NOPARAMS)
-                return out
-        return apply(rule, (x,), _NOPARAMS)
+        return bind(rule, (x,), noparams)
 
     return op1
 
@@ -369,121 +381,97 @@ def _make_op2(rule: Rule) -> Callable:
     s = rule.scalar
     index = rule.index
     fast = s is not None and rule.tape_ok
+    noparams: dict = {}
+    numbers = _NP_NUMBERS
 
     def op2(x: Any, y: Any) -> Tensor:
+        if not fast:
+            return bind(rule, (x, y), noparams)
         if isinstance(x, Tensor):
+            if x._trace is not None:
+                return bind(rule, (x, y), noparams)
             xv = x._value
             xg = x.requires_grad
             if isinstance(y, Tensor):
+                if y._trace is not None:
+                    return bind(rule, (x, y), noparams)
                 yv = y._value
                 yg = y.requires_grad
             else:
                 yv = y
                 yg = False
-        else:  # reflected operator: y is the Tensor
+        else:  # a reflected operator: y is the Tensor
+            if y._trace is not None:
+                return bind(rule, (x, y), noparams)
             xv = x
             xg = False
             yv = y._value
             yg = y.requires_grad
         tx = type(xv)
         ty = type(yv)
-        if fast and (tx is float or tx is int) and (ty is float or ty is int) and (tx is float or ty is float):
-            try:
-                r = s(xv, yv)
-            except (ArithmeticError, ValueError):
-                r = None
-            if type(r) is float and not (STATE.anomaly or STATE.forward_active):
-                # the new Tensor is built here rather than by _new (same slots; one call less
-                # per op, and each slot written once)
-                out = _alloc(Tensor)
-                out._value = r
-                out.grad = None
-                out._in0 = None
-                out._in1 = None
-                out._params = None
-                out._seq = seq = _next_seq()
-                out._tangent = None
-                out._cot = None
-                out._retain = False
-                out._meta = None
-                if (xg or yg) and STATE.grad_enabled:
-                    # _tape2 written out: an input on this tape is named by its index
-                    # (the common case, no call), anything else by Tape.ref
-                    tape = STATE.tape
-                    entries = tape.entries
-                    if len(entries) < TAPE_MAX:
-                        # an input is on this tape (an index), or an imported tensor (a leaf: the
-                        # dict lookup), or a number (None); Tape.ref handles the rest
-                        if xg:
-                            r0 = x._idx if x._tape is tape else tape.imports.get(id(x))
-                            if r0 is None:
-                                r0 = tape.ref(x)
-                        else:
-                            r0 = tape.ref(x) if isinstance(x, Tensor) else None
-                        if yg:
-                            r1 = y._idx if y._tape is tape else tape.imports.get(id(y))
-                            if r1 is None:
-                                r1 = tape.ref(y)
-                        else:
-                            r1 = tape.ref(y) if isinstance(y, Tensor) else None
-                        out._idx = len(entries)
-                        entries.append((seq, index, r0, r1, xv, yv, r))
-                        out.requires_grad = True
-                        out._rule = rule
-                        out._tape = tape
-                        return out
-                    out._tape = None
-                    _tape2(rule, out, x, xv, y, yv)
-                    return out
-                if STATE.tracing:  # wg.jit may need this op recorded: _finish decides
-                    return apply(rule, (x, y), _NOPARAMS)
-                out.requires_grad = False
-                out._rule = None
+        if tx is float:
+            if ty is not float and ty is not int:
+                if ty not in numbers:
+                    return bind(rule, (x, y), noparams)
+                yv = float(yv)
+        elif ty is float:
+            if tx is not int:
+                if tx not in numbers:
+                    return bind(rule, (x, y), noparams)
+                xv = float(xv)
+        else:
+            return bind(rule, (x, y), noparams)
+        try:
+            st = _get()
+        except LookupError:
+            st = state()
+        if st.dynamic is not None:
+            return bind(rule, (x, y), noparams)
+        try:
+            r = s(xv, yv)
+        except (ArithmeticError, ValueError):
+            return bind(rule, (x, y), noparams)
+        if type(r) is not float:
+            return bind(rule, (x, y), noparams)
+        # the new Tensor is built here rather than by _new (the same slots, each written once)
+        out = _alloc(Tensor)
+        out._value = r
+        out._trace = None
+        out.grad = None
+        out._meta = None
+        if (xg or yg) and st.grad_enabled:
+            tape = st.tape
+            entries = tape.entries
+            # an input on this tape is named by its index (the common case), an imported
+            # one (a leaf) by a dict lookup, a number or constant by None / the tensor
+            if xg:
+                r0 = x._idx if x._tape is tape else tape.imports.get(id(x))
+            else:
+                r0 = x if isinstance(x, Tensor) else None
+            if yg:
+                r1 = y._idx if y._tape is tape else tape.imports.get(id(y))
+            else:
+                r1 = y if isinstance(y, Tensor) else None
+            if (xg and r0 is None) or (yg and r1 is None) or len(entries) >= _TAPE_MAX:
                 out._tape = None
+                record_eager(st, rule, out, (x, y), (xv, yv), noparams)
                 return out
-        return apply(rule, (x, y), _NOPARAMS)
+            out._idx = len(entries)
+            entries.append((index, r0, r1, xv, yv, r))
+            out.requires_grad = True
+            out._tape = tape
+            return out
+        out.requires_grad = False
+        out._tape = None
+        return out
 
     return op2
 
 
-def _forward_tangent(rule: Rule, args: Sequence[Any], values: list, params: dict, out: Tensor, recorded: bool) -> Any:
-    """Forward mode: the output tangent from the input tangents, via the rule's JVP.
-
-    When the op was recorded for reverse mode, the JVP is evaluated on Tensors
-    so that the tangent is differentiable too (reverse-over-forward);
-    otherwise it works on plain values and records nothing.
-    """
-    saved = STATE.forward_active
-    STATE.forward_active = 0  # tangents of tangents are not carried (one level)
-    try:
-        if recorded and (STATE.record_tangents or STATE.tracing):
-            prims, ans = args, out
-        else:
-            prims, ans = values, out._value
-        try:
-            tout = _jvps(rule, args, ans, prims, params, False)
-        except ArithmeticError:  # Python floats raise where NumPy gives inf/nan: redo in NumPy scalars
-            tout = _jvps(rule, args, _np(ans), [_np(p) for p in prims], params, True)
-        if tout is None:
-            return None
-        return fit(tout, out._value, broadcast=True)
-    finally:
-        STATE.forward_active = saved
+_TAPE_MAX = 1 << 18  # kept equal to core.tape.TAPE_MAX (read here as a local constant: the hot path)
 
 
-def _jvps(rule: Rule, args: Sequence[Any], ans: Any, prims: Sequence[Any], params: dict, as_np: bool) -> Any:
-    tangents = [(_np(a._tangent) if as_np else a._tangent) if isinstance(a, Tensor) else None for a in args]
-    if rule.jvp_all is not None:
-        return rule.jvp_all(tangents, ans, *prims, **params)
-    tout = None
-    jvps = rule.jvps
-    for i, t in enumerate(tangents):
-        if t is not None:
-            c = jvps[i](t, ans, *prims, **params)
-            tout = c if tout is None else tout + c
-    return tout
-
-
+# ====================================================================== helpers
 def _np(v: Any) -> Any:
     return np.float64(v) if type(v) is float else v
 
@@ -528,20 +516,43 @@ def fit(ct: Any, like: Any, broadcast: bool = False) -> Any:
     return ct
 
 
-# ------------------------------------------------------------------ anomaly
 def creation_site() -> str:
-    """The innermost stack frame outside the wengert package: where user code called the op."""
-    pkg = __name__.rsplit(".", 2)[0]
+    """Where user code called the op: the innermost stack frame outside the wengert package.
+
+    The ``wengert`` command's own launcher (and runpy) are not user code: when
+    no user frame is on the stack (``wengert train --detect-anomaly``), the
+    innermost frame of the package is named instead, and said to be ours.
+    """
     frame = sys._getframe(1)
+    inner = None
     while frame is not None:
-        mod = frame.f_globals.get("__name__", "")
-        if mod != pkg and not mod.startswith(pkg + "."):
-            return f'File "{frame.f_code.co_filename}", line {frame.f_lineno}, in {frame.f_code.co_name}'
+        if _ours(frame):
+            inner = inner or frame
+        else:
+            return _site(frame)
         frame = frame.f_back
-    return "<unknown>"
+    return _site(inner) + " (inside wengert: no user code on the stack)" if inner is not None else "<unknown>"
 
 
-def _bad(value: Any) -> str | None:
+_PKG = __name__.rsplit(".", 2)[0]
+_PKG_DIR = __file__.rsplit("/", 2)[0] if "/" in __file__ else ""
+
+
+def _ours(frame: Any) -> bool:
+    mod = frame.f_globals.get("__name__", "")
+    if mod == _PKG or mod.startswith(_PKG + ".") or mod in ("runpy", "importlib._bootstrap"):
+        return True
+    filename = frame.f_code.co_filename
+    # the console script `wengert` (or `python -m wengert`) runs as __main__
+    return mod == "__main__" and (filename.rsplit("/", 1)[-1] == _PKG or filename.startswith(_PKG_DIR + "/"))
+
+
+def _site(frame: Any) -> str:
+    return f'File "{frame.f_code.co_filename}", line {frame.f_lineno}, in {frame.f_code.co_name}'
+
+
+def is_bad(value: Any) -> str | None:
+    """'nan' or 'inf' if a float value has one, else None."""
     v = value._value if isinstance(value, Tensor) else value
     if type(v) is float:
         if math.isnan(v):
@@ -557,30 +568,18 @@ def _bad(value: Any) -> str | None:
     return None
 
 
-def _anomaly_forward(rule: Rule, out: Tensor, recorded: bool) -> None:
-    site = creation_site()
-    if recorded:
-        if out._meta is None:
-            out._meta = {}
-        out._meta["site"] = site
-    kind = _bad(out)
-    if kind:
-        raise FloatingPointError(f"forward of op '{rule.name}' produced {kind} (detect_anomaly); op created at {site}")
-
-
-def anomaly_backward(node: Tensor, ct: Any, index: int) -> None:
-    kind = _bad(ct)
-    if kind:
-        site = (node._meta or {}).get("site", "<unknown: enable detect_anomaly before the forward pass>")
-        raise FloatingPointError(
-            f"backward of op '{node._rule.name}' produced {kind} in the gradient of its input {index} "
-            f"(detect_anomaly); op created at {site}"
-        )
-
-
-# The rule shown for a tape entry that backward() released (see core.tensor.Tape.view).
+# The rule shown for an entry that backward() released.
 RELEASED_RULE = Rule("released", _released_impl, differentiable=False, register=False,
                      doc="a step whose saved values backward() released")
 
+_ = operator
 
-__all__ = ["REGISTRY", "Rule", "ShapeError", "apply", "apply1", "apply2", "fit"]
+__all__ = ["REGISTRY", "Rule", "ShapeError", "apply", "bind", "constant", "eager", "fit", "lower", "record"]
+
+
+def apply1(rule: Rule, x: Tensor) -> Tensor:
+    return rule.op1(x)
+
+
+def apply2(rule: Rule, x: Any, y: Any) -> Tensor:
+    return rule.op2(x, y)

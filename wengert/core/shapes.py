@@ -4,16 +4,20 @@
 versa); the engine calls it, through :func:`wengert.core.rule.fit`, whenever
 a cotangent's shape differs from its input's.  This is the only place in the
 library where broadcasting is undone.  ``stop_gradient`` is what
-``Tensor.detach()`` records while wg.jit traces (an identity without gradient).
+``Tensor.detach()`` applies: an identity without derivative at every level
+(wg.jit stages it; a derivative level passes it down, so no gradient or
+tangent goes through it).
 """
 from __future__ import annotations
+
+import sys
 
 from typing import Any
 
 import numpy as np
 
 from . import rule as _rule_mod
-from . import tensor as _tensor_mod
+from .tensor import __name__ as _tensor_name
 from .rule import Rule
 from .tensor import dtype_of, shape_of
 
@@ -64,10 +68,10 @@ def _stop_gradient_impl(x: Any) -> Any:
 
 stop_gradient = Rule(
     "stop_gradient", _stop_gradient_impl, differentiable=False,
-    doc="x, with no gradient (Tensor.detach() records it while wg.jit traces; eagerly detach() records nothing)",
+    doc="x, with no gradient and no tangent (Tensor.detach())",
 )
 
 _rule_mod._sum_to = sum_to
 _rule_mod._broadcast_to = broadcast_to
 _rule_mod._cast = cast
-_tensor_mod._stop_gradient = stop_gradient
+sys.modules[_tensor_name]._stop_gradient = stop_gradient

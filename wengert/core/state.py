@@ -1,66 +1,71 @@
-"""Global switches of the engine: gradient recording, forward mode, anomaly detection.
+"""What each thread is doing: grad mode, its eager Wengert list, and the stack of interpreters.
 
-They live in one small object so that the hot path reads one attribute, and so
-that readers of the code find every switch in one place.
+Every mode of the engine is an *interpreter* that processes ops (see
+:mod:`wengert.core.interpret`): evaluating on plain values, recording the
+eager Wengert list for ``backward()``, and one more for each running
+transform (``grad``, ``jvp``, ``wg.jit`` ...).  A transform pushes its
+interpreter as a new *level* on this thread's stack; an op is processed by
+the highest level that owns one of its inputs.  *Dynamic* interpreters
+(anomaly checking, the trace tables' frame capture) see every op while they
+are active, whoever owns the inputs.
+
+All of it lives per thread (a ``ContextVar`` whose value each thread creates
+on first use), as PyTorch's grad mode does: a thread inside ``no_grad`` or a
+transform never changes what another thread records.
 """
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 
-class _State:
-    __slots__ = ("anomaly", "forward_active", "grad_enabled", "record_tangents", "tape", "tracing")
+class ThreadState:
+    """The per-thread state (one object per thread, see :func:`state`)."""
+
+    __slots__ = ("dynamic", "grad_enabled", "levels", "tape")
 
     def __init__(self) -> None:
-        self.grad_enabled = True  # record the graph for reverse mode?
-        self.forward_active = 0  # > 0 while a jvp is carrying tangents
-        self.anomaly = False  # check every forward value and cotangent for NaN/Inf
-        # Record tangent computations for reverse mode (reverse-over-forward)?  A jvp
-        # with no reverse transform around it turns this off: its tangents then
-        # travel as plain values even through ops that are recorded (e.g. the
-        # forward pass inside hvp = jvp(grad(f))), which saves a second graph.
-        self.record_tangents = True
-        # > 0 while wg.jit traces a function: a tensor that depends on the traced
-        # inputs then has no concrete value to hand to Python (bool, float, ...).
-        self.tracing = 0
-        self.tape: Any = None  # the scalar tape new scalar ops are recorded on (core.tensor.Tape)
+        from .tape import Tape  # (the tape module imports nothing from here at import time)
+
+        self.grad_enabled = True  # record for reverse mode? (no_grad / enable_grad)
+        self.tape: Any = Tape()  # the eager Wengert list new recorded ops go on
+        self.levels: list = []  # the interpreters of the running transforms; levels[i].level == i + 1
+        self.dynamic: Any = None  # the innermost dynamic interpreter (anomaly, ...), or None
 
 
-STATE = _State()
+_STATE: ContextVar[ThreadState] = ContextVar("wengert_state")
+_get = _STATE.get
+
+
+def state() -> ThreadState:
+    """This thread's state (made on first use: a new thread starts with grad mode on and no transform)."""
+    try:
+        return _get()
+    except LookupError:
+        st = ThreadState()
+        _STATE.set(st)
+        return st
 
 
 class ConcretizationError(TypeError):
-    """Python asked for the value of a tensor that wg.jit is tracing (``if x > 0:``, ``float(x)``)."""
+    """Python asked for the plain value of a traced tensor (``if x > 0:``, ``float(x)``) inside wg.jit or wg.vmap."""
 
 
-def check_concrete(t: Any, what: str) -> None:
-    """Raise :class:`ConcretizationError` if ``t`` depends on inputs that wg.jit is tracing."""
-    if not STATE.tracing:
-        return
-    from .tensor import depends  # (core.tensor imports this module)
-
-    if depends(t):
-        raise ConcretizationError(
-            f"{what} of a tensor computed from the traced inputs of a function that wg.jit is compiling: its value "
-            "is not fixed while tracing, so Python control flow or conversions on it cannot be compiled. Compute it "
-            "with tensor ops (e.g. wg.where instead of if/else), mark the argument static (static_argnums), "
-            "or call the function without wg.jit"
-        )
-
-
+# ====================================================================== grad mode
 class _GradMode:
-    """Context manager and decorator that sets gradient recording on or off."""
+    """Context manager and decorator that sets gradient recording on or off for this thread."""
 
     _enabled: bool = True
 
     def __enter__(self) -> None:
-        self._prev = STATE.grad_enabled
-        STATE.grad_enabled = self._enabled
+        st = state()
+        self._prev = st.grad_enabled
+        st.grad_enabled = self._enabled
 
     def __exit__(self, *exc: object) -> None:
-        STATE.grad_enabled = self._prev
+        state().grad_enabled = self._prev
 
     def __call__(self, fn: Callable) -> Callable:
         mode = type(self)
@@ -74,7 +79,7 @@ class _GradMode:
 
 
 class no_grad(_GradMode):
-    """Stop recording the graph (for evaluation and parameter updates).
+    """Stop recording for reverse mode (for evaluation and parameter updates), in this thread.
 
     >>> import wengert as wg
     >>> x = wg.tensor(2.0, requires_grad=True)
@@ -88,41 +93,37 @@ class no_grad(_GradMode):
 
 
 class enable_grad(_GradMode):
-    """Record the graph again inside a ``no_grad`` block."""
+    """Record again inside a ``no_grad`` block."""
 
     _enabled = True
 
 
-def is_grad_enabled() -> bool:
-    return STATE.grad_enabled
-
-
-class detect_anomaly:
-    """Raise at the first NaN or Inf produced by a forward or backward step.
-
-    The error names the op and the line of user code that created it.
+class set_grad_enabled(_GradMode):
+    """``set_grad_enabled(mode)``: recording on or off, as a context manager or a plain call (as in PyTorch).
 
     >>> import wengert as wg
-    >>> x = wg.tensor(-1.0, requires_grad=True)
-    >>> with wg.detect_anomaly():
-    ...     y = wg.log(x)                              # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    FloatingPointError: forward of op 'log' produced nan...
+    >>> with wg.set_grad_enabled(False):
+    ...     wg.is_grad_enabled()
+    False
     """
 
-    def __enter__(self) -> detect_anomaly:  # noqa: PYI034
-        self._prev = STATE.anomaly
-        STATE.anomaly = True
-        return self
+    def __init__(self, mode: bool) -> None:
+        self._enabled = bool(mode)
+        st = state()
+        self._prev = st.grad_enabled
+        st.grad_enabled = self._enabled  # a plain call sets the mode at once
+
+    def __enter__(self) -> None:
+        pass
 
     def __exit__(self, *exc: object) -> None:
-        STATE.anomaly = self._prev
+        state().grad_enabled = self._prev
 
-    def __call__(self, fn: Callable) -> Callable:
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with detect_anomaly():
-                return fn(*args, **kwargs)
 
-        return wrapper
+def is_grad_enabled() -> bool:
+    """Is this thread recording for reverse mode?"""
+    return state().grad_enabled
+
+
+__all__ = ["ConcretizationError", "ThreadState", "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled",
+           "state"]

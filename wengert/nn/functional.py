@@ -34,7 +34,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..core.rule import Rule, ShapeError, apply
-from ..core.state import STATE
+from ..core.state import is_grad_enabled
 from ..core.tensor import Tensor, dtype_of, raw, shape_of
 from ..ops import composite as C
 from ..ops import table as R
@@ -466,7 +466,7 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     t = _check_labels(target, n, c, "cross_entropy")
     x = input if isinstance(input, Tensor) else Tensor(input)
     params = {"target": t, "reduction": reduction}
-    if x.requires_grad and STATE.grad_enabled:
+    if x.requires_grad and is_grad_enabled():
         params["saved"] = Saved()
     return apply(cross_entropy_rule, (x,), params)
 

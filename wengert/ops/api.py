@@ -6,6 +6,8 @@ NumPy dispatch tables map NumPy's functions to these, explicitly.
 """
 from __future__ import annotations
 
+import sys
+
 import builtins
 from collections.abc import Sequence
 from typing import Any
@@ -13,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..core.rule import Rule, apply, apply1, apply2
-from ..core.tensor import Tensor, raw
+from ..core.tensor import Tensor, dtype_of, raw, shape_of
 from . import composite as C
 from . import table as R
 
@@ -349,11 +351,11 @@ def ones(shape: Any, dtype: Any = np.float64, requires_grad: bool = False) -> Te
 
 
 def zeros_like(x: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.zeros_like(np.asarray(raw(x)), dtype=dtype), requires_grad=requires_grad)
+    return Tensor(np.zeros(shape_of(x), dtype=dtype or dtype_of(x)), requires_grad=requires_grad)
 
 
 def ones_like(x: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.ones_like(np.asarray(raw(x)), dtype=dtype), requires_grad=requires_grad)
+    return Tensor(np.ones(shape_of(x), dtype=dtype or dtype_of(x)), requires_grad=requires_grad)
 
 
 def arange(*args: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -367,3 +369,8 @@ def eye(n: int, m: int | None = None, dtype: Any = np.float64) -> Tensor:
 __all__ = [n for n, v in list(globals().items()) if callable(v) and not n.startswith("_")
            and getattr(v, "__module__", None) == __name__] + ["abs", "absolute", "permute"]
 _ = builtins
+
+
+from ..core.tensor import __name__ as _tensor_name  # noqa: E402
+
+sys.modules[_tensor_name]._stack = stack  # wg.tensor([t1, t2]) of tensors stacks them in the graph

@@ -537,7 +537,7 @@ def _concat_jvp(tangents: list, ans: Any, *xs: Any, axis: int = 0) -> Any:
     parts = []
     for t, x in zip(tangents, xs):
         if t is None:
-            parts.append(np.zeros(shape_of(x), dtype=dtype_of(raw(x))))
+            parts.append(np.zeros(shape_of(x), dtype=dtype_of(x)))
         else:
             parts.append(t)
     return concatenate(*parts, axis=axis)
@@ -685,7 +685,7 @@ def _trace_impl(x: Any) -> Any:
 
 def _eye_like(x: Any) -> np.ndarray:
     n, m = shape_of(x)
-    return np.eye(n, m, dtype=dtype_of(raw(x)))
+    return np.eye(n, m, dtype=dtype_of(x))
 
 
 trace = Rule(

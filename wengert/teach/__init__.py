@@ -1,8 +1,9 @@
 """Seeing backprop: trace tables, graph drawings and gradient-flow diagnostics.
 
-These are readers of the tape that live outside the engine: they read the
-recorded Wengert list (``Tensor._rule``, ``_args``, ``_seq``) and use the
-engine's own reverse walk and forward mode to fill in derivatives.
+These are readers of the Wengert list that live outside the engine: they read
+it through the core's read API (:mod:`wengert.core.graph`: nodes, their
+rules, inputs and values) and use the engine's own reverse walk and forward
+mode over the same list to fill in derivatives.
 """
 from .diagnostics import GradientFlowMonitor, GradientFlowWarning, plot_grad_norms
 from .draw import Drawing, GraphTooLargeError, GraphvizNotFoundError, draw

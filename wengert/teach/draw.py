@@ -33,7 +33,7 @@ import numpy as np
 
 from ..core.tensor import Tensor
 from . import _format as F
-from ._graph import adopt, collect
+from ._graph import collect, grad_of, node_of
 
 INSTALL_HINT = (
     "the Graphviz 'dot' program is needed to render drawings and was not found on PATH. Install it with "
@@ -148,9 +148,6 @@ def draw(
         tr = y
         n_values = len(tr.rows)
     elif isinstance(y, Tensor):
-        frame = sys._getframe(1)
-        adopt(frame.f_locals)  # before collect: the caller's tensors stand for their graph nodes
-        del frame
         nodes = collect(y)
         n_values = len(nodes)
         if n_values > max_nodes and not collapse:
@@ -163,8 +160,8 @@ def draw(
         local = dict(frame.f_locals)
         del frame
         names = _tensor_names(local)
-        leaves = [n for n in nodes if n._rule is None]
-        leaf_names = [n.name or names.get(id(n)) or f"x{i}" for i, n in enumerate(leaves)]
+        leaves = [n.tensor for n in nodes if n.is_leaf]
+        leaf_names = [t.name or names.get(node_of(t).key) or f"x{i}" for i, t in enumerate(leaves)]
         mode = "reverse" if grads == "auto" and y.shape == () and y.requires_grad else "values"
         tr = _build(y, leaves, _dedupe(leaf_names), local, mode, None, precision, None, out_name=None,
                     with_partials=False)
@@ -230,8 +227,7 @@ def _dot(tr: Any, grads: str, color: bool, max_nodes: int, precision: int, rankd
         if tr.mode == "reverse":
             return r.adjoint
         if grads == "grad" and tr._nodes:
-            g = tr._nodes[r.index].grad
-            return None if g is None else g._value
+            return grad_of(tr._nodes[r.index])
         return None
 
     label_d = {"forward": f"d/d{tr.wrt}", "reverse": "grad"}.get(tr.mode, "grad")

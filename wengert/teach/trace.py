@@ -45,10 +45,12 @@ from typing import Any
 
 import numpy as np
 
-from ..core.state import STATE
+from ..core.graph import Constant
+from ..core.interpret import Dynamic
+from ..core.state import enable_grad, state
 from ..core.tensor import Tensor
 from . import _format as F
-from ._graph import adjoints, adopt, collect, local_partials
+from ._graph import Node, adjoints, collect, local_partials, node_of, tangents
 
 MODES = ("reverse", "forward")
 
@@ -124,7 +126,7 @@ class Trace:
     wrt: str | None = None
     precision: int = 6
     max_elements: int = F.MAX_ELEMENTS
-    _nodes: list = field(default_factory=list, repr=False)  # the tensors behind the rows, in order
+    _nodes: list = field(default_factory=list, repr=False)  # the nodes behind the rows, in order
     _by_name: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -411,46 +413,60 @@ def _signature_names(f: Callable, n: int) -> list[str]:
     return names
 
 
-def _call_keeping_locals(f: Callable, args: Sequence[Any]) -> tuple[Any, dict]:
-    """Call ``f`` and capture its local variables as it returns (to name the intermediates).
+class _FrameCapture(Dynamic):
+    """While ``f`` runs, find ``f``'s own frame (any op inside ``f`` has it on the stack).
 
-    This uses ``sys.setprofile`` for the duration of the call; when another
-    profiler is already installed it is left alone and no names are captured.
+    A frame object kept past its return still holds the function's final
+    local variables, which name the intermediates of the table.
     """
+
+    __slots__ = ("code", "frame")
+
+    def __init__(self, code: Any) -> None:
+        self.code = code
+        self.frame: Any = None
+
+    def seen(self, rule: Any, out: Any) -> None:
+        if self.frame is not None:
+            return
+        fr = sys._getframe(1)
+        outer = None
+        while fr is not None:  # the outermost call of a recursive f
+            if fr.f_code is self.code:
+                outer = fr
+            fr = fr.f_back
+        self.frame = outer
+
+
+def _call_keeping_locals(f: Callable, args: Sequence[Any]) -> tuple[Any, dict]:
+    """Call ``f`` and read its local variables as it returned (to name the intermediates)."""
     code = getattr(f, "__code__", None)
-    if code is None or sys.getprofile() is not None:
+    if code is None:
         return f(*args), {}
-    captured: dict = {}
-
-    def profiler(frame: Any, event: str, arg: Any) -> None:
-        if event == "return" and frame.f_code is code:
-            captured.clear()  # the outermost call of a recursive f returns last
-            captured.update(frame.f_locals)
-
-    sys.setprofile(profiler)
-    try:
+    capture = _FrameCapture(code)
+    with capture:
         out = f(*args)
-    finally:
-        sys.setprofile(None)
-    return out, captured
+    local = dict(capture.frame.f_locals) if capture.frame is not None else {}
+    capture.frame = None
+    return out, local
 
 
-def _tensor_names(namespace: dict) -> dict[int, str]:
-    """``{id(tensor): variable name}`` for the tensors bound to (non-underscore) names.
+def _tensor_names(namespace: dict) -> dict:
+    """``{node key: variable name}`` for the tensors bound to (non-underscore) names.
 
     The parameters of a module bound to a name are named by their paths,
     e.g. ``net.0.weight``.
     """
-    names: dict[int, str] = {}
+    names: dict = {}
     for k, v in namespace.items():
         if k.startswith("_"):
             continue
         if isinstance(v, Tensor):
-            names.setdefault(id(v), k)
+            names.setdefault(node_of(v).key, k)
         elif not isinstance(v, type) and _is_module(v):
             for pname, p in v.named_parameters():
                 if isinstance(p, Tensor):
-                    names.setdefault(id(p), f"{k}.{pname}")
+                    names.setdefault(node_of(p).key, f"{k}.{pname}")
     return names
 
 
@@ -513,6 +529,11 @@ def trace(
         # ``wg.trace(matrix)`` keeps NumPy's meaning: the sum of the diagonal (wengert.ops.api.trace)
         from ..ops.api import trace as matrix_trace
 
+        if np.ndim(f._value if isinstance(f, Tensor) else f) != 2:
+            raise ValueError(
+                f"trace: wg.trace(A) of an array is the matrix trace (the sum of the diagonal, as np.trace), which "
+                f"needs a 2-D matrix, got shape {np.shape(f._value if isinstance(f, Tensor) else f)}; for the trace "
+                "table (the Wengert list) of a function, call wg.trace(f, *inputs)")
         return matrix_trace(f)
     if not callable(f):
         raise TypeError(f"trace: the first argument must be a function (or nothing, for the 'with' form), got {type(f).__name__}")
@@ -530,22 +551,18 @@ def trace(
     for i, leaf in enumerate(leaves):
         if i in chosen:
             leaf.requires_grad_(True)
-    saved = STATE.grad_enabled, STATE.forward_active
-    try:
-        STATE.grad_enabled = True
-        if mode == "forward":
-            x = leaves[chosen[0]]
-            x._tangent = _tangent_like(x, tangent)
-            STATE.forward_active += 1
+    with enable_grad():
         out, local = _call_keeping_locals(f, leaves)
-    finally:
-        STATE.grad_enabled, STATE.forward_active = saved
     if not isinstance(out, Tensor):
         raise TypeError(f"trace: f must return one Tensor, got {type(out).__name__}")
     fname = getattr(f, "__name__", "")
     out_name = fname if fname.isidentifier() and fname not in names else None
+    seed = None
+    if mode == "forward":
+        x = leaves[chosen[0]]
+        seed = (x, _tangent_like(x, tangent))
     return _build(out, leaves, names, local, mode, wrt_name=names[chosen[0]] if mode == "forward" else None,
-                  precision=precision, cotangent=cotangent, out_name=out_name)
+                  precision=precision, cotangent=cotangent, out_name=out_name, seed=seed)
 
 
 def _resolve_wrt(wrt: Any, inputs: Sequence[Any], names: list[str], mode: str) -> list[int]:
@@ -583,8 +600,8 @@ def _tangent_like(x: Tensor, tangent: Any) -> Any:
 
 def _build(out: Tensor, inputs: Sequence[Tensor], input_names: Sequence[str], local: dict, mode: str,
            wrt_name: str | None, precision: int, cotangent: Any, out_name: str | None,
-           with_partials: bool = True) -> Trace:
-    """Rows for the graph behind ``out``; ``mode`` "reverse", "forward" or "values" (no derivatives)."""
+           with_partials: bool = True, seed: tuple | None = None) -> Trace:
+    """Rows for the list behind ``out``; ``mode`` "reverse", "forward" (``seed`` = (input, tangent)) or "values"."""
     if not out.requires_grad and mode == "forward":
         raise ValueError(f"trace: the output does not depend on wrt={wrt_name!r} (nothing was recorded): "
                          "its derivative is 0; trace by another input")
@@ -593,107 +610,119 @@ def _build(out: Tensor, inputs: Sequence[Tensor], input_names: Sequence[str], lo
             "trace: the output does not depend on any differentiated input (nothing was recorded); "
             "check wrt=, and that f computes with its arguments and not inside wg.no_grad()"
         )
-    adopt(local)
     nodes = collect(out)
-    order: list[Tensor] = list(inputs)
-    known = {id(t) for t in order}
-    order += [n for n in nodes if id(n) not in known]
-    node_ids = {id(n) for n in nodes} | {id(t) for t in inputs if t.requires_grad}
+    order: list[Node] = [node_of(t) for t in inputs]
+    known = {n.key for n in order}
+    order += [n for n in nodes if n.key not in known]
+    node_keys = {n.key for n in nodes} | {node_of(t).key for t in inputs if t.requires_grad}
 
     # names: tensor.name, then input names, then local variable names, then v1, v2, ...
-    by_id: dict[int, str] = {}
+    by_key: dict = {}
     taken: set[str] = set()
 
-    def give(t: Tensor, name: str) -> None:
+    def give(key: Any, name: str) -> None:
         while name in taken:
             name += "'"
-        by_id[id(t)] = name
+        by_key[key] = name
         taken.add(name)
 
     for t, n in zip(inputs, input_names):
-        give(t, n)
+        give(node_of(t).key, n)
     local_names = _tensor_names(local)
-    if out_name and id(out) not in local_names:
-        local_names.setdefault(id(out), out_name)
-    for t in order:
-        if id(t) not in by_id and t.name:
-            give(t, t.name)
-    for t in order:
-        if id(t) not in by_id and id(t) in local_names:
-            give(t, local_names[id(t)])
+    out_key = node_of(out).key
+    if out_name and out_key not in local_names:
+        local_names.setdefault(out_key, out_name)
+    for n in order:
+        if n.key not in by_key and n.label:
+            give(n.key, n.label)
+    for n in order:
+        if n.key not in by_key and n.key in local_names:
+            give(n.key, local_names[n.key])
     count = 0
-    for t in order:
-        if id(t) not in by_id:
+    for n in order:
+        if n.key not in by_key:
             count += 1
             while f"v{count}" in taken:
                 count += 1
-            give(t, f"v{count}")
+            give(n.key, f"v{count}")
 
-    # constants that are named (by the caller or a local variable) get a row too
-    const_rows: dict[int, Tensor] = {}
-    for n in nodes:
-        for a in n._args or ():
-            if isinstance(a, Tensor) and id(a) not in node_ids and id(a) not in known:
-                nm = a.name or local_names.get(id(a))
+    # constants that are named (by the caller or a local variable) get a row too, before their first use
+    with_consts: list[Node] = []
+    for n in order:
+        for a in n.inputs:
+            if isinstance(a, Constant) and a.tensor is not None:
+                c = node_of(a.tensor)
+                if c.key in node_keys or c.key in known:
+                    continue
+                nm = a.tensor.name or local_names.get(c.key)
                 if nm:
-                    const_rows[id(a)] = a
-                    if id(a) not in by_id:
-                        give(a, nm)
-    if const_rows:
-        extra = sorted(const_rows.values(), key=lambda t: t._seq)
-        order = list(inputs) + sorted(extra + order[len(inputs):], key=lambda t: t._seq)
+                    known.add(c.key)
+                    if c.key not in by_key:
+                        give(c.key, nm)
+                    with_consts.append(c)
+        with_consts.append(n)
+    order = with_consts
 
+    adj: dict = {}
+    tan: dict = {}
     if mode == "reverse":
         if cotangent is None and out.shape != ():
             raise ValueError(
                 f"trace: the output has shape {out.shape}; reverse mode needs a scalar output or cotangent= "
                 "(the output's cotangent, e.g. np.ones(shape))"
             )
-        adj = adjoints(out, nodes, cotangent)
-    else:
-        adj = {}
+        adj = adjoints(out, cotangent)
+    elif mode == "forward" and seed is not None:
+        tan = tangents(order, {node_of(seed[0]).key: seed[1]})
 
     rows = []
-    for i, t in enumerate(order):
-        differentiated = id(t) in node_ids
-        if t._rule is None:
+    for i, n in enumerate(order):
+        differentiated = n.key in node_keys
+        if n.is_leaf:
             kind = "input" if differentiated else "constant"
             op, args, params, partials = None, (), {}, ()
         else:
-            kind, op, params = "op", t._rule.name, dict(t._params or {})
-            args = tuple(Arg(by_id.get(id(a)) if isinstance(a, Tensor) else None, a._value if isinstance(a, Tensor) else a)
-                         for a in t._args)
-            partials = _merge_partials(t, by_id) if with_partials else ()
+            kind, op, params = "op", n.op, n.params
+            args = tuple(_arg_of(a, by_key) for a in n.inputs)
+            partials = _merge_partials(n, by_key) if with_partials else ()
         adjoint = tangent = None
         if mode == "reverse" and differentiated:
-            adjoint = adj.get(id(t), _zeros_like(t))
+            adjoint = adj.get(n.key)
+            if adjoint is None:
+                adjoint = _zeros_like(n.value)
         if mode == "forward":
-            tg = t._tangent
-            tangent = (tg._value if isinstance(tg, Tensor) else tg) if tg is not None else _zeros_like(t)
-        rows.append(Row(i, by_id[id(t)], kind, op, args, params, t._value, partials, adjoint, tangent))
-    if mode == "forward":
-        for t in order:  # the tangents were read into the rows: do not let them ride along later
-            t._tangent = None
+            tangent = tan.get(n.key)
+            if tangent is None:
+                tangent = _zeros_like(n.value)
+        rows.append(Row(i, by_key[n.key], kind, op, args, params, n.value, partials, adjoint, tangent))
     return Trace(rows, out, mode, wrt=wrt_name, precision=precision, _nodes=order)
 
 
-def _merge_partials(t: Tensor, by_id: dict) -> tuple[Partial, ...]:
+def _arg_of(a: Any, by_key: dict) -> Arg:
+    if isinstance(a, Node):
+        return Arg(by_key.get(a.key), a.value)
+    name = by_key.get(node_of(a.tensor).key) if a.tensor is not None else None
+    return Arg(name, a.value)
+
+
+def _merge_partials(n: Node, by_key: dict) -> tuple[Partial, ...]:
     """One partial per distinct input (``x * x`` has one: ``2x``, the sum over both slots)."""
-    merged: dict[int, Partial] = {}
-    for i, val, kind in local_partials(t):
-        a = t._args[i]
-        prev = merged.get(id(a))
+    merged: dict = {}
+    inputs = n.inputs
+    for i, val, kind in local_partials(n):
+        a = inputs[i]
+        prev = merged.get(a.key)
         if prev is None:
-            merged[id(a)] = Partial(by_id[id(a)], val, kind)
+            merged[a.key] = Partial(by_key[a.key], val, kind)
         elif prev.kind == kind and val is not None and prev.value is not None:
-            merged[id(a)] = Partial(prev.wrt, prev.value + val, kind)
+            merged[a.key] = Partial(prev.wrt, prev.value + val, kind)
         else:
-            merged[id(a)] = Partial(prev.wrt, None, "none")
+            merged[a.key] = Partial(prev.wrt, None, "none")
     return tuple(merged.values())
 
 
-def _zeros_like(t: Tensor) -> Any:
-    return 0.0 if type(t._value) is float else np.zeros(t.shape, dtype=np.result_type(t.dtype, np.float32))
+def _zeros_like(v: Any) -> Any:
+    return 0.0 if type(v) is float else np.zeros(np.shape(v), dtype=np.result_type(np.asarray(v).dtype, np.float32))
 
 
 # ====================================================================== the `with` form
@@ -724,11 +753,10 @@ class Tracer:
         self.precision = precision
         self.cotangent = cotangent
         self.tangent = tangent
-        self._start: int | None = None
+        self._start: tuple = (-1, -1)
         self._locals: dict = {}
         self._output: Tensor | None = None
         self._trace: Trace | None = None
-        self._saved: Any = None
 
     def __enter__(self) -> Tracer:  # noqa: PYI034  (typing.Self needs Python 3.11; we support 3.10)
         if self.mode == "forward":
@@ -736,42 +764,40 @@ class Tracer:
                 raise ValueError("trace: the 'with' form in forward mode needs wrt=<an input tensor created before the block>")
             if not self.wrt.requires_grad:
                 self.wrt.requires_grad_(True)
-            self._saved = self.wrt._tangent
-            self.wrt._tangent = _tangent_like(self.wrt, self.tangent)
-            STATE.forward_active += 1
-        self._start = Tensor(0.0)._seq
+        tape = state().tape
+        self._start = (tape.order, len(tape.entries) - 1)  # values recorded after this are the block's
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.mode == "forward":
-            STATE.forward_active -= 1
         frame = sys._getframe(1)
         self._locals = dict(frame.f_locals)
         del frame
         if exc[0] is None and self._output is None:
-            cands = [v for k, v in self._locals.items() if isinstance(v, Tensor) and not k.startswith("_")
-                     and v.requires_grad and v._seq > (self._start or 0)]
+            cands = [node_of(v) for k, v in self._locals.items() if isinstance(v, Tensor) and not k.startswith("_")
+                     and v.requires_grad and v._tape is not None]
+            cands = [n for n in cands if n.order > self._start]
             if cands:
-                self._output = max(cands, key=lambda t: t._seq)
+                last = max(cands, key=lambda n: n.order)
+                self._output = next(v for v in self._locals.values()
+                                    if isinstance(v, Tensor) and v._tape is not None and node_of(v) == last)
         if exc[0] is None and self._output is not None:
             self._trace = self.of(self._output)
-        if self.mode == "forward":
-            self.wrt._tangent = self._saved
 
     def of(self, y: Tensor) -> Trace:
         """The trace of ``y`` (a tensor computed in the block)."""
         if not isinstance(y, Tensor):
             raise TypeError(f"trace: expected a Tensor, got {type(y).__name__}")
-        adopt(self._locals)
-        nodes = collect(y) if y.requires_grad else [y]
-        leaves = [n for n in nodes if n._rule is None]
+        nodes = collect(y)
+        leaves = [n.tensor for n in nodes if n.is_leaf]
         names = _tensor_names(self._locals)
-        leaf_names = [n.name or names.get(id(n)) or f"x{i}" for i, n in enumerate(leaves)]
+        leaf_names = [t.name or names.get(node_of(t).key) or f"x{i}" for i, t in enumerate(leaves)]
         wrt_name = None
+        seed = None
         if self.mode == "forward":
-            wrt_name = names.get(id(self.wrt)) or self.wrt.name or "x"
+            wrt_name = names.get(node_of(self.wrt).key) or self.wrt.name or "x"
+            seed = (self.wrt, _tangent_like(self.wrt, self.tangent))
         return _build(y, leaves, leaf_names, self._locals, self.mode, wrt_name, self.precision,
-                      self.cotangent, out_name=None)
+                      self.cotangent, out_name=None, seed=seed)
 
     @property
     def trace(self) -> Trace:
