@@ -119,6 +119,8 @@ SPECS = {
     ]),
     "concatenate": Spec(cases=[Case([(2, 3), (1, 3)]), Case([(2, 3), (2, 2), (2, 1)], {"axis": 1})],
                         ref=lambda *xs, axis=0: np.concatenate(xs, axis=axis)),
+    "setitem": Spec(cases=[Case([(4,), ()], {"index": 1}), Case([(3, 4), (4,)], {"index": 1}),
+                           Case([(5,), (2,)], {"index": np.array([0, 3])}), Case([(2, 3), (2, 1)], {"index": (slice(None), slice(1, 3))})]),
     "pad": Spec(cases=[Case([(3,)], {"pad_width": ((1, 2),)}), Case([(2, 3)], {"pad_width": ((0, 1), (2, 0)), "constant_values": 1.5})],
                 ref=lambda x, pad_width, constant_values=0.0: np.pad(x, pad_width, constant_values=constant_values)),
     # linear algebra

@@ -84,9 +84,10 @@ branch would be frozen), and the other reads (``.data``, a rule or helper
 reading a plain value, ``wg.tensor(x)`` of a traced ``x``) make the trace run
 eagerly instead, with a warning: the results stay exact, only not compiled.
 
-Custom ops (``wg.Function``) replay their ``forward``; their ``backward`` is
-first order, so ``jit(grad(f))`` through one fails at trace time with the
-Function's own error, as ``grad(grad(f))`` does.
+Custom ops (``wg.Function``) replay their ``forward``; under ``jit(grad(f))``
+their ``backward`` is staged as one more op of the program (it runs on plain
+values at each replay).  A derivative *of* that backward (``grad(grad(f))``
+through one) is refused with the Function's own error, staged or not.
 """
 from __future__ import annotations
 

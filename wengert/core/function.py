@@ -89,8 +89,14 @@ def _function_rule(cls: type) -> Rule:
             return raw(cls.forward(ctx, *values))
 
     def vjp_all(g: Any, ans: Any, needs: list, *args: Any, ctx: Context) -> list:
-        if any(isinstance(v, Tensor) for v in (g, ans, *args)):
-            raise RuntimeError(first_order)
+        traced = [v for v in (g, ans, *args) if isinstance(v, Tensor)]
+        if traced:
+            if not all(_staged(v) for v in traced):
+                raise RuntimeError(first_order)
+            # wg.jit stages the backward as one more op, which its replay calls on plain values
+            # (the forward's output is an input of it: the replay must run the forward, which fills ctx, first)
+            return [bind(backward_rule, (g, ans, *args), {"ctx": ctx, "index": i}) if need else None
+                    for i, need in enumerate(needs)]
         grads = cls.backward(ctx, g)
         if not isinstance(grads, tuple):
             grads = (grads,)
@@ -118,8 +124,21 @@ def _function_rule(cls: type) -> Rule:
             raise RuntimeError(first_order)
         return raw(cls.jvp(ctx, *tangents))
 
+    def backward_impl(g: Any, ans: Any, *args: Any, ctx: Context, index: int) -> Any:
+        grads = vjp_all(g, ans, [i == index for i in range(len(args))], *args, ctx=ctx)
+        return grads[index]
+
+    backward_rule = Rule(f"{name}.backward", backward_impl, differentiable=False, register=False,
+                         doc=f"the backward of custom Function {name}, for input `index`")
     return Rule(f"{name}", impl, vjp_all=vjp_all, jvp_all=jvp_all, register=False,
                 doc=(cls.__doc__ or "").strip())
+
+
+def _staged(v: Tensor) -> bool:
+    """Is ``v`` a value that wg.jit stages (and no derivative level processes)?"""
+    from .interpret import Stage
+
+    return v._trace is not None and isinstance(v._trace, Stage) and not isinstance(v._primal, Tensor)
 
 
 __all__ = ["Context", "Function", "np"]

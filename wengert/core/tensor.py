@@ -259,6 +259,19 @@ def check_concrete(t: Tensor, what: str, strict: bool = True) -> None:
         trace.read(t, what, strict=strict)
 
 
+def rebind(t: Tensor, new: Tensor) -> None:
+    """Make ``t`` stand for ``new``'s value and place (an in-place op on a value in a graph)."""
+    t._value = new._value
+    t._trace = new._trace
+    t._tape = new._tape
+    t.requires_grad = new.requires_grad
+    if new._tape is not None:
+        t._idx = new._idx
+    if new._trace is not None:
+        t._primal = new._primal
+        t._tangent = new._tangent
+
+
 def _new(value: Any) -> Tensor:
     """Wrap an already-normalised value as an eager tensor without graph (the hot path: no checks)."""
     t = _alloc(Tensor)

@@ -6,12 +6,14 @@ the hot path of scalar code such as the W1/W4 benchmarks).
 """
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
 
 from ..core.rule import apply2
-from ..core.tensor import Tensor
+from ..core.state import is_grad_enabled
+from ..core.tensor import Tensor, is_traced, normalize, rebind
 from . import api as A
 from . import composite as C
 from . import table as R
@@ -40,14 +42,34 @@ def _shape_arg(shape: tuple) -> tuple:
 
 
 def _setitem(self: Tensor, index: Any, value: Any) -> None:
-    if self.requires_grad:
-        raise RuntimeError(
-            "in-place assignment into a tensor that requires grad would corrupt its gradient; "
-            "build a new tensor with wg.where / wg.concatenate, or update .data inside wg.no_grad()"
-        )
-    data = self.data
-    data[A._index(index)] = value.data if isinstance(value, Tensor) else value
-    self.data = data
+    """``t[index] = value``: in place on a plain tensor; an op of the graph on a value in one.
+
+    On a value in a graph (a recorded tensor, or a transform's value) the write
+    is the op ``setitem``, and ``t`` then stands for its result, so that both
+    modes differentiate it right.  A leaf that requires grad may only be
+    written inside ``wg.no_grad()`` (as in PyTorch).
+    """
+    idx = A._index(index)
+    if self._trace is None and self._tape is None and not is_traced(value):
+        if self.requires_grad and is_grad_enabled():
+            raise RuntimeError(
+                "in-place assignment into a leaf tensor that requires grad would corrupt its gradient; "
+                "build a new tensor with wg.where / wg.concatenate, or write inside wg.no_grad()"
+            )
+        v = value._value if isinstance(value, Tensor) else value
+        old = self._value
+        if type(old) is np.ndarray and old.flags.writeable and sys.getrefcount(old) <= _OWNED_REFS:
+            old[idx] = v  # nobody else holds the array (no recorded op saved it): write in place
+        else:  # a recorded op may have saved this array: the write makes a new one
+            new = np.array(old, copy=True)
+            new[idx] = v
+            self._value = normalize(new)
+        return
+    out = R.setitem(self, value, index=idx)
+    rebind(self, out)
+
+
+_OWNED_REFS = 3  # getrefcount's argument, the local `old`, and the tensor's own slot
 
 
 def _T(self: Tensor) -> Tensor:

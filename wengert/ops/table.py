@@ -513,6 +513,23 @@ scatter_add = Rule(
 )
 
 
+def _setitem_impl(x: Any, v: Any, index: Any) -> Any:
+    out = np.array(x, copy=True)
+    out[index] = v
+    return out
+
+
+setitem = Rule(
+    "setitem", _setitem_impl,
+    # out = x with out[index] = v:  d/dx passes g where x was kept (0 at index), d/dv gathers g at index
+    vjp=(lambda g, ans, x, v, index: setitem(g, 0.0, index=index),
+         lambda g, ans, x, v, index: getitem(g, index=index)),
+    jvp=(lambda t, ans, x, v, index: setitem(t, 0.0, index=index),
+         lambda t, ans, x, v, index: setitem(np.zeros(shape_of(ans), dtype_of(ans)), t, index=index)),
+    doc="x with x[index] = v, as a new value (what t[index] = v records; repeated indices: the last write wins)",
+)
+
+
 def _concat_impl(*xs: Any, axis: int = 0) -> Any:
     return np.concatenate(xs, axis=axis)
 
