@@ -71,14 +71,16 @@ class _BatchNorm(Module):
             raise ShapeError(f"{self!r}: expected input of shape {self._layout} with C = {self.num_features}, "
                              f"got shape {s}")
         factor = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats:
-            self.num_batches_tracked += 1  # (a 0-d array: updated in place)
-            if self.momentum is None:  # a cumulative average of every batch seen
-                factor = 1.0 / float(self.num_batches_tracked)
+        counting = self.training and self.track_running_stats
+        if counting and self.momentum is None:  # a cumulative average of every batch seen, this one included
+            factor = 1.0 / (float(self.num_batches_tracked) + 1.0)
         use_batch = self.training or self.running_mean is None
         keep = not self.training or self.track_running_stats
-        return F.batch_norm(x, self.running_mean if keep else None, self.running_var if keep else None,
-                            self.weight, self.bias, use_batch, factor, self.eps)
+        y = F.batch_norm(x, self.running_mean if keep else None, self.running_var if keep else None,
+                         self.weight, self.bias, use_batch, factor, self.eps)
+        if counting:  # (after the batch is accepted: a rejected batch is not counted)
+            self.num_batches_tracked += 1  # (a 0-d array: updated in place)
+        return y
 
     def _param_dtype(self) -> Any:
         if self.weight is not None:
