@@ -212,7 +212,7 @@ def test_scheduler_bad_arguments():
         optim.LambdaLR(opt, [lambda e: 1.0, lambda e: 2.0])
     with pytest.raises(ValueError, match="needs one milestone fewer than schedulers"):
         optim.SequentialLR(opt, [optim.ExponentialLR(opt, 0.9)], milestones=[3])
-    with pytest.raises(ValueError, match="ReduceLROnPlateau, which needs the metric"):
+    with pytest.raises(TypeError, match="ReduceLROnPlateau, which needs the metric"):
         optim.SequentialLR(opt, [optim.ExponentialLR(opt, 0.9), optim.ReduceLROnPlateau(opt)], milestones=[3])
     with pytest.raises(ValueError, match="give total_steps, or epochs and steps_per_epoch"):
         optim.OneCycleLR(opt, max_lr=1.0)

@@ -21,8 +21,9 @@ class Table(str):
     rows: tuple
     title: str
 
-    def __new__(cls, header: Sequence[str], rows: Sequence[Sequence[str]], title: str = "",
-                indent: Sequence[int] | None = None) -> Table:
+    def __new__(  # noqa: PYI034  (typing.Self needs Python 3.11)
+            cls, header: Sequence[str], rows: Sequence[Sequence[str]], title: str = "",
+            indent: Sequence[int] | None = None) -> Table:
         header = tuple(str(h) for h in header)
         rows = tuple(tuple(str(c) for c in r) for r in rows)
         all_rows = (header, *rows)

@@ -389,28 +389,6 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None
     return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
 
 
-def _check_labels(target: Any, n: int, classes: int, name: str) -> np.ndarray:
-    t = raw(target) if isinstance(target, Tensor) else target
-    if type(t) is not np.ndarray:
-        t = np.asarray(t)
-    if t.dtype.kind not in "iu":
-        raise TypeError(f"{name}: target must hold integer class labels, got dtype {t.dtype}")
-    if t.shape != (n,):
-        raise ShapeError(f"{name}: target must have shape ({n},) (one label per row of the input), got {t.shape}")
-    if n and (t.min() < 0 or t.max() >= classes):
-        bad = int(np.flatnonzero((t < 0) | (t >= classes))[0])
-        raise IndexError(f"{name}: labels must lie in [0, {classes}) for an input with {classes} classes, "
-                         f"got label {int(t[bad])} at position {bad}")
-    return t
-
-
-def _check_logits(input: Any, name: str) -> tuple:
-    s = shape_of(input)
-    if len(s) != 2:
-        raise ShapeError(f"{name}: input must have shape (batch, classes), got shape {s}")
-    return s
-
-
 class Saved:
     """A slot for a value that a forward pass computes and the first-order backward pass reuses.
 
@@ -600,10 +578,7 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, *, ignore_index: 
     if t.dtype.kind == "f" and t.shape == x.shape:
         return _cross_entropy_probs(x, target, weight, ignore_index, reduction, label_smoothing)
     s = x.shape
-    if (len(s) == 2 and weight is None and not label_smoothing and t.dtype.kind in "iu"
-            and not (t == ignore_index).any()):
-        n, c = _check_logits(x, "cross_entropy")
-        t = _check_labels(t, n, c, "cross_entropy")
+    if _plain_labels(s, t, weight, label_smoothing, ignore_index):
         params = {"target": t, "reduction": reduction}
         if x.requires_grad and is_grad_enabled():
             params["saved"] = Saved()
@@ -613,6 +588,15 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, *, ignore_index: 
     flat = _labels(flat, classes, ignore_index, "cross_entropy")
     w = _class_weight(weight, classes, "cross_entropy")
     return _weighted_nll(C.log_softmax(rows, axis=1), flat, w, ignore_index, reduction, out_shape, label_smoothing)
+
+
+def _plain_labels(s: tuple, t: np.ndarray, weight: Any, smoothing: float, ignore_index: int) -> bool:
+    """True for the fused primitive's case: (N, C) logits, N valid labels, none ignored, no weight or smoothing."""
+    if len(s) != 2 or weight is not None or smoothing or t.dtype.kind not in "iu" or t.shape != (s[0],) or not s[0]:
+        return False
+    if t.min() < 0 or t.max() >= s[1]:
+        return False  # (ignored or invalid labels: the general path counts or names them)
+    return not (0 <= ignore_index < s[1] and (t == ignore_index).any())
 
 
 def _cross_entropy_probs(x: Tensor, target: Any, weight: Any, ignore_index: int, reduction: str,

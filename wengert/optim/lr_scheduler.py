@@ -298,7 +298,7 @@ class SequentialLR(LRScheduler):
             raise ValueError("SequentialLR: expects at least one scheduler, got none")
         for i, s in enumerate(schedulers):
             if isinstance(s, ReduceLROnPlateau):
-                raise ValueError(f"SequentialLR: scheduler {i} is a ReduceLROnPlateau, which needs the metric in "
+                raise TypeError(f"SequentialLR: scheduler {i} is a ReduceLROnPlateau, which needs the metric in "
                                  "step(metric); it cannot be sequenced")
             if getattr(s, "optimizer", None) is not optimizer:
                 raise ValueError(f"SequentialLR: scheduler {i} ({type(s).__name__}) belongs to another optimizer")
@@ -317,7 +317,7 @@ class SequentialLR(LRScheduler):
         self._schedulers[idx]._initial_step()
         self._last_lr = self._schedulers[idx].get_last_lr()
 
-    def step(self, epoch: int | None = None) -> None:  # noqa: ARG002  (PyTorch's signature)
+    def step(self, epoch: int | None = None) -> None:  # (epoch: PyTorch's signature; ignored)
         self.last_epoch += 1
         idx = bisect_right(self._milestones, self.last_epoch)
         sched = self._schedulers[idx]
