@@ -255,3 +255,14 @@ def test_summary_and_monitor_display_as_html_tables():
     page = mon._repr_html_()
     assert page.startswith("<table>") and "<th>|grad W|</th>" in page and "gradient flow at step 0" in page
     assert page == table._repr_html_()
+
+    class Printer:  # IPython's pretty printer, reduced to what the hook uses
+        def __init__(self):
+            self.out = []
+
+        def text(self, s):
+            self.out.append(s)
+
+    printer = Printer()
+    table._repr_pretty_(printer, False)
+    assert printer.out == [str(table)]  # the table, not a quoted string with \n escapes

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from typing import Any
 
 
 class Table(str):
@@ -33,6 +34,10 @@ class Table(str):
         self.header, self.rows, self.title = header, rows, title
         self.indent = tuple(indent) if indent is not None else (0,) * len(rows)
         return self
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython's plain-text display: the table itself, not a quoted string."""
+        printer.text(str(self))
 
     def _repr_html_(self) -> str:
         esc = html.escape
