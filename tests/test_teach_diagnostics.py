@@ -266,3 +266,17 @@ def test_summary_and_monitor_display_as_html_tables():
     printer = Printer()
     table._repr_pretty_(printer, False)
     assert printer.out == [str(table)]  # the table, not a quoted string with \n escapes
+
+
+@needs_nn
+def test_a_recurrent_module_stepped_by_hand_is_watched_through_its_fed_back_state():
+    gru = nn.GRU(3, 8, dtype=np.float64, rng=0)  # decoding style: one step at a time, h_n fed back
+    with GradientFlowMonitor(gru, warn=False) as mon:
+        h = None
+        for x in _sequence(steps=20):
+            out, h = gru(x[None], h)
+        wg.sum(out ** 2).backward()
+        mon.step()
+    norms = mon.time_norms()[""]  # the model itself, one entry per call: the gradient of the h_n it fed back
+    assert len(norms) == 20 and norms[-1] == 0.0  # the last h_n is not used by the loss
+    assert all(a < b for a, b in zip(norms[:-2], norms[1:-1])) and norms[0] < 1e-2 * max(norms)

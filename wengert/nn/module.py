@@ -352,7 +352,7 @@ class Module:
         """Jupyter: the module tree as a table (one row per module: settings, own parameters, their count)."""
         rows, depths = [], []
         for name, m in self.named_modules():
-            own = [(k, p) for k, p in m._parameters.items() if p is not None]
+            own = list(m.named_parameters(recurse=False))
             params = ", ".join(f"{k} {tuple(p.shape)}" for k, p in own)
             count = sum(int(p.size) for _, p in own)
             depth = name.count(".") + 1 if name else 0

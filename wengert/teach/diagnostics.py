@@ -174,30 +174,19 @@ def _norm(arrays: Iterable[Any]) -> float | None:
     return math.sqrt(total) if seen else None
 
 
-def _first_tensor(out: Any) -> Tensor | None:
-    """The hidden state among a module's outputs: the output itself, or the first tensor of a tuple (h of (h, c))."""
+def _tensors(out: Any) -> list[Tensor]:
+    """The tensors among a module's outputs, in order (nested tuples flattened: out, h, c of an LSTM)."""
     if isinstance(out, Tensor):
-        return out
+        return [out]
     if isinstance(out, (tuple, list)):
-        for o in out:
-            t = _first_tensor(o)
-            if t is not None:
-                return t
-    return None
+        return [t for o in out for t in _tensors(o)]
+    return []
 
 
-def _feeds_back(prev: Tensor | None, args: tuple, kwargs: dict) -> bool:
-    """True when the previous output of a module is among the arguments of its next call (a recurrence)."""
-    if prev is None:
-        return False
-    stack = list(args) + list(kwargs.values())
-    while stack:
-        a = stack.pop()
-        if a is prev:
-            return True
-        if isinstance(a, (tuple, list)):
-            stack.extend(a)
-    return False
+def _fed_back(prev: list[Tensor], args: tuple, kwargs: dict) -> int | None:
+    """Which of a module's previous outputs is an argument of its next call (a recurrence), by position."""
+    given = {id(t) for t in _tensors(list(args) + list(kwargs.values()))}
+    return next((k for k, t in enumerate(prev) if id(t) in given), None)
 
 
 def _activation_stats(arrays: list[np.ndarray], saturation: float) -> tuple:
@@ -262,8 +251,9 @@ class GradientFlowMonitor:
         self.flags: list[Flag] = []
         self._step = 0
         self._outputs: dict[str, list[Tensor]] = {}  # every output of a layer in this step, in call order
+        self._calls: dict[str, list[list[Tensor]]] = {}  # every call's output tensors, for gradients through time
         self._acts: dict[str, list[np.ndarray]] = {}
-        self._recurrent: set[str] = set()  # layers whose output came back to them as an argument this step
+        self._recurrent: dict[str, int] = {}  # layer -> which output came back to it as an argument this step
         self._sequences: dict[tuple[str, str], list[Tensor]] = {}  # per-step hidden states of nn.RNN/GRU/LSTM
         self._saved: list[tuple[Any, bool, Any]] = []
         self._handles: list[Any] = []
@@ -297,6 +287,7 @@ class GradientFlowMonitor:
             h.remove()
         self._handles = []
         self._outputs.clear()
+        self._calls.clear()
         self._sequences.clear()
 
     def __enter__(self) -> GradientFlowMonitor:  # noqa: PYI034  (typing.Self needs Python 3.11)
@@ -307,24 +298,31 @@ class GradientFlowMonitor:
 
     def _wrap(self, name: str, forward: Any) -> Any:
         def observed(*args: Any, **kwargs: Any) -> Any:
-            outs = self._outputs.get(name)
-            if outs and _feeds_back(outs[-1], args, kwargs):
-                self._recurrent.add(name)
+            calls = self._calls.get(name)
+            if calls and name not in self._recurrent:
+                k = _fed_back(calls[-1], args, kwargs)
+                if k is not None:
+                    self._recurrent[name] = k
             out = forward(*args, **kwargs)
-            h = _first_tensor(out)
-            if h is not None:
-                self._observe(name, h)
+            self._observe(name, _tensors(out))
             return out
 
         observed.__wrapped__ = forward  # type: ignore[attr-defined]
         return observed
 
-    def _observe(self, name: str, out: Tensor) -> None:
-        self._acts.setdefault(name, []).append(out.data)
-        if out.requires_grad:
-            if not out.is_leaf:
-                out.retain_grad()
-            self._outputs.setdefault(name, []).append(out)
+    def _observe(self, name: str, outs: list[Tensor]) -> None:
+        if not outs:
+            return
+        self._acts.setdefault(name, []).append(outs[0].data)
+        kept = []
+        for t in outs:
+            if t.requires_grad:
+                if not t.is_leaf:
+                    t.retain_grad()
+                kept.append(t)
+        if outs[0].requires_grad:
+            self._outputs.setdefault(name, []).append(outs[0])
+        self._calls.setdefault(name, []).append(kept)
 
     def _step_hook(self, name: str) -> Any:
         def hook(module: Any, layer: int, direction: int, hidden: list) -> None:
@@ -352,10 +350,14 @@ class GradientFlowMonitor:
             outs = self._outputs.get(name, [])
             grads = [o.grad for o in outs]
             onorm = _norm(grads) if any(g is not None for g in grads) else None
-            if name in self._recurrent and len(outs) > 1:  # a cell called in a loop: one output per time step
-                times.append(TimeStats(self._step, name, "", type(mod).__name__, tuple(_norm([g]) or 0.0 for g in grads)))
-            for o in outs:
-                o.grad = None  # retained gradients are this step's only
+            calls = self._calls.get(name, [])
+            k = self._recurrent.get(name)
+            if k is not None and len(calls) > 1:  # called in a loop, feeding back output k: one call per time step
+                norms = tuple((_norm([c[k].grad]) or 0.0) if k < len(c) else 0.0 for c in calls)
+                times.append(TimeStats(self._step, name, "", type(mod).__name__, norms))
+            for c in calls:
+                for t in c:
+                    t.grad = None  # retained gradients are this step's only
             records.append(LayerStats(self._step, name, type(mod).__name__, *act, gnorm, onorm))
         types = dict(self.layers)
         for (name, part), hs in self._sequences.items():
@@ -364,6 +366,7 @@ class GradientFlowMonitor:
             for h in hs:
                 h.grad = None
         self._outputs.clear()
+        self._calls.clear()
         self._acts.clear()
         self._recurrent.clear()
         self._sequences.clear()
