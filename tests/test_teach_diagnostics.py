@@ -1,6 +1,7 @@
 """Gradient-flow diagnostics: the vanishing sigmoid stack is flagged, the ReLU one is not."""
 from __future__ import annotations
 
+import itertools
 import os
 import runpy
 import warnings
@@ -279,4 +280,4 @@ def test_a_recurrent_module_stepped_by_hand_is_watched_through_its_fed_back_stat
         mon.step()
     norms = mon.time_norms()[""]  # the model itself, one entry per call: the gradient of the h_n it fed back
     assert len(norms) == 20 and norms[-1] == 0.0  # the last h_n is not used by the loss
-    assert all(a < b for a, b in zip(norms[:-2], norms[1:-1])) and norms[0] < 1e-2 * max(norms)
+    assert all(a < b for a, b in itertools.pairwise(norms[:-1])) and norms[0] < 1e-2 * max(norms)
