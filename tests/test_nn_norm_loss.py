@@ -222,6 +222,8 @@ def test_loss_bad_inputs_name_the_loss_and_the_fix():
         nn.MSELoss(reduction="avg")
     with pytest.raises(ValueError, match="delta must be > 0"):
         nn.HuberLoss(delta=0.0)
+    with pytest.raises(TypeError):  # PyTorch's second slot is the deprecated size_average: keyword-only here
+        nn.CrossEntropyLoss(None, -100)
     with pytest.raises(ValueError, match="probabilities in \\[0, 1\\]"):
         nn.BCELoss()(wg.tensor([1.5]), np.array([1.0]))
 

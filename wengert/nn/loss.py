@@ -26,6 +26,14 @@ from .module import Module
 
 
 class _Loss(Module):
+    """Base of the loss modules.
+
+    Where PyTorch still has its deprecated ``size_average``/``reduce``
+    positional slots, the arguments after ``weight`` are keyword-only here, so
+    that a positional call written for PyTorch is an error, not a silent
+    mismatch.
+    """
+
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
         if reduction not in ("mean", "sum", "none"):
@@ -43,12 +51,18 @@ def _buffer(v: Any) -> np.ndarray | None:
 class MSELoss(_Loss):
     """Mean squared error: :func:`~wengert.nn.functional.mse_loss`."""
 
+    def __init__(self, *, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+
     def forward(self, input: Any, target: Any) -> Tensor:
         return F.mse_loss(input, target, reduction=self.reduction)
 
 
 class L1Loss(_Loss):
     """Mean absolute error: :func:`~wengert.nn.functional.l1_loss`."""
+
+    def __init__(self, *, reduction: str = "mean") -> None:
+        super().__init__(reduction)
 
     def forward(self, input: Any, target: Any) -> Tensor:
         return F.l1_loss(input, target, reduction=self.reduction)
@@ -70,7 +84,7 @@ class HuberLoss(_Loss):
 class SmoothL1Loss(_Loss):
     """Huber's loss divided by ``beta``: :func:`~wengert.nn.functional.smooth_l1_loss`."""
 
-    def __init__(self, reduction: str = "mean", beta: float = 1.0) -> None:
+    def __init__(self, *, reduction: str = "mean", beta: float = 1.0) -> None:
         super().__init__(reduction)
         if beta < 0:
             raise ValueError(f"SmoothL1Loss: beta must be >= 0, got {beta}")
@@ -83,7 +97,7 @@ class SmoothL1Loss(_Loss):
 class BCELoss(_Loss):
     """Binary cross-entropy on probabilities: :func:`~wengert.nn.functional.binary_cross_entropy`."""
 
-    def __init__(self, weight: Any = None, reduction: str = "mean") -> None:
+    def __init__(self, weight: Any = None, *, reduction: str = "mean") -> None:
         super().__init__(reduction)
         self.register_buffer("weight", _buffer(weight))
 
@@ -94,7 +108,7 @@ class BCELoss(_Loss):
 class BCEWithLogitsLoss(_Loss):
     """Binary cross-entropy on logits, stable, with ``pos_weight``: :func:`~wengert.nn.functional.binary_cross_entropy_with_logits`."""
 
-    def __init__(self, weight: Any = None, reduction: str = "mean", pos_weight: Any = None) -> None:
+    def __init__(self, weight: Any = None, *, reduction: str = "mean", pos_weight: Any = None) -> None:
         super().__init__(reduction)
         self.register_buffer("weight", _buffer(weight))
         self.register_buffer("pos_weight", _buffer(pos_weight))
@@ -107,7 +121,7 @@ class BCEWithLogitsLoss(_Loss):
 class NLLLoss(_Loss):
     """Negative log-likelihood of log-probabilities: :func:`~wengert.nn.functional.nll_loss`."""
 
-    def __init__(self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean") -> None:
+    def __init__(self, weight: Any = None, *, ignore_index: int = -100, reduction: str = "mean") -> None:
         super().__init__(reduction)
         self.register_buffer("weight", _buffer(weight))
         self.ignore_index = int(ignore_index)
@@ -119,7 +133,7 @@ class NLLLoss(_Loss):
 class CrossEntropyLoss(_Loss):
     """Softmax cross-entropy from logits: :func:`~wengert.nn.functional.cross_entropy`."""
 
-    def __init__(self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean",
+    def __init__(self, weight: Any = None, *, ignore_index: int = -100, reduction: str = "mean",
                  label_smoothing: float = 0.0) -> None:
         super().__init__(reduction)
         if not 0.0 <= label_smoothing <= 1.0:
