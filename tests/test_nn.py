@@ -222,8 +222,11 @@ def test_loss_bad_inputs_have_clear_messages():
         F.cross_entropy(z, np.array([0.0, 1.0, 2.0]))
     with pytest.raises(wg.ShapeError, match=r"target must have shape \(3,\)"):
         F.cross_entropy(z, np.array([0, 1]))
-    with pytest.raises(wg.ShapeError, match=r"\(batch, classes\)"):
-        F.cross_entropy(wg.tensor(np.zeros(4)), np.array([0]))
+    with pytest.raises(wg.ShapeError, match=r"target must have shape \(\) \(one label per row of an input of shape "
+                                           r"\(4,\)\), got \(1,\)"):
+        F.cross_entropy(wg.tensor(np.zeros(4)), np.array([0]))  # an unbatched input (C,) takes one 0-d label
+    with pytest.raises(wg.ShapeError, match=r"input must have shape \(C,\), \(N, C\) or \(N, C, d1, \.\.\.\)"):
+        F.cross_entropy(wg.tensor(0.0), np.array(0))
     with pytest.raises(ValueError, match="reduction must be"):
         F.cross_entropy(z, np.array([0, 1, 2]), reduction="avg")
     with pytest.raises(wg.ShapeError, match=r"mse_loss: input has shape \(3, 4\) but target has shape \(4,\)"):
@@ -248,7 +251,7 @@ def test_module_registers_parameters_modules_and_buffers():
     names = [n for n, _ in net.named_parameters()]
     assert names == ["scale", "body.0.weight", "body.0.bias", "head.weight", "head.bias", "bn.weight", "bn.bias"]
     assert net.num_parameters() == 9 + 4 + 1 + 6
-    assert set(net.state_dict()) == set(names) | {"bn.running_mean", "bn.running_var"}
+    assert set(net.state_dict()) == set(names) | {"bn.running_mean", "bn.running_var", "bn.num_batches_tracked"}
     assert "(body): Sequential(" in repr(net) and "(0): Linear(in_features=2, out_features=3, bias=True)" in repr(net)
     net.eval()
     assert not net.body[1].training

@@ -98,6 +98,130 @@ def test_parameters_without_grad_are_skipped():
     np.testing.assert_array_equal(b.data, [1.0, 1.0])
 
 
+def _sgd(lrs=(0.2,), momentum=0.9):
+    return optim.SGD([{"params": [nn.Parameter(np.ones(1))], "lr": lr} for lr in lrs], lr=lrs[0], momentum=momentum)
+
+
+def _torch_sgd(torch, lrs=(0.2,), momentum=0.9):
+    return torch.optim.SGD([{"params": [torch.ones(1, requires_grad=True)], "lr": lr} for lr in lrs], lr=lrs[0],
+                           momentum=momentum)
+
+
+SCHEDULERS = {
+    "exponential": lambda m, o: m.ExponentialLR(o, gamma=0.9),
+    "linear": lambda m, o: m.LinearLR(o, start_factor=0.1, end_factor=0.9, total_iters=7),
+    "linear_default": lambda m, o: m.LinearLR(o),
+    "lambda": lambda m, o: m.LambdaLR(o, lambda e: 1.0 / (1.0 + e)),
+    "lambda_per_group": lambda m, o: m.LambdaLR(o, [lambda e: 0.9 ** e, lambda e: e % 3 + 1]),
+    "onecycle": lambda m, o: m.OneCycleLR(o, max_lr=[1.0, 2.0], total_steps=20),
+    "onecycle_linear_three_phase": lambda m, o: m.OneCycleLR(o, max_lr=1.0, epochs=4, steps_per_epoch=5,
+                                                             anneal_strategy="linear", three_phase=True,
+                                                             pct_start=0.25),
+    "sequential": lambda m, o: m.SequentialLR(o, [m.LinearLR(o, start_factor=0.2, total_iters=4),
+                                                  m.ExponentialLR(o, gamma=0.8), m.StepLR(o, 3, gamma=0.5)],
+                                              milestones=[5, 12]),
+    "step": lambda m, o: m.StepLR(o, step_size=3, gamma=0.5),
+    "cosine": lambda m, o: m.CosineAnnealingLR(o, T_max=10, eta_min=0.01),
+    "chained_exponential_step": lambda m, o: (m.ExponentialLR(o, gamma=0.9), m.StepLR(o, 4, gamma=0.1)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULERS))
+def test_scheduler_matches_pytorch_step_by_step(name):
+    torch = pytest.importorskip("torch")
+    opt, topt = _sgd((0.2, 0.05)), _torch_sgd(torch, (0.2, 0.05))
+    s, ts = SCHEDULERS[name](optim, opt), SCHEDULERS[name](torch.optim.lr_scheduler, topt)
+    s, ts = (s if isinstance(s, tuple) else (s,)), (ts if isinstance(ts, tuple) else (ts,))
+    for step in range(20 if "onecycle" in name else 25):
+        for g, tg in zip(opt.param_groups, topt.param_groups):
+            assert g["lr"] == pytest.approx(tg["lr"], rel=1e-12, abs=1e-15), f"step {step}"
+            assert g["momentum"] == pytest.approx(tg["momentum"], rel=1e-12)  # OneCycleLR cycles it
+        assert s[-1].get_last_lr() == pytest.approx(ts[-1].get_last_lr(), rel=1e-12, abs=1e-15)
+        topt.step()
+        for a, b in zip(s, ts):
+            a.step()
+            b.step()
+
+
+def test_onecycle_cycles_adam_beta1_and_refuses_to_overrun():
+    torch = pytest.importorskip("torch")
+    opt = optim.Adam([nn.Parameter(np.ones(1))], lr=0.1)
+    topt = torch.optim.Adam([torch.ones(1, requires_grad=True)], lr=0.1)
+    s = optim.OneCycleLR(opt, max_lr=0.5, total_steps=6)
+    ts = torch.optim.lr_scheduler.OneCycleLR(topt, max_lr=0.5, total_steps=6)
+    for _ in range(5):
+        assert opt.param_groups[0]["betas"] == pytest.approx(topt.param_groups[0]["betas"], rel=1e-12)
+        topt.step()
+        s.step()
+        ts.step()
+    s.step()
+    ts.step()
+    with pytest.raises(ValueError, match="Tried to step 7 times"):
+        ts.step()
+    with pytest.raises(ValueError, match="stepped 7 times, but total_steps is 6"):
+        s.step()
+    with pytest.raises(ValueError, match="cycle_momentum needs an optimizer with momentum or betas"):
+        optim.OneCycleLR(optim.Optimizer([nn.Parameter(np.ones(1))], {"lr": 0.1}), max_lr=1.0, total_steps=3)
+
+
+@pytest.mark.parametrize("kw", [{}, {"mode": "max", "threshold_mode": "abs", "threshold": 0.05},
+                                {"patience": 1, "cooldown": 2, "min_lr": [0.01, 0.001], "factor": 0.5}])
+def test_reduce_lr_on_plateau_matches_pytorch(kw):
+    torch = pytest.importorskip("torch")
+    opt, topt = _sgd((0.2, 0.05)), _torch_sgd(torch, (0.2, 0.05))
+    kw = {"patience": 2, **kw}
+    s = optim.ReduceLROnPlateau(opt, **kw)
+    ts = torch.optim.lr_scheduler.ReduceLROnPlateau(topt, **kw)
+    metrics = [1.0, 0.9, 0.95, 0.95, 0.97, 0.89, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 1.2, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]
+    for m in metrics:
+        s.step(wg.tensor(m))
+        ts.step(m)
+        assert s.get_last_lr() == pytest.approx(ts.get_last_lr(), rel=1e-12)
+        assert (s.best, s.num_bad_epochs, s.cooldown_counter) == (ts.best, ts.num_bad_epochs, ts.cooldown_counter)
+    with pytest.raises(TypeError, match=r"needs the monitored metric: sched.step\(val_loss\)"):
+        s.step()
+
+
+def test_scheduler_state_round_trips_through_json():
+    import json
+
+    for make in (lambda o: optim.OneCycleLR(o, max_lr=1.0, total_steps=30),
+                 lambda o: optim.SequentialLR(o, [optim.LinearLR(o, total_iters=3), optim.ExponentialLR(o, 0.9)], [3]),
+                 lambda o: optim.ReduceLROnPlateau(o, patience=0),
+                 lambda o: optim.LambdaLR(o, lambda e: 0.5 ** e)):
+        opt = _sgd()
+        s = make(opt)
+        for k in range(6):
+            s.step(1.0 + k) if isinstance(s, optim.ReduceLROnPlateau) else s.step()
+        state = json.loads(json.dumps(s.state_dict()))
+        opt2 = _sgd()
+        s2 = make(opt2)
+        opt2.param_groups[0].update({k: v for k, v in opt.param_groups[0].items() if k != "params"})
+        s2.load_state_dict(state)
+        for k in range(3):
+            for x in (s, s2):
+                x.step(0.5) if isinstance(x, optim.ReduceLROnPlateau) else x.step()
+        assert s2.get_last_lr() == s.get_last_lr() and opt2.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
+
+
+def test_scheduler_bad_arguments():
+    opt = _sgd()
+    with pytest.raises(ValueError, match=r"start_factor must lie in \(0, 1\]"):
+        optim.LinearLR(opt, start_factor=0.0)
+    with pytest.raises(ValueError, match="expected 1 values of lr_lambda"):
+        optim.LambdaLR(opt, [lambda e: 1.0, lambda e: 2.0])
+    with pytest.raises(ValueError, match="needs one milestone fewer than schedulers"):
+        optim.SequentialLR(opt, [optim.ExponentialLR(opt, 0.9)], milestones=[3])
+    with pytest.raises(TypeError, match="ReduceLROnPlateau, which needs the metric"):
+        optim.SequentialLR(opt, [optim.ExponentialLR(opt, 0.9), optim.ReduceLROnPlateau(opt)], milestones=[3])
+    with pytest.raises(ValueError, match="give total_steps, or epochs and steps_per_epoch"):
+        optim.OneCycleLR(opt, max_lr=1.0)
+    with pytest.raises(ValueError, match="factor must be < 1.0"):
+        optim.ReduceLROnPlateau(opt, factor=2.0)
+    with pytest.raises(KeyError, match="has no 'initial_lr'"):
+        optim.ExponentialLR(_sgd(), 0.9, last_epoch=3)
+
+
 def test_schedulers_match_pytorch():
     torch = pytest.importorskip("torch")
     for make, tmake in ((lambda o: optim.StepLR(o, step_size=3, gamma=0.5),
@@ -133,12 +257,54 @@ def test_clip_grad_norm_matches_pytorch():
             p.grad = wg.tensor(g.copy())
         for p, g in zip(tps, (g1, g2)):
             p.grad = torch.from_numpy(g.copy())
-        total = optim.clip_grad_norm_(ps, 0.5, norm_type=norm_type)
+        total = nn.utils.clip_grad_norm_(ps, 0.5, norm_type=norm_type)
         ttotal = torch.nn.utils.clip_grad_norm_(tps, 0.5, norm_type=norm_type)
-        assert total == pytest.approx(float(ttotal), rel=1e-12)
+        assert isinstance(total, wg.Tensor) and total.shape == () and total.dtype == np.float64  # as PyTorch: a tensor
+        assert total.item() == pytest.approx(float(ttotal), rel=1e-12)
         for p, tp in zip(ps, tps):
             np.testing.assert_allclose(p.grad.data, tp.grad.numpy(), rtol=1e-12)
-    assert optim.clip_grad_norm_([wg.tensor([1.0], requires_grad=True)], 1.0) == 0.0  # no grads yet
+    assert nn.utils.clip_grad_norm_([wg.tensor([1.0], requires_grad=True)], 1.0).item() == 0.0  # no grads yet
+    assert optim.clip_grad_norm_ is nn.utils.clip_grad_norm_
+
+
+def test_clip_grad_norm_scales_in_place_and_only_down():
+    w = wg.tensor([3.0, 4.0], requires_grad=True)
+    (w * 0.5).sum().backward()  # grad (0.5, 0.5): norm below max_norm, left as it is
+    g = w.grad.data
+    nn.utils.clip_grad_norm_([w], 10.0)
+    assert w.grad.data is g and np.array_equal(g, [0.5, 0.5])
+    s = wg.tensor(2.0, requires_grad=True)
+    (s * s).backward()  # a 0-d gradient
+    nn.utils.clip_grad_norm_(s, 1.0)
+    assert s.grad.item() == pytest.approx(1.0 / (4.0 + 1e-6) * 4.0)
+    bad = wg.tensor([1.0], requires_grad=True)
+    bad.grad = wg.tensor([np.inf])
+    with pytest.raises(RuntimeError, match="non-finite, so it cannot be clipped.*error_if_nonfinite=False"):
+        nn.utils.clip_grad_norm_([bad], 1.0, error_if_nonfinite=True)
+    with pytest.warns(UserWarning, match="empty generator"):
+        nn.utils.clip_grad_norm_((p for p in []), 1.0)
+
+
+def test_clip_grad_value_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    g = np.random.default_rng(0).normal(size=(4, 3)) * 3
+    p = wg.tensor(np.zeros((4, 3)), requires_grad=True)
+    p.grad = wg.tensor(g.copy())
+    tp = torch.zeros((4, 3), dtype=torch.float64, requires_grad=True)
+    tp.grad = torch.from_numpy(g.copy())
+    assert nn.utils.clip_grad_value_([p], 1.5) is None
+    torch.nn.utils.clip_grad_value_([tp], 1.5)
+    np.testing.assert_array_equal(p.grad.data, tp.grad.numpy())
+
+
+def test_parameters_to_vector_round_trip():
+    net = nn.Sequential(nn.Linear(2, 3, rng=0), nn.Linear(3, 1, rng=1))
+    v = nn.utils.parameters_to_vector(net.parameters())
+    assert v.shape == (13,)
+    nn.utils.vector_to_parameters(np.arange(13.0), net.parameters())
+    np.testing.assert_array_equal(net[1].bias.data, [12.0])
+    with pytest.raises(ValueError, match="the vector has 3 elements, the parameters 13"):
+        nn.utils.vector_to_parameters(np.zeros(3), net.parameters())
 
 
 def test_optimizer_bad_input():

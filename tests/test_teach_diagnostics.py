@@ -1,6 +1,7 @@
 """Gradient-flow diagnostics: the vanishing sigmoid stack is flagged, the ReLU one is not."""
 from __future__ import annotations
 
+import itertools
 import os
 import runpy
 import warnings
@@ -161,3 +162,122 @@ def test_plot_of_several_monitors_without_history_is_empty(tmp_path):
     assert (tmp_path / "e.png").exists() and fig is not None
     with pytest.raises(RuntimeError, match="no step"):
         GradientFlowMonitor(model).grad_norms()
+
+
+# ------------------------------------------------------------------ recurrent models: gradients through time
+def _sequence(steps=30, batch=4, features=3, seed=0):
+    return np.random.default_rng(seed).normal(size=(steps, batch, features))
+
+
+@needs_nn
+def test_rnn_gradient_vanishing_through_time_is_flagged():
+    rnn = nn.RNN(3, 16, dtype=np.float64, rng=0)  # PyTorch's init: |W_hh| ~ 0.6, so d h_T / d h_1 ~ 0.6^30
+    with GradientFlowMonitor(rnn) as mon:
+        out, _ = rnn(_sequence())
+        wg.sum(out[-1] ** 2).backward()  # the loss reads the last step only
+        with pytest.warns(GradientFlowWarning, match=r"vanishing gradients through time at step 0: the model "
+                                                     r"\(RNN, l0\): \|d loss/d h\| at the first of 30 time steps is "
+                                                     r"[0-9.e-]+ of the largest \(threshold 0.001\)"):
+            mon.step()
+    norms = mon.time_norms()["l0"]
+    assert len(norms) == 30 and norms[0] < 1e-3 * max(norms) and norms[-1] == max(norms)
+    assert [f.kind for f in mon.flags] == ["vanishing through time"]
+    assert "first step / max (time)" in mon.summary() and "(30 steps)" in mon.summary()
+
+
+@needs_nn
+def test_lstm_layers_and_directions_are_each_watched_and_a_loss_at_every_step_is_not_flagged():
+    class Tagger(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(3, 5, num_layers=2, bidirectional=True, dtype=np.float64, rng=0)
+            self.head = nn.Linear(10, 2, dtype=np.float64, rng=1)
+
+        def forward(self, x):
+            return self.head(self.lstm(x)[0])
+
+    net = Tagger()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GradientFlowWarning)
+        with GradientFlowMonitor(net) as mon:
+            wg.mean(net(_sequence(steps=12)) ** 2).backward()  # every step has its own loss term
+            mon.step()
+    assert sorted(mon.time_norms()) == ["lstm/l0", "lstm/l0_reverse", "lstm/l1", "lstm/l1_reverse"]
+    assert all(len(v) == 12 for v in mon.time_norms().values())
+    assert mon.flags == []
+
+
+@needs_nn
+def test_a_handwritten_cell_in_a_loop_has_its_recurrent_matrix_and_its_time_steps_watched():
+    class Cell(nn.Module):  # input projection in a sub-module, recurrent matrix held directly
+        def __init__(self):
+            super().__init__()
+            self.inp = nn.Linear(3, 8, dtype=np.float64, rng=0)
+            self.W_hh = nn.Parameter(np.random.default_rng(1).normal(0, 0.1, (8, 8)), dtype=np.float64)
+
+        def forward(self, x, h):
+            return wg.tanh(self.inp(x) + h @ self.W_hh)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.cell = Cell()
+
+        def forward(self, xs):
+            h = np.zeros((xs.shape[1], 8))
+            for x in xs:
+                h = self.cell(x, h)
+            return h
+
+    net = Net()
+    mon = GradientFlowMonitor(net, warn=False)
+    assert [name for name, _ in mon.layers] == ["cell", "cell.inp"]
+    with mon:
+        wg.sum(net(_sequence(steps=25)) ** 2).backward()
+        records = mon.step()
+    cell = next(r for r in records if r.layer == "cell")
+    assert cell.grad_norm == pytest.approx(np.linalg.norm(net.cell.W_hh.grad.data))  # the recurrent matrix is there
+    norms = mon.time_norms()["cell"]
+    assert len(norms) == 25 and norms[0] < 1e-3 * norms[-1]
+    assert any(f.kind == "vanishing through time" and f.layer == "cell" for f in mon.flags)
+    # a layer applied at each step without feeding back is not a recurrence
+    assert "cell.inp" not in mon.time_norms()
+
+
+@needs_nn
+def test_summary_and_monitor_display_as_html_tables():
+    net = stack(nn.Tanh, depth=2)
+    with GradientFlowMonitor(net, warn=False) as mon:
+        assert "no step recorded" in mon._repr_html_()
+        one_step(net)
+        mon.step()
+    table = mon.summary()
+    assert isinstance(table, str) and table.splitlines()[0].startswith("layer")
+    page = mon._repr_html_()
+    assert page.startswith("<table>") and "<th>|grad W|</th>" in page and "gradient flow at step 0" in page
+    assert page == table._repr_html_()
+
+    class Printer:  # IPython's pretty printer, reduced to what the hook uses
+        def __init__(self):
+            self.out = []
+
+        def text(self, s):
+            self.out.append(s)
+
+    printer = Printer()
+    table._repr_pretty_(printer, False)
+    assert printer.out == [str(table)]  # the table, not a quoted string with \n escapes
+
+
+@needs_nn
+def test_a_recurrent_module_stepped_by_hand_is_watched_through_its_fed_back_state():
+    gru = nn.GRU(3, 8, dtype=np.float64, rng=0)  # decoding style: one step at a time, h_n fed back
+    with GradientFlowMonitor(gru, warn=False) as mon:
+        h = None
+        for x in _sequence(steps=20):
+            out, h = gru(x[None], h)
+        wg.sum(out ** 2).backward()
+        mon.step()
+    norms = mon.time_norms()[""]  # the model itself, one entry per call: the gradient of the h_n it fed back
+    assert len(norms) == 20 and norms[-1] == 0.0  # the last h_n is not used by the loss
+    assert all(a < b for a, b in itertools.pairwise(norms[:-1])) and norms[0] < 1e-2 * max(norms)

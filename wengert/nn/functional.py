@@ -28,10 +28,13 @@ tensor([[ 1., -1.,  0.]])
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+
+import wengert as wg
 
 from ..core.rule import Rule, ShapeError, apply
 from ..core.state import is_grad_enabled
@@ -309,24 +312,65 @@ def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     return _reduce(R.absolute(d), reduction, "l1_loss")
 
 
-def binary_cross_entropy(input: Any, target: Any, reduction: str = "mean", eps: float = 1e-12) -> Tensor:
-    """``-(y log p + (1 - y) log(1 - p))`` on probabilities ``p``, clamped to ``[eps, 1]`` inside the logs.
+def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+    """``0.5 d^2`` where ``|d| < delta``, else ``delta (|d| - 0.5 delta)``, with ``d = input - target``.
 
-    The clamp keeps the loss finite (about 27.6 at most for eps=1e-12) where p is exactly 0 or 1.
+    Written as ``0.5 q^2 + delta (|d| - q)`` with ``q = min(|d|, delta)``: one
+    expression, continuous derivative ``clip(d, -delta, delta)``.
+
+    >>> import wengert as wg
+    >>> from wengert.nn import functional as F
+    >>> F.huber_loss(wg.tensor([0.5, 3.0]), wg.tensor([0.0, 0.0]), reduction="none")
+    tensor([0.125, 2.5  ])
+    """
+    if delta <= 0:
+        raise ValueError(f"huber_loss: delta must be > 0, got {delta}")
+    _check_same_shape(input, target, "huber_loss")
+    a = R.absolute(input - (target if isinstance(target, Tensor) else _target(target)))
+    q = wg.clip(a, None, float(delta))
+    return _reduce(0.5 * q * q + float(delta) * (a - q), reduction, "huber_loss")
+
+
+def smooth_l1_loss(input: Any, target: Any, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """``0.5 d^2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta``: Huber's loss divided by ``beta`` (L1 at 0)."""
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
+    if beta == 0:
+        return l1_loss(input, target, reduction=reduction)
+    return huber_loss(input, target, reduction=reduction, delta=beta) * (1.0 / beta)
+
+
+_LOG_FLOOR = math.exp(-100.0)  # PyTorch's binary cross-entropy clamps each log at -100
+
+
+def binary_cross_entropy(input: Any, target: Any, weight: Any = None, reduction: str = "mean") -> Tensor:
+    """``-w (y log p + (1 - y) log(1 - p))`` on probabilities ``p``; each log is clamped at -100, as in PyTorch.
+
+    The clamp keeps the loss finite (at most 100) where p is exactly 0 or 1.
+    ``weight`` rescales each element (broadcast against the input).
     """
     _check_same_shape(input, target, "binary_cross_entropy")
     y = _target(target)
-    p = raw(input)
-    if np.any((np.asarray(p) < 0) | (np.asarray(p) > 1)):
+    p = np.asarray(input.data if isinstance(input, Tensor) else input)
+    if np.any((p < 0) | (p > 1)):
         raise ValueError("binary_cross_entropy: input must hold probabilities in [0, 1]; "
                          "for raw scores use binary_cross_entropy_with_logits")
-    lp = R.log(R.clip(input, lo=eps, hi=None))
-    lq = R.log(R.clip(1.0 - input, lo=eps, hi=None))
-    return _reduce(-(y * lp + (1.0 - y) * lq), reduction, "binary_cross_entropy")
+    x = input if isinstance(input, Tensor) else Tensor(input)
+    lp = R.log(R.clip(x, lo=_LOG_FLOOR, hi=None))
+    lq = R.log(R.clip(1.0 - x, lo=_LOG_FLOOR, hi=None))
+    loss = -(y * lp + (1.0 - y) * lq)
+    if weight is not None:
+        loss = loss * _target(weight)
+    return _reduce(loss, reduction, "binary_cross_entropy")
 
 
-def binary_cross_entropy_with_logits(input: Any, target: Any, reduction: str = "mean") -> Tensor:
-    """Binary cross-entropy from logits z: ``softplus(z) - y z``, stable for any z.
+def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None, reduction: str = "mean",
+                                     pos_weight: Any = None) -> Tensor:
+    """Binary cross-entropy from logits z: ``(1 - y) z + (1 + (pos_weight - 1) y) softplus(-z)``, stable for any z.
+
+    Without ``pos_weight`` this is ``softplus(z) - y z``.  ``pos_weight``
+    (broadcast along the last axis, one per class) weighs the positive
+    term, ``weight`` each element.
 
     >>> import wengert as wg
     >>> from wengert.nn import functional as F
@@ -335,29 +379,14 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, reduction: str = "
     """
     _check_same_shape(input, target, "binary_cross_entropy_with_logits")
     y = _target(target)
-    return _reduce(R.softplus(input) - input * y, reduction, "binary_cross_entropy_with_logits")
-
-
-def _check_labels(target: Any, n: int, classes: int, name: str) -> np.ndarray:
-    t = raw(target) if isinstance(target, Tensor) else target
-    if type(t) is not np.ndarray:
-        t = np.asarray(t)
-    if t.dtype.kind not in "iu":
-        raise TypeError(f"{name}: target must hold integer class labels, got dtype {t.dtype}")
-    if t.shape != (n,):
-        raise ShapeError(f"{name}: target must have shape ({n},) (one label per row of the input), got {t.shape}")
-    if n and (t.min() < 0 or t.max() >= classes):
-        bad = int(np.flatnonzero((t < 0) | (t >= classes))[0])
-        raise IndexError(f"{name}: labels must lie in [0, {classes}) for an input with {classes} classes, "
-                         f"got label {int(t[bad])} at position {bad}")
-    return t
-
-
-def _check_logits(input: Any, name: str) -> tuple:
-    s = shape_of(input)
-    if len(s) != 2:
-        raise ShapeError(f"{name}: input must have shape (batch, classes), got shape {s}")
-    return s
+    z = input if isinstance(input, Tensor) else Tensor(input)
+    if pos_weight is None:
+        loss = R.softplus(z) - z * y
+    else:
+        loss = (1.0 - y) * z + (1.0 + (_target(pos_weight) - 1.0) * y) * R.softplus(-z)
+    if weight is not None:
+        loss = loss * _target(weight)
+    return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
 
 
 class Saved:
@@ -449,35 +478,278 @@ cross_entropy_rule = Rule(
 )
 
 
-def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
-    """Softmax cross-entropy ``logsumexp(z_i) - z_i[y_i]`` from logits ``(N, C)`` and integer labels ``(N,)``.
+def _check_reduction(reduction: str, name: str) -> None:
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
-    Computed with log-sum-exp, so logits of 1e4 do not overflow.  Labels out of
+
+def _classes_last(x: Tensor, t: np.ndarray, name: str) -> tuple:
+    """Input (C,), (N, C) or (N, C, d1, ...) and its labels as (M, C) rows and (M,) labels; the output shape."""
+    s = x.shape
+    if len(s) == 0:
+        raise ShapeError(f"{name}: input must have shape (C,), (N, C) or (N, C, d1, ...), got shape {s}")
+    expected = () if len(s) == 1 else (s[0],) + s[2:]
+    if t.shape != expected:
+        raise ShapeError(f"{name}: target must have shape {expected} (one label per row of an input of shape {s}), "
+                         f"got {t.shape}")
+    if len(s) == 1:
+        return wg.reshape(x, (1, s[0])), t.reshape(1), ()
+    if len(s) == 2:
+        return x, t, (s[0],)
+    rows = wg.reshape(wg.moveaxis(x, 1, -1), (-1, s[1]))
+    return rows, t.reshape(-1), t.shape
+
+
+def _labels(t: np.ndarray, classes: int, ignore_index: int, name: str) -> np.ndarray:
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"{name}: target must hold integer class labels, got dtype {t.dtype}")
+    bad = ((t < 0) | (t >= classes)) & (t != ignore_index)
+    if bad.any():
+        pos = int(np.flatnonzero(bad.reshape(-1))[0])
+        raise IndexError(f"{name}: labels must lie in [0, {classes}) for an input with {classes} classes, "
+                         f"got label {int(t.reshape(-1)[pos])} at position {pos}")
+    return t
+
+
+def _class_weight(weight: Any, classes: int, name: str) -> np.ndarray | None:
+    if weight is None:
+        return None
+    w = np.asarray(weight.data if isinstance(weight, Tensor) else weight)
+    if w.shape != (classes,):
+        raise ShapeError(f"{name}: weight must have shape ({classes},) (one per class), got {w.shape}")
+    return w
+
+
+def _weighted_nll(logp: Tensor, t: np.ndarray, weight: np.ndarray | None, ignore_index: int, reduction: str,
+                  out_shape: tuple, smoothing: float = 0.0) -> Tensor:
+    """PyTorch's nll_loss (and cross_entropy's label smoothing) on log-probabilities (M, C) and labels (M,).
+
+    Per row: ``(1 - eps) w[y] (-logp[y]) + (eps / C) sum_c w[c] (-logp[c])``,
+    zero for ignored rows; ``mean`` divides by the summed ``w[y]`` of the rows
+    not ignored (NaN when every row is ignored, as in PyTorch).
+    """
+    m, c = logp.shape
+    valid = t != ignore_index
+    safe = np.where(valid, t, 0)
+    row_w = (np.ones(m) if weight is None else weight[safe].astype(np.float64)) * valid
+    dt = logp.dtype
+    loss = -logp[np.arange(m), safe] * row_w.astype(dt)
+    if smoothing:
+        per_class = -logp if weight is None else -logp * weight.astype(dt)
+        smooth = wg.sum(per_class, axis=1) * valid.astype(dt)
+        loss = loss * (1.0 - smoothing) + smooth * (smoothing / c)
+    if reduction == "none":
+        return wg.reshape(loss, out_shape)
+    total = wg.sum(loss)
+    if reduction == "sum":
+        return total
+    denom = row_w.sum()
+    return total * (1.0 / denom) if denom else total * np.nan
+
+
+def cross_entropy(input: Any, target: Any, weight: Any = None, *, ignore_index: int = -100, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
+    """Softmax cross-entropy ``logsumexp(z_i) - z_i[y_i]`` from logits, as ``torch.nn.functional.cross_entropy``.
+
+    ``input`` is (N, C), (C,) or (N, C, d1, ...); ``target`` holds integer
+    labels of shape (N,), () or (N, d1, ...), or class probabilities of the
+    input's shape.  ``weight`` (C,) weighs each class; labels equal to
+    ``ignore_index`` contribute nothing; ``label_smoothing`` mixes the
+    target with the uniform distribution.  ``mean`` divides by the summed
+    weights of the rows counted (PyTorch's convention).
+
+    The plain case ((N, C) logits, labels, no weight, nothing ignored, no
+    smoothing) is one fused primitive: log-sum-exp, so logits of 1e4 do not
+    overflow, and ``softmax - onehot`` in the backward pass.  Labels out of
     ``[0, C)`` are an error that names the first offending label.
 
     >>> import numpy as np, wengert as wg
     >>> from wengert.nn import functional as F
     >>> F.cross_entropy(wg.tensor([[0.0, 0.0]]), np.array([0]))    # log 2
     tensor(0.6931)
+    >>> F.cross_entropy(wg.tensor([[0.0, 0.0], [5.0, 0.0]]), np.array([0, -100]))   # the second row is ignored
+    tensor(0.6931)
     """
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-    n, c = _check_logits(input, "cross_entropy")
-    t = _check_labels(target, n, c, "cross_entropy")
+    _check_reduction(reduction, "cross_entropy")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must lie in [0, 1], got {label_smoothing}")
     x = input if isinstance(input, Tensor) else Tensor(input)
-    params = {"target": t, "reduction": reduction}
-    if x.requires_grad and is_grad_enabled():
-        params["saved"] = Saved()
-    return apply(cross_entropy_rule, (x,), params)
+    t = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if t.dtype.kind == "f" and t.shape == x.shape:
+        return _cross_entropy_probs(x, target, weight, ignore_index, reduction, label_smoothing)
+    s = x.shape
+    if _plain_labels(s, t, weight, label_smoothing, ignore_index):
+        params = {"target": t, "reduction": reduction}
+        if x.requires_grad and is_grad_enabled():
+            params["saved"] = Saved()
+        return apply(cross_entropy_rule, (x,), params)
+    rows, flat, out_shape = _classes_last(x, t, "cross_entropy")
+    classes = rows.shape[1]
+    flat = _labels(flat, classes, ignore_index, "cross_entropy")
+    w = _class_weight(weight, classes, "cross_entropy")
+    return _weighted_nll(C.log_softmax(rows, axis=1), flat, w, ignore_index, reduction, out_shape, label_smoothing)
 
 
-def nll_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
-    """Negative log-likelihood ``-input[i, y_i]`` from log-probabilities ``(N, C)`` and integer labels."""
-    n, c = _check_logits(input, "nll_loss")
-    t = _check_labels(target, n, c, "nll_loss")
+def _plain_labels(s: tuple, t: np.ndarray, weight: Any, smoothing: float, ignore_index: int) -> bool:
+    """True for the fused primitive's case: (N, C) logits, N valid labels, none ignored, no weight or smoothing."""
+    if len(s) != 2 or weight is not None or smoothing or t.dtype.kind not in "iu" or t.shape != (s[0],) or not s[0]:
+        return False
+    if t.min() < 0 or t.max() >= s[1]:
+        return False  # (ignored or invalid labels: the general path counts or names them)
+    return not (0 <= ignore_index < s[1] and (t == ignore_index).any())
+
+
+def _cross_entropy_probs(x: Tensor, target: Any, weight: Any, ignore_index: int, reduction: str,
+                         smoothing: float) -> Tensor:
+    """Cross-entropy against class probabilities: ``-sum_c w_c p_c log softmax(z)_c``, ``mean`` over the rows."""
+    if ignore_index >= 0:
+        raise ValueError("cross_entropy: ignore_index is not supported for class-probability targets")
+    axis = 1 if x.ndim > 1 else 0
+    classes = x.shape[axis]
+    p = target if isinstance(target, Tensor) else np.asarray(target)
+    if smoothing:
+        p = p * (1.0 - smoothing) + smoothing / classes
+    terms = C.log_softmax(x, axis=axis) * p
+    w = _class_weight(weight, classes, "cross_entropy")
+    if w is not None:
+        terms = terms * np.reshape(w, (-1,) + (1,) * (x.ndim - axis - 1)).astype(x.dtype)
+    if reduction == "none":
+        return -wg.sum(terms, axis=axis)
+    total = -wg.sum(terms)
+    rows = x.size // classes if classes else 0
+    return total if reduction == "sum" else (total * (1.0 / rows) if rows else total * np.nan)
+
+
+def nll_loss(input: Any, target: Any, weight: Any = None, *, ignore_index: int = -100,
+             reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood ``-w[y_i] input[i, y_i]`` from log-probabilities, as ``torch.nn.functional.nll_loss``.
+
+    Shapes, ``weight``, ``ignore_index`` and ``mean`` as in :func:`cross_entropy`.
+
+    >>> import numpy as np, wengert as wg
+    >>> from wengert.nn import functional as F
+    >>> F.nll_loss(wg.tensor([[-1.0, -2.0], [-3.0, -4.0]]), np.array([1, 0]), weight=np.array([1.0, 3.0]))
+    tensor(2.25)
+    """
+    _check_reduction(reduction, "nll_loss")
     x = input if isinstance(input, Tensor) else Tensor(input)
-    picked = x[np.arange(n), t]
-    return _reduce(-picked, reduction, "nll_loss")
+    rows, flat, out_shape = _classes_last(x, np.asarray(target.data if isinstance(target, Tensor) else target),
+                                          "nll_loss")
+    classes = rows.shape[1]
+    flat = _labels(flat, classes, ignore_index, "nll_loss")
+    return _weighted_nll(rows, flat, _class_weight(weight, classes, "nll_loss"), ignore_index, reduction, out_shape)
+
+
+# ============================================================== normalisation (composites)
+
+
+def _normalize(x: Tensor, axes: tuple, eps: float) -> tuple:
+    """``(x - mean) / sqrt(var + eps)`` over ``axes`` (biased variance), with the batch mean and variance."""
+    mean = wg.mean(x, axis=axes, keepdims=True)
+    d = x - mean
+    var = wg.mean(d * d, axis=axes, keepdims=True)
+    return d / wg.sqrt(var + eps), mean, var
+
+
+def _per_channel(p: Any, ndim: int) -> Any:
+    """A (C,) parameter shaped to broadcast over (N, C, *spatial)."""
+    return wg.reshape(p, (-1,) + (1,) * (ndim - 2)) if isinstance(p, Tensor) else np.reshape(p, (-1,) + (1,) * (ndim - 2))
+
+
+def _affine(y: Tensor, weight: Any, bias: Any, ndim: int | None = None) -> Tensor:
+    if weight is not None:
+        y = y * (weight if ndim is None else _per_channel(weight, ndim))
+    if bias is not None:
+        y = y + (bias if ndim is None else _per_channel(bias, ndim))
+    return y
+
+
+def _live(buf: Any) -> np.ndarray:
+    """The array a running statistic lives in (a Tensor's live ``.data``, or the array itself)."""
+    return buf.data if isinstance(buf, Tensor) else buf
+
+
+def batch_norm(input: Any, running_mean: Any, running_var: Any, weight: Any = None, bias: Any = None,
+               training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Batch normalisation over every axis but the channel axis 1 of ``(N, C, *)``, as ``torch.nn.functional``.
+
+    In training, the batch mean and (biased) variance normalise the input and
+    the running statistics, when given, are updated in place:
+    ``running = (1 - momentum) running + momentum batch`` (the unbiased
+    variance, n / (n - 1) times the biased one).  Otherwise the running
+    statistics normalise.  ``weight`` and ``bias`` (shape (C,)) scale and shift.
+
+    >>> import numpy as np, wengert as wg
+    >>> from wengert.nn import functional as F
+    >>> rm, rv = np.zeros(1), np.ones(1)
+    >>> F.batch_norm(wg.tensor([[1.0], [3.0]]), rm, rv, training=True, momentum=0.5)
+    tensor([[-1.],
+            [ 1.]])
+    >>> rm, rv                                  # mean 2, unbiased variance 2
+    (array([1.]), array([1.5]))
+    """
+    x = input if isinstance(input, Tensor) else Tensor(input)
+    s = x.shape
+    if len(s) < 2:
+        raise ShapeError(f"batch_norm: input must have shape (N, C, *), got shape {s}")
+    axes = (0,) + tuple(range(2, len(s)))
+    if training:
+        n = x.size // s[1]
+        if n < 2:
+            raise ValueError(f"batch_norm: batch statistics need more than 1 value per channel in training mode "
+                             f"(at least 2 samples), got input of shape {s}")
+        y, mean, var = _normalize(x, axes, eps)
+        if running_mean is not None:
+            rm = _live(running_mean)
+            rm *= 1.0 - momentum
+            rm += momentum * mean.data.reshape(-1)
+        if running_var is not None:
+            rv = _live(running_var)
+            rv *= 1.0 - momentum
+            rv += (momentum * n / (n - 1)) * var.data.reshape(-1)
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: evaluation (training=False) needs running_mean and running_var")
+        shape = (-1,) + (1,) * (len(s) - 2)
+        rm, rv = np.reshape(_live(running_mean), shape), np.reshape(_live(running_var), shape)
+        y = (x - rm.astype(x.dtype)) * (1.0 / np.sqrt(rv + eps)).astype(x.dtype)
+    return _affine(y, weight, bias, len(s))
+
+
+def layer_norm(input: Any, normalized_shape: Any, weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Tensor:
+    """Normalise over the trailing axes ``normalized_shape`` (biased variance), then scale and shift elementwise.
+
+    >>> import wengert as wg
+    >>> from wengert.nn import functional as F
+    >>> F.layer_norm(wg.tensor([[1.0, 3.0], [0.0, 10.0]]), (2,))
+    tensor([[-1.,  1.],
+            [-1.,  1.]])
+    """
+    x = input if isinstance(input, Tensor) else Tensor(input)
+    shape = (int(normalized_shape),) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
+    k = len(shape)
+    if k == 0 or x.shape[len(x.shape) - k:] != shape or x.ndim < k:
+        raise ShapeError(f"layer_norm: input of shape {x.shape} does not end in normalized_shape {shape}")
+    y, _, _ = _normalize(x, tuple(range(x.ndim - k, x.ndim)), eps)
+    return _affine(y, weight, bias)
+
+
+def group_norm(input: Any, num_groups: int, weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Tensor:
+    """Split the channels of ``(N, C, *)`` into ``num_groups`` groups and normalise each group of each sample.
+
+    >>> import numpy as np, wengert as wg
+    >>> from wengert.nn import functional as F
+    >>> F.group_norm(wg.tensor(np.array([[1.0, 3.0, 0.0, 10.0]])), 2)
+    tensor([[-1.,  1., -1.,  1.]])
+    """
+    x = input if isinstance(input, Tensor) else Tensor(input)
+    s = x.shape
+    if len(s) < 2 or s[1] % num_groups:
+        raise ShapeError(f"group_norm: input must have shape (N, C, *) with C divisible by num_groups={num_groups}, "
+                         f"got shape {s}")
+    grouped = wg.reshape(x, (s[0], num_groups, -1))
+    y, _, _ = _normalize(grouped, (2,), eps)
+    return _affine(wg.reshape(y, s), weight, bias, len(s))
 
 
 # ============================================================== activations and regularisers (re-exported)
@@ -505,17 +777,22 @@ log_softmax = C.log_softmax
 
 __all__ = [
     "avg_pool2d",
+    "batch_norm",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "conv2d",
     "cross_entropy",
     "dropout",
+    "group_norm",
+    "huber_loss",
     "l1_loss",
+    "layer_norm",
     "linear",
     "log_softmax",
     "max_pool2d",
     "mse_loss",
     "nll_loss",
     "relu",
+    "smooth_l1_loss",
     "softmax",
 ]

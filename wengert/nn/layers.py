@@ -1,4 +1,4 @@
-"""Layers: Linear, Conv2d, pooling, Flatten, Dropout, normalisation, Embedding, Sequential, activations.
+"""Layers: Linear, Conv2d, pooling, Flatten, Dropout, Embedding, Sequential, activations.
 
 Parameters default to float32; pass ``dtype=np.float64`` (or call
 ``.double()`` on the network) for float64.  Initial weights come from the
@@ -27,7 +27,6 @@ import numpy as np
 from ..core.rule import ShapeError, apply
 from ..core.tensor import Tensor, raw, shape_of
 from ..ops import api as A
-from ..ops import composite as Cm
 from ..ops import table as R
 from . import functional as F
 from . import init
@@ -36,6 +35,30 @@ from .module import Module, Parameter
 
 def _tensor(x: Any) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def layer_input(layer: Module, x: Any, dtype: Any) -> Tensor:
+    """The input of a layer whose parameters have ``dtype``: data is converted, a tensor must match.
+
+    NumPy arrays, lists and numbers are data: they are converted to the
+    layer's dtype (NumPy's float64 default meets a float32 network, as
+    ``torch.as_tensor(x, dtype=...)`` would).  A Tensor's dtype is a choice
+    the graph keeps (its gradient comes back in it), so a Tensor of another
+    dtype is an error that names both, as in PyTorch.  ``dtype=None`` (a
+    layer without parameters) accepts any floating dtype.
+    """
+    if isinstance(x, Tensor):
+        if dtype is not None and x.dtype != dtype:
+            dt = np.dtype(dtype)
+            raise TypeError(f"{layer!r}: got a {x.dtype} input but the layer's parameters are {dt}; convert the input "
+                            f"(x.astype(np.{dt})) or the layer (.{'double' if dt == np.float32 else 'float'}())")
+        return x
+    arr = np.asarray(x)
+    if dtype is not None:
+        arr = arr.astype(dtype, copy=False)
+    elif arr.dtype.kind != "f":
+        arr = arr.astype(np.float32)
+    return Tensor(arr)
 
 
 class Linear(Module):
@@ -57,16 +80,17 @@ class Linear(Module):
             self.bias = None
 
     def forward(self, x: Any) -> Tensor:
-        if not isinstance(x, Tensor):
-            x = Tensor(x)
-        v = x._value  # (the hot path of every MLP: checked without the property calls)
-        if type(v) is float or not v.ndim or v.shape[-1] != self.in_features:
+        w = self.weight
+        if not isinstance(x, Tensor) or x.dtype != w.dtype:
+            x = layer_input(self, x, w.dtype)
+        s = x.shape
+        if not s or s[-1] != self.in_features:
             raise ShapeError(f"{self!r}: expected input of shape (..., {self.in_features}), "
-                             f"got input of shape {x.shape}")
+                             f"got input of shape {s}")
         b = self.bias
         if b is None:
-            return apply(F.linear_rule, (x, self.weight), F._NO_PARAMS)
-        return apply(F.linear_rule, (x, self.weight, b), F._NO_PARAMS)
+            return apply(F.linear_rule, (x, w), F._NO_PARAMS)
+        return apply(F.linear_rule, (x, w, b), F._NO_PARAMS)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
@@ -89,7 +113,7 @@ class Conv2d(Module):
         self.bias = Parameter(g.uniform(-bound, bound, (out_channels,)), dtype=dtype) if bias else None
 
     def forward(self, x: Any) -> Tensor:
-        x = _tensor(x)
+        x = layer_input(self, x, self.weight.dtype)
         s = x.shape
         if len(s) != 4 or s[1] != self.in_channels:
             raise ShapeError(f"{self!r}: expected input of shape (N, {self.in_channels}, H, W), got shape {s}")
@@ -131,19 +155,58 @@ def _check_4d(layer: Module, x: Any) -> None:
 
 
 class Flatten(Module):
-    """Flatten every axis from ``start_dim`` on (by default all but the batch axis)."""
+    """Flatten the axes ``start_dim`` to ``end_dim`` (by default all but the batch axis) into one.
 
-    def __init__(self, start_dim: int = 1) -> None:
+    >>> import numpy as np
+    >>> from wengert import nn
+    >>> nn.Flatten()(np.zeros((2, 3, 4, 5))).shape
+    (2, 60)
+    >>> nn.Flatten(0, 1)(np.zeros((2, 3, 4))).shape
+    (6, 4)
+    """
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()
-        self.start_dim = start_dim
+        self.start_dim, self.end_dim = int(start_dim), int(end_dim)
 
     def forward(self, x: Any) -> Tensor:
         x = _tensor(x)
         s = x.shape
-        return R.reshape(x, shape=tuple(s[: self.start_dim]) + (-1,))
+        n = max(len(s), 1)  # (a 0-d input flattens to shape (1,), as in PyTorch)
+        if not (-n <= self.start_dim < n and -n <= self.end_dim < n) or self.start_dim % n > self.end_dim % n:
+            raise ShapeError(f"{self!r}: cannot flatten axes {self.start_dim}..{self.end_dim} of an input of shape {s}")
+        start, end = self.start_dim % n, self.end_dim % n
+        return R.reshape(x, shape=s[:start] + (int(np.prod(s[start: end + 1])),) + s[end + 1:])
 
     def extra_repr(self) -> str:
-        return f"start_dim={self.start_dim}"
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Split axis ``dim`` into ``unflattened_size`` (the inverse of Flatten).
+
+    >>> import numpy as np
+    >>> from wengert import nn
+    >>> nn.Unflatten(1, (3, 4))(np.zeros((2, 12))).shape
+    (2, 3, 4)
+    """
+
+    def __init__(self, dim: int, unflattened_size: Any) -> None:
+        super().__init__()
+        self.dim, self.unflattened_size = int(dim), tuple(int(k) for k in unflattened_size)
+
+    def forward(self, x: Any) -> Tensor:
+        x = _tensor(x)
+        s = x.shape
+        d = self.dim % len(s) if s else 0
+        known = int(np.prod([k for k in self.unflattened_size if k != -1]))
+        if not s or (-1 not in self.unflattened_size and known != s[d]) or (known and s[d] % known):
+            raise ShapeError(f"{self!r}: axis {self.dim} of an input of shape {s} cannot be split into "
+                             f"{self.unflattened_size}")
+        return R.reshape(x, shape=s[:d] + self.unflattened_size + s[d + 1:])
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
 class Dropout(Module):
@@ -161,77 +224,6 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
-
-
-class BatchNorm1d(Module):
-    """Batch normalisation over the batch axis of (N, C) inputs, with running statistics for evaluation mode."""
-
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True,
-                 dtype: Any = np.float32) -> None:
-        super().__init__()
-        self.num_features, self.eps, self.momentum = int(num_features), float(eps), float(momentum)
-        if affine:
-            self.weight = Parameter(np.ones(num_features), dtype=dtype)
-            self.bias = Parameter(np.zeros(num_features), dtype=dtype)
-        else:
-            self.weight = self.bias = None
-        self.register_buffer("running_mean", np.zeros(num_features, dtype=dtype))
-        self.register_buffer("running_var", np.ones(num_features, dtype=dtype))
-
-    def forward(self, x: Any) -> Tensor:
-        x = _tensor(x)
-        s = x.shape
-        if len(s) != 2 or s[1] != self.num_features:
-            raise ShapeError(f"{self!r}: expected input of shape (N, {self.num_features}), got shape {s}")
-        if self.training:
-            if s[0] < 2:
-                raise ValueError(f"{self!r}: batch statistics need at least 2 samples in training mode, got {s[0]}")
-            mean = Cm.mean(x, axis=0, keepdims=True)
-            d = x - mean
-            var = Cm.mean(d * d, axis=0, keepdims=True)
-            m = self.momentum
-            unbiased = raw(var).reshape(-1) * (s[0] / (s[0] - 1))
-            self.running_mean = ((1 - m) * self.running_mean + m * raw(mean).reshape(-1)).astype(self.running_mean.dtype)
-            self.running_var = ((1 - m) * self.running_var + m * unbiased).astype(self.running_var.dtype)
-            y = d / R.sqrt(var + self.eps)
-        else:
-            y = (x - self.running_mean) / np.sqrt(self.running_var + self.eps)
-        if self.weight is not None:
-            y = y * self.weight + self.bias
-        return y
-
-    def extra_repr(self) -> str:
-        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
-
-
-class LayerNorm(Module):
-    """Normalise over the last axes (``normalized_shape``), with a learned scale and shift."""
-
-    def __init__(self, normalized_shape: Any, eps: float = 1e-5, elementwise_affine: bool = True,
-                 dtype: Any = np.float32) -> None:
-        super().__init__()
-        shape = (int(normalized_shape),) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
-        self.normalized_shape, self.eps = shape, float(eps)
-        if elementwise_affine:
-            self.weight = Parameter(np.ones(shape), dtype=dtype)
-            self.bias = Parameter(np.zeros(shape), dtype=dtype)
-        else:
-            self.weight = self.bias = None
-
-    def forward(self, x: Any) -> Tensor:
-        x = _tensor(x)
-        k = len(self.normalized_shape)
-        if x.shape[len(x.shape) - k:] != self.normalized_shape:
-            raise ShapeError(f"{self!r}: expected input ending in {self.normalized_shape}, got shape {x.shape}")
-        axes = tuple(range(x.ndim - k, x.ndim))
-        d = x - Cm.mean(x, axis=axes, keepdims=True)
-        y = d / R.sqrt(Cm.mean(d * d, axis=axes, keepdims=True) + self.eps)
-        if self.weight is not None:
-            y = y * self.weight + self.bias
-        return y
-
-    def extra_repr(self) -> str:
-        return f"{self.normalized_shape}, eps={self.eps}"
 
 
 class Embedding(Module):
@@ -280,7 +272,7 @@ class Sequential(Module):
 
     def forward(self, x: Any) -> Any:
         for layer in self._layers:
-            x = layer.forward(x)
+            x = layer(x)  # through __call__: the layer's hooks run
         return x
 
     def append(self, module: Module) -> Sequential:
@@ -371,13 +363,11 @@ class Identity(Module):
 __all__ = [
     "GELU",
     "AvgPool2d",
-    "BatchNorm1d",
     "Conv2d",
     "Dropout",
     "Embedding",
     "Flatten",
     "Identity",
-    "LayerNorm",
     "LeakyReLU",
     "Linear",
     "MaxPool2d",
@@ -386,4 +376,5 @@ __all__ = [
     "Sigmoid",
     "Softmax",
     "Tanh",
+    "Unflatten",
 ]

@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 
 from ..core.tensor import Tensor
+from . import hooks as _hooks
+from ._display import Table as _Table
 
 
 class Parameter(Tensor):
@@ -57,6 +59,7 @@ class Module:
     """Base class of layers and networks.  Subclasses define ``forward``; call the module to run it."""
 
     training: bool
+    _hooks: _hooks.ModuleHooks | None = None  # created by the first register_*_hook
 
     def __init__(self) -> None:
         d = self.__dict__
@@ -115,7 +118,65 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} defines no forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.forward(*args, **kwargs)
+        hooks = self._hooks
+        if hooks is None:
+            return self.forward(*args, **kwargs)
+        return _hooks.call_with_hooks(self, hooks, args, kwargs)
+
+    # ------------------------------------------------------------ hooks (PyTorch's signatures)
+    def _hook_table(self) -> _hooks.ModuleHooks:
+        if self._hooks is None:
+            self.__dict__["_hooks"] = _hooks.ModuleHooks()
+        return self._hooks  # type: ignore[return-value]
+
+    def register_forward_pre_hook(self, hook: Any, *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> _hooks.RemovableHandle:
+        """Call ``hook(module, args)`` before each ``forward``; a non-None result replaces ``args``.
+
+        With ``with_kwargs=True`` the hook is ``hook(module, args, kwargs)`` and
+        may return ``(args, kwargs)``.  Returns a handle whose ``remove()``
+        unregisters the hook.
+        """
+        return self._hook_table().add("forward_pre", hook, prepend, with_kwargs)
+
+    def register_forward_hook(self, hook: Any, *, prepend: bool = False,
+                              with_kwargs: bool = False) -> _hooks.RemovableHandle:
+        """Call ``hook(module, args, output)`` after each ``forward``; a non-None result replaces the output.
+
+        >>> import numpy as np
+        >>> from wengert import nn
+        >>> relu = nn.ReLU()
+        >>> h = relu.register_forward_hook(lambda m, args, out: out * 2.0)
+        >>> relu(np.array([-1.0, 3.0]))
+        tensor([0., 6.])
+        """
+        return self._hook_table().add("forward", hook, prepend, with_kwargs)
+
+    def register_full_backward_hook(self, hook: Any, *, prepend: bool = False) -> _hooks.RemovableHandle:
+        """Call ``hook(module, grad_input, grad_output)`` when the module's input gradients are computed.
+
+        ``grad_input`` has one entry per positional argument of ``forward``
+        (None for arguments that are not tensors requiring a gradient) and
+        ``grad_output`` one per output tensor; a non-None result (one entry
+        per input) replaces ``grad_input``.  First-order only (see
+        :mod:`wengert.nn.hooks`).
+
+        >>> import numpy as np, wengert as wg
+        >>> from wengert import nn
+        >>> lin = nn.Linear(2, 1, dtype=np.float64, rng=0)
+        >>> h = lin.register_full_backward_hook(lambda m, gi, go: print("grad_output", go[0].data.ravel()))
+        >>> x = wg.tensor(np.ones((3, 2)), requires_grad=True)
+        >>> lin(x).sum().backward()
+        grad_output [1. 1. 1.]
+        """
+        return self._hook_table().add("backward", hook, prepend)
+
+    def register_full_backward_pre_hook(self, hook: Any, *, prepend: bool = False) -> _hooks.RemovableHandle:
+        """Call ``hook(module, grad_output)`` before the module's input gradients are computed.
+
+        A non-None result (one entry per output) replaces ``grad_output``.
+        """
+        return self._hook_table().add("backward_pre", hook, prepend)
 
     # ------------------------------------------------------------ traversal
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
@@ -141,18 +202,18 @@ class Module:
     def named_children(self) -> Iterator[tuple[str, Module]]:
         yield from ((k, m) for k, m in self._modules.items() if m is not None)
 
-    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
-        """Every parameter (each once, even if shared), with its attribute path."""
+    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """Every parameter (each once, even if shared), with its attribute path; ``recurse=False``: this module's own."""
         seen: set[int] = set()
-        for mname, mod in self.named_modules(prefix):
+        for mname, mod in (self.named_modules(prefix) if recurse else [(prefix, self)]):
             for pname, p in mod._parameters.items():
                 if p is None or id(p) in seen:
                     continue
                 seen.add(id(p))
                 yield (f"{mname}.{pname}" if mname else pname), p
 
-    def parameters(self) -> Iterator[Parameter]:
-        for _, p in self.named_parameters():
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        for _, p in self.named_parameters(recurse=recurse):
             yield p
 
     def named_buffers(self) -> Iterator[tuple[str, Any]]:
@@ -286,6 +347,24 @@ class Module:
         if not lines:
             return head + ")"
         return head + "\n" + "\n".join(lines) + "\n)"
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the module tree as a table (one row per module: settings, own parameters, their count)."""
+        rows, depths = [], []
+        for name, m in self.named_modules():
+            own = list(m.named_parameters(recurse=False))
+            params = ", ".join(f"{k} {tuple(p.shape)}" for k, p in own)
+            count = sum(int(p.size) for _, p in own)
+            depth = name.count(".") + 1 if name else 0
+            rows.append([name.rsplit(".", 1)[-1] if name else "(model)", type(m).__name__, m.extra_repr(),
+                         params, f"{count:,}" if own else ""])
+            depths.append(depth)
+        dtypes = sorted({str(p.dtype) for p in self.parameters()})
+        title = (f"{type(self).__name__}: {self.num_parameters():,} trainable numbers"
+                 + (f" ({', '.join(dtypes)})" if dtypes else "")
+                 + ("" if self.training else ", evaluation mode"))
+        table = _Table(["module", "type", "settings", "parameters", "numbers"], rows, title=title, indent=depths)
+        return table._repr_html_()
 
 
 __all__ = ["Module", "Parameter"]

@@ -11,17 +11,36 @@
 >>> round(float(w.data[0]), 2)
 1.0
 """
-from .lr_scheduler import CosineAnnealingLR, LRScheduler, StepLR
-from .optimizer import SGD, Adam, AdamW, Optimizer, RMSprop, clip_grad_norm_
+from ..nn.utils import clip_grad_norm_  # (also here, where earlier versions had it; PyTorch's home is nn.utils)
+from . import lr_scheduler
+from .lr_scheduler import (
+    CosineAnnealingLR,
+    ExponentialLR,
+    LambdaLR,
+    LinearLR,
+    LRScheduler,
+    OneCycleLR,
+    ReduceLROnPlateau,
+    SequentialLR,
+    StepLR,
+)
+from .optimizer import SGD, Adam, AdamW, Optimizer, RMSprop
 
 __all__ = [
            "SGD",
            "Adam",
            "AdamW",
            "CosineAnnealingLR",
+           "ExponentialLR",
            "LRScheduler",
+           "LambdaLR",
+           "LinearLR",
+           "OneCycleLR",
            "Optimizer",
            "RMSprop",
+           "ReduceLROnPlateau",
+           "SequentialLR",
            "StepLR",
            "clip_grad_norm_",
+           "lr_scheduler",
 ]

@@ -323,32 +323,4 @@ class RMSprop(Optimizer):
                 _set(p, data - upd)
 
 
-def clip_grad_norm_(parameters: Iterable[Tensor], max_norm: float, norm_type: float = 2.0) -> float:
-    """Scale the gradients in place so that their joint norm is at most ``max_norm``; returns the norm before.
-
-    >>> import numpy as np, wengert as wg
-    >>> from wengert import optim
-    >>> w = wg.tensor([3.0, 4.0], requires_grad=True)
-    >>> (w * w).sum().backward()                     # grad = (6, 8), norm 10
-    >>> optim.clip_grad_norm_([w], max_norm=1.0)
-    10.0
-    >>> w.grad
-    tensor([0.6, 0.8])
-    """
-    if isinstance(parameters, Tensor):
-        parameters = [parameters]
-    grads = [p.grad for p in parameters if p.grad is not None]
-    if not grads:
-        return 0.0
-    if norm_type == math.inf:
-        total = max(float(np.max(np.abs(g.data))) for g in grads)
-    else:
-        total = float(sum(float(np.sum(np.abs(g.data) ** norm_type)) for g in grads) ** (1.0 / norm_type))
-    coef = max_norm / (total + 1e-6)
-    if coef < 1.0:
-        for g in grads:
-            g.data = g.data * np.asarray(coef, dtype=g.dtype)
-    return total
-
-
-__all__ = ["SGD", "Adam", "AdamW", "Optimizer", "RMSprop", "clip_grad_norm_"]
+__all__ = ["SGD", "Adam", "AdamW", "Optimizer", "RMSprop"]
