@@ -78,8 +78,8 @@ SPECS = {
                 ref=lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(x))),
     "abs": unary(draw=away_from_zero, ref=np.abs),
     "erf": unary(),
-    "clip": Spec(cases=[Case([(5,)], {"lo": -1.0, "hi": 1.0}), Case([(2, 3)], {"lo": -1.0}), Case([()], {"hi": 1.0})],
-                 draw=_clip_draw, ref=lambda x, lo=None, hi=None: np.clip(x, lo, hi)),
+    "clip": Spec(cases=[Case([(5,)], {"a_min": -1.0, "a_max": 1.0}), Case([(2, 3)], {"a_min": -1.0}), Case([()], {"a_max": 1.0})],
+                 draw=_clip_draw, ref=lambda x, a_min=None, a_max=None: np.clip(x, a_min, a_max)),
     "sign": Spec(cases=UNARY_SHAPES, nondiff=True, ref=np.sign),
     # comparisons
     **{name: Spec(cases=BINARY_SHAPES[:3], nondiff=True, ref=getattr(np, name))

@@ -107,6 +107,8 @@ class Rule:
         self.arity = len(self.vjps) if self.vjps is not None else None
         self.param_names: tuple = ()
         try:
+            if isinstance(impl, np.ufunc):  # (a ufunc's own keywords, out= and where=, are not the op's parameters)
+                raise TypeError
             names = [p.name for p in inspect.signature(impl).parameters.values()
                      if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
             self.param_names = tuple(names[self.arity:]) if self.arity is not None else ()

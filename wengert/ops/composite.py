@@ -13,10 +13,12 @@ from typing import Any
 import numpy as np
 
 from ..core.tensor import dtype_of, raw, shape_of
+from .surface import composite
 from .table import (
     _axes,
     _ndim,
     broadcast_to,
+    cast,
     concatenate,
     erf,
     exp,
@@ -39,37 +41,50 @@ def _count(x: Any, axis: Any) -> int:
     return n
 
 
+@composite(methods=("mean",), numpy=(np.mean,))
 def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """Arithmetic mean over axis: sum(x) / n."""
     return sum_(x, axis=axis, keepdims=keepdims) / float(_count(x, axis))
 
 
+@composite(methods=("var",), numpy=(np.var,))
 def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Any:
     """Variance over axis: mean of squared deviations (divided by n - ddof)."""
     d = x - mean(x, axis=axis, keepdims=True)
     return sum_(d * d, axis=axis, keepdims=keepdims) / float(_count(x, axis) - ddof)
 
 
+@composite(methods=("std",), numpy=(np.std,))
 def std(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Any:
     """Standard deviation over axis: sqrt(var)."""
     return sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
 
 
+def _norm_args(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> tuple:
+    if ord not in (None, 2, "fro"):
+        raise ValueError(f"norm: only the 2-norm / Frobenius norm is supported, got ord={ord!r}")
+    return (x,), {"axis": axis, "keepdims": keepdims}
+
+
+@composite(methods=("norm",), numpy=(np.linalg.norm,), prepare=_norm_args)
 def norm(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """Euclidean (Frobenius) norm over axis: sqrt(sum(x^2))."""
     return sqrt(sum_(x * x, axis=axis, keepdims=keepdims))
 
 
+@composite(methods=("log_softmax",))
 def log_softmax(x: Any, axis: int = -1) -> Any:
     """log(softmax(x)) = x - logsumexp(x): stable for any logits."""
     return x - logsumexp(x, axis=axis, keepdims=True)
 
 
+@composite(methods=("softmax",))
 def softmax(x: Any, axis: int = -1) -> Any:
     """exp(x) / sum(exp(x)) along axis, computed as exp(log_softmax(x)) (stable)."""
     return exp(log_softmax(x, axis=axis))
 
 
+@composite(methods=("gelu",))
 def gelu(x: Any, approximate: str = "none") -> Any:
     """Gaussian error linear unit x * Phi(x); approximate='tanh' gives the tanh form."""
     if approximate == "tanh":
@@ -80,6 +95,7 @@ def gelu(x: Any, approximate: str = "none") -> Any:
     return 0.5 * x * (1.0 + erf(x * (1.0 / math.sqrt(2.0))))
 
 
+@composite(methods=("dot",), numpy=(np.dot,))
 def dot(a: Any, b: Any) -> Any:
     """np.dot for 0-, 1- and 2-D arrays (matmul, or a product for scalars)."""
     if _ndim(a) == 0 or _ndim(b) == 0:
@@ -89,6 +105,7 @@ def dot(a: Any, b: Any) -> Any:
     return matmul(a, b)
 
 
+@composite(numpy=(np.outer,))
 def outer(a: Any, b: Any) -> Any:
     """Outer product of two vectors (inputs are flattened, as in NumPy)."""
     a = reshape(a, (-1, 1))
@@ -96,10 +113,12 @@ def outer(a: Any, b: Any) -> Any:
     return a * b
 
 
+@composite(aliases=("ravel",), methods=("flatten", "ravel"), numpy=(np.ravel,))
 def flatten(x: Any) -> Any:
     return reshape(x, (-1,))
 
 
+@composite(methods=("expand_dims", "unsqueeze"), numpy=(np.expand_dims,))
 def expand_dims(x: Any, axis: Any) -> Any:
     shape = shape_of(x)
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
@@ -111,6 +130,7 @@ def expand_dims(x: Any, axis: Any) -> Any:
     return reshape(x, tuple(out))
 
 
+@composite(methods=("squeeze",), numpy=(np.squeeze,))
 def squeeze(x: Any, axis: Any = None) -> Any:
     shape = shape_of(x)
     if axis is None:
@@ -122,12 +142,14 @@ def squeeze(x: Any, axis: Any = None) -> Any:
     return reshape(x, tuple(s for i, s in enumerate(shape) if i not in axes))
 
 
+@composite(methods=("swapaxes",), numpy=(np.swapaxes,))
 def swapaxes(x: Any, a: int, b: int) -> Any:
     perm = list(range(_ndim(x)))
     perm[a], perm[b] = perm[b], perm[a]
     return transpose(x, axes=tuple(perm))
 
 
+@composite(numpy=(np.moveaxis,))
 def moveaxis(x: Any, source: int, destination: int) -> Any:
     n = _ndim(x)
     perm = [i for i in range(n) if i != source % n]
@@ -135,6 +157,18 @@ def moveaxis(x: Any, source: int, destination: int) -> Any:
     return transpose(x, axes=tuple(perm))
 
 
+def _stack_args(xs: Any, axis: int = 0, **kw: Any) -> tuple:
+    from ..core.tensor import as_tensor
+
+    xs = list(xs)
+    if kw:
+        raise TypeError(f"stack: unexpected argument(s) {', '.join(kw)}")
+    if xs:
+        xs[0] = as_tensor(xs[0])  # (so that the result is a Tensor)
+    return (xs,), {"axis": axis}
+
+
+@composite(numpy=(np.stack,), prepare=_stack_args)
 def stack(xs: Sequence[Any], axis: int = 0) -> Any:
     """Join tensors of equal shape along a new axis."""
     xs = list(xs)
@@ -146,6 +180,7 @@ def stack(xs: Sequence[Any], axis: int = 0) -> Any:
     return concatenate(*[expand_dims(x, axis) for x in xs], axis=axis)
 
 
+@composite(numpy=(np.split,))
 def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list:
     """Split into pieces along axis (np.split semantics); each piece is a slice of x."""
     n = shape_of(x)[axis]
@@ -160,6 +195,7 @@ def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list:
     return [getitem(x, index=(slice(None),) * ax + (slice(lo, hi),)) for lo, hi in itertools.pairwise(bounds)]
 
 
+@composite(methods=("take",), numpy=(np.take,))
 def take(x: Any, indices: Any, axis: int | None = None) -> Any:
     """Elements at integer indices along an axis (repeated indices accumulate gradients)."""
     indices = np.asarray(raw(indices))
@@ -169,6 +205,7 @@ def take(x: Any, indices: Any, axis: int | None = None) -> Any:
     return getitem(x, index=(slice(None),) * ax + (indices,))
 
 
+@composite(methods=("repeat",), numpy=(np.repeat,))
 def repeat(x: Any, repeats: Any, axis: int | None = None) -> Any:
     """Repeat elements (np.repeat), as a gather: the gradient sums over the copies."""
     if axis is None:
@@ -178,6 +215,7 @@ def repeat(x: Any, repeats: Any, axis: int | None = None) -> Any:
     return take(x, np.repeat(np.arange(n), repeats), axis=axis)
 
 
+@composite(methods=("tile",), numpy=(np.tile,))
 def tile(x: Any, reps: Any) -> Any:
     """Tile an array (np.tile), as a gather over every axis."""
     reps = (reps,) if isinstance(reps, (int, np.integer)) else tuple(reps)
@@ -190,12 +228,14 @@ def tile(x: Any, reps: Any) -> Any:
     return getitem(x, index=idx)
 
 
+@composite(methods=("flip",), numpy=(np.flip,))
 def flip(x: Any, axis: Any = None) -> Any:
     """Reverse the order of elements along axis (all axes by default)."""
     axes = _axes(axis, _ndim(x))
     return getitem(x, index=tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(_ndim(x))))
 
 
+@composite(numpy=(np.take_along_axis,))
 def take_along_axis(x: Any, indices: Any, axis: int) -> Any:
     """np.take_along_axis, as an advanced index (gradients accumulate on repeats)."""
     indices = np.asarray(raw(indices))
@@ -213,6 +253,29 @@ def take_along_axis(x: Any, indices: Any, axis: int) -> Any:
             sh[d] = shape[d]
             index.append(np.arange(shape[d]).reshape(sh))
     return getitem(x, index=tuple(index))
+
+
+@composite(methods=("astype",))
+def astype(x: Any, dtype: Any) -> Any:
+    """x converted to ``dtype`` (a floating dtype keeps the gradient; converting a traced value to ints is an error)."""
+    dt = np.dtype(dtype)
+    if dt == dtype_of(x):
+        return x
+    from ..core.tensor import Tensor, is_traced
+
+    if dt.kind != "f" and isinstance(x, Tensor) and is_traced(x):
+        raise TypeError(f"astype({dt}) would drop the gradient; detach() first if that is intended")
+    return cast(x, dtype=dt)
+
+
+@composite(public=False, methods=("double",))
+def _double(x: Any) -> Any:
+    return astype(x, np.float64)
+
+
+@composite(public=False, methods=("float",))
+def _float(x: Any) -> Any:
+    return astype(x, np.float32)
 
 
 __all__ = [

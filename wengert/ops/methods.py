@@ -11,13 +11,14 @@ from typing import Any
 
 import numpy as np
 
-from ..core.rule import apply2
+from ..core.rule import Rule, apply2
 from ..core.state import is_grad_enabled
 from ..core.tensor import Tensor, is_traced, normalize, rebind
 from . import api as A
 from . import composite as C
 from . import table as R
 from .interop import array_function, array_ufunc
+from .surface import method, public_function, public_name, records
 
 
 def _binop(rule):
@@ -35,12 +36,6 @@ def _unop(rule):
     return rule.op1
 
 
-def _shape_arg(shape: tuple) -> tuple:
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        return tuple(shape[0])
-    return tuple(shape)
-
-
 def _setitem(self: Tensor, index: Any, value: Any) -> None:
     """``t[index] = value``: in place on a plain tensor; an op of the graph on a value in one.
 
@@ -49,7 +44,7 @@ def _setitem(self: Tensor, index: Any, value: Any) -> None:
     modes differentiate it right.  A leaf that requires grad may only be
     written inside ``wg.no_grad()`` (as in PyTorch).
     """
-    idx = A._index(index)
+    idx = R._index(index)
     if self._trace is None and self._tape is None and not is_traced(value):
         if self.requires_grad and is_grad_enabled():
             raise RuntimeError(
@@ -73,11 +68,11 @@ _OWNED_REFS = 3  # getrefcount's argument, the local `old`, and the tensor's own
 
 
 def _T(self: Tensor) -> Tensor:
-    return A.transpose(self)
+    return R.transpose(self)
 
 
-_METHODS = {
-    # arithmetic
+# Python's operators and protocols: written here (they are not ops of their own)
+_OPERATORS = {
     "__add__": _binop(R.add), "__radd__": _rbinop(R.add),
     "__sub__": _binop(R.subtract), "__rsub__": _rbinop(R.subtract),
     "__mul__": _binop(R.multiply), "__rmul__": _rbinop(R.multiply),
@@ -94,31 +89,21 @@ _METHODS = {
     "__getitem__": A.getitem, "__setitem__": _setitem,
     # NumPy dispatch
     "__array_ufunc__": array_ufunc, "__array_function__": array_function,
-    # elementwise
-    "exp": _unop(R.exp), "log": _unop(R.log), "log1p": _unop(R.log1p), "expm1": _unop(R.expm1),
-    "sqrt": _unop(R.sqrt), "square": _unop(R.square), "sin": _unop(R.sin), "cos": _unop(R.cos),
-    "tan": _unop(R.tan), "tanh": _unop(R.tanh), "arctan": _unop(R.arctan), "sinh": _unop(R.sinh),
-    "cosh": _unop(R.cosh), "sigmoid": _unop(R.sigmoid), "softplus": _unop(R.softplus), "relu": _unop(R.relu),
-    "abs": _unop(R.absolute), "erf": _unop(R.erf),
-    "leaky_relu": A.leaky_relu, "elu": A.elu, "gelu": A.gelu, "clip": A.clip,
-    "maximum": A.maximum, "minimum": A.minimum,
-    # reductions
-    "sum": A.sum, "mean": A.mean, "var": A.var, "std": A.std, "max": A.max, "min": A.min, "prod": A.prod,
-    "logsumexp": A.logsumexp, "argmax": A.argmax, "argmin": A.argmin,
-    "softmax": A.softmax, "log_softmax": A.log_softmax,
-    # shape and linear algebra
-    "reshape": lambda self, *shape: A.reshape(self, _shape_arg(shape)),
-    "view": lambda self, *shape: A.reshape(self, _shape_arg(shape)),
-    "transpose": lambda self, *axes: A.transpose(self, _shape_arg(axes) or None),
-    "permute": lambda self, *axes: A.transpose(self, _shape_arg(axes)),
-    "swapaxes": A.swapaxes, "flatten": A.flatten, "ravel": A.flatten, "squeeze": A.squeeze,
-    "unsqueeze": A.expand_dims, "expand_dims": A.expand_dims, "broadcast_to": A.broadcast_to,
-    "repeat": A.repeat, "tile": A.tile, "flip": A.flip, "take": A.take,
-    "dot": A.dot, "matmul": A.matmul, "astype": A.astype,
-    "double": lambda self: A.astype(self, np.float64), "float": lambda self: A.astype(self, np.float32),
 }
 
-for _name, _fn in _METHODS.items():
+for _name, _fn in _OPERATORS.items():
     setattr(Tensor, _name, _fn)
+
+# the methods the records name (t.exp(), t.sum(axis=0), t.reshape(2, 3), ...)
+for _target, _s in records():
+    if not _s.methods:
+        continue
+    _public = A.PUBLIC.get(public_name(_target, _s)) if _s.public else public_function(_target, _s)
+    for _m in _s.methods:
+        if isinstance(_target, Rule) and _target.arity == 1 and _s.prepare is None and not _target.param_names:
+            setattr(Tensor, _m, _target.op1)  # a unary rule's method is its fast path
+        else:
+            setattr(Tensor, _m, method(_public, _m))
+
 Tensor.T = property(_T)  # type: ignore[attr-defined]
 Tensor.mT = property(lambda self: C.swapaxes(self, -1, -2))  # type: ignore[attr-defined]

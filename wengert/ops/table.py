@@ -24,8 +24,9 @@ from typing import Any
 import numpy as np
 
 from ..core.rule import Rule
-from ..core.shapes import broadcast_to, cast, sum_to
+from ..core.shapes import broadcast_to, cast, stop_gradient, sum_to
 from ..core.tensor import Tensor, dtype_of, raw, shape_of
+from .surface import Surface
 
 # ============================================================== helpers
 
@@ -69,6 +70,7 @@ add = Rule(
     vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: g),
     jvp=(lambda t, ans, x, y: t, lambda t, ans, x, y: t),
     doc="x + y",
+    surface=Surface(ufunc=np.add),
 )
 
 subtract = Rule(
@@ -77,6 +79,7 @@ subtract = Rule(
     vjp=(lambda g, ans, x, y: g, lambda g, ans, x, y: negative(g)),
     jvp=(lambda t, ans, x, y: t, lambda t, ans, x, y: negative(t)),
     doc="x - y",
+    surface=Surface(ufunc=np.subtract),
 )
 
 multiply = Rule(
@@ -84,6 +87,7 @@ multiply = Rule(
     partials=(lambda ans, x, y: y, lambda ans, x, y: x),  # d(xy)/dx = y, d(xy)/dy = x
     vjp=(lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x),  # the same, one call less (hot path)
     doc="x * y",
+    surface=Surface(ufunc=np.multiply),
 )
 
 divide = Rule(
@@ -91,6 +95,7 @@ divide = Rule(
     partials=(lambda ans, x, y: 1.0 / y, lambda ans, x, y: negative(ans) / y),  # d(x/y)/dx = 1/y, d/dy = -x/y^2
     vjp=(lambda g, ans, x, y: g / y, lambda g, ans, x, y: negative(g) * ans / y),
     doc="x / y",
+    surface=Surface(aliases=("true_divide",), ufunc=np.true_divide),
 )
 
 negative = Rule(
@@ -99,6 +104,7 @@ negative = Rule(
     vjp=(lambda g, ans, x: negative(g),),
     jvp=(lambda t, ans, x: negative(t),),
     doc="-x",
+    surface=Surface(methods=("negative",), ufunc=np.negative),
 )
 
 
@@ -127,6 +133,7 @@ power = Rule(
     "power", np.power, scalar=_pow_scalar,
     partials=(_pow_dx, _pow_dy),
     doc="x ** y (the exponent may be a tensor too)",
+    surface=Surface(methods=("pow",), ufunc=np.power),
 )
 
 maximum = Rule(
@@ -134,12 +141,14 @@ maximum = Rule(
     # 1 where x wins, 1/2 on ties (the gradient is split evenly), 0 elsewhere
     partials=(lambda ans, x, y: _win(x, y), lambda ans, x, y: _win(y, x)),
     doc="elementwise maximum (ties split the gradient evenly)",
+    surface=Surface(methods=("maximum",), ufunc=np.maximum),
 )
 
 minimum = Rule(
     "minimum", np.minimum, scalar=min,
     partials=(lambda ans, x, y: _win(y, x), lambda ans, x, y: _win(x, y)),
     doc="elementwise minimum (ties split the gradient evenly)",
+    surface=Surface(methods=("minimum",), ufunc=np.minimum),
 )
 
 
@@ -158,6 +167,15 @@ def _where_impl(c: Any, x: Any, y: Any) -> Any:
     return np.where(c, x, y)
 
 
+def _where_args(condition: Any, x: Any, y: Any) -> tuple:
+    """where(condition, x, y): a tensor condition stays an op input (so wg.jit stages how it was computed)."""
+    if isinstance(condition, Tensor):
+        c = condition if condition.dtype == np.bool_ else not_equal(condition, 0)  # (as np.asarray(., bool))
+    else:
+        c = np.asarray(condition, dtype=bool)
+    return (c, x, y), {}
+
+
 where = Rule(
     "where", _where_impl,
     vjp=(None,
@@ -167,32 +185,35 @@ where = Rule(
          lambda t, ans, c, x, y: where(c, t, 0.0),
          lambda t, ans, c, x, y: where(c, 0.0, t)),
     doc="where(condition, x, y): x where condition holds, else y (no gradient to the condition)",
+    surface=Surface(numpy=(np.where,), prepare=_where_args),
 )
 
 
 # ============================================================== elementwise functions
-def _unary(name: str, impl: Any, scalar: Any, partial: Any, doc: str) -> Rule:
-    return Rule(name, impl, scalar=scalar, partials=(partial,), doc=doc)
+def _unary(name: str, impl: Any, scalar: Any, partial: Any, doc: str, ufunc: Any = None, **surface: Any) -> Rule:
+    """An elementwise function of one argument: wg.NAME, the method t.NAME(), and NumPy's ufunc if it has one."""
+    surface.setdefault("methods", (surface.get("name", name),))
+    return Rule(name, impl, scalar=scalar, partials=(partial,), doc=doc, surface=Surface(ufunc=ufunc, **surface))
 
 
 # tanh is the hidden activation of the scalar benchmarks: its VJP written out saves a call
 tanh = Rule("tanh", np.tanh, scalar=math.tanh, partials=(lambda ans, x: 1.0 - ans * ans,),
             vjp=(lambda g, ans, x: g * (1.0 - ans * ans),),
-            doc="hyperbolic tangent;  d/dx = 1 - tanh^2 x")
+            doc="hyperbolic tangent;  d/dx = 1 - tanh^2 x", surface=Surface(methods=("tanh",), ufunc=np.tanh))
 
 
-exp = _unary("exp", np.exp, math.exp, lambda ans, x: ans, "e^x;  d/dx e^x = e^x")
-log = _unary("log", np.log, math.log, lambda ans, x: 1.0 / x, "natural log;  d/dx log x = 1/x")
-log1p = _unary("log1p", np.log1p, math.log1p, lambda ans, x: 1.0 / (1.0 + x), "log(1 + x);  d/dx = 1/(1+x)")
-expm1 = _unary("expm1", np.expm1, math.expm1, lambda ans, x: ans + 1.0, "e^x - 1;  d/dx = e^x")
-sqrt = _unary("sqrt", np.sqrt, math.sqrt, lambda ans, x: 0.5 / ans, "square root;  d/dx sqrt(x) = 1/(2 sqrt(x))")
-square = _unary("square", np.square, lambda x: x * x, lambda ans, x: 2.0 * x, "x^2;  d/dx = 2x")
-sin = _unary("sin", np.sin, math.sin, lambda ans, x: cos(x), "sine;  d/dx sin x = cos x")
-cos = _unary("cos", np.cos, math.cos, lambda ans, x: negative(sin(x)), "cosine;  d/dx cos x = -sin x")
-tan = _unary("tan", np.tan, math.tan, lambda ans, x: 1.0 + ans * ans, "tangent;  d/dx tan x = 1 + tan^2 x")
-arctan = _unary("arctan", np.arctan, math.atan, lambda ans, x: 1.0 / (1.0 + x * x), "arctan;  d/dx = 1/(1+x^2)")
-sinh = _unary("sinh", np.sinh, math.sinh, lambda ans, x: cosh(x), "hyperbolic sine;  d/dx = cosh x")
-cosh = _unary("cosh", np.cosh, math.cosh, lambda ans, x: sinh(x), "hyperbolic cosine;  d/dx = sinh x")
+exp = _unary("exp", np.exp, math.exp, lambda ans, x: ans, "e^x;  d/dx e^x = e^x", ufunc=np.exp)
+log = _unary("log", np.log, math.log, lambda ans, x: 1.0 / x, "natural log;  d/dx log x = 1/x", ufunc=np.log)
+log1p = _unary("log1p", np.log1p, math.log1p, lambda ans, x: 1.0 / (1.0 + x), "log(1 + x);  d/dx = 1/(1+x)", ufunc=np.log1p)
+expm1 = _unary("expm1", np.expm1, math.expm1, lambda ans, x: ans + 1.0, "e^x - 1;  d/dx = e^x", ufunc=np.expm1)
+sqrt = _unary("sqrt", np.sqrt, math.sqrt, lambda ans, x: 0.5 / ans, "square root;  d/dx sqrt(x) = 1/(2 sqrt(x))", ufunc=np.sqrt)
+square = _unary("square", np.square, lambda x: x * x, lambda ans, x: 2.0 * x, "x^2;  d/dx = 2x", ufunc=np.square)
+sin = _unary("sin", np.sin, math.sin, lambda ans, x: cos(x), "sine;  d/dx sin x = cos x", ufunc=np.sin)
+cos = _unary("cos", np.cos, math.cos, lambda ans, x: negative(sin(x)), "cosine;  d/dx cos x = -sin x", ufunc=np.cos)
+tan = _unary("tan", np.tan, math.tan, lambda ans, x: 1.0 + ans * ans, "tangent;  d/dx tan x = 1 + tan^2 x", ufunc=np.tan)
+arctan = _unary("arctan", np.arctan, math.atan, lambda ans, x: 1.0 / (1.0 + x * x), "arctan;  d/dx = 1/(1+x^2)", ufunc=np.arctan)
+sinh = _unary("sinh", np.sinh, math.sinh, lambda ans, x: cosh(x), "hyperbolic sine;  d/dx = cosh x", ufunc=np.sinh)
+cosh = _unary("cosh", np.cosh, math.cosh, lambda ans, x: sinh(x), "hyperbolic cosine;  d/dx = sinh x", ufunc=np.cosh)
 
 
 def _sigmoid_np(x: Any) -> Any:
@@ -252,6 +273,7 @@ leaky_relu = Rule(
     # d/dx = 1 for x > 0, slope for x <= 0
     partials=(lambda ans, x, negative_slope=0.01: _leaky_d(x, negative_slope),),
     doc="x for x > 0, negative_slope * x otherwise;  leaky_relu'(0) = negative_slope",
+    surface=Surface(methods=("leaky_relu",)),
 )
 
 
@@ -274,6 +296,7 @@ elu = Rule(
     # d/dx = 1 for x > 0, alpha e^x = ans + alpha for x <= 0
     partials=(lambda ans, x, alpha=1.0: where(greater(x, 0) if isinstance(x, Tensor) else x > 0, 1.0, ans + alpha),),
     doc="x for x > 0, alpha (e^x - 1) otherwise",
+    surface=Surface(methods=("elu",)),
 )
 
 
@@ -281,9 +304,9 @@ def _abs_scalar(x: float) -> float:
     return abs(x)
 
 
-absolute = _unary("abs", np.abs, _abs_scalar, lambda ans, x: sign(x), "|x|;  d/dx = sign(x) (abs'(0) = 0)")
+absolute = _unary("abs", np.abs, _abs_scalar, lambda ans, x: sign(x), "|x|;  d/dx = sign(x) (abs'(0) = 0)", ufunc=np.absolute, aliases=("absolute",), methods=("abs",))
 
-sign = Rule("sign", np.sign, differentiable=False, doc="sign of x (no gradient: zero almost everywhere)")
+sign = Rule("sign", np.sign, differentiable=False, doc="sign of x (no gradient: zero almost everywhere)", surface=Surface(methods=("sign",), ufunc=np.sign))
 
 
 def _erf_np(x: Any) -> Any:
@@ -299,11 +322,12 @@ erf = _unary("erf", _erf_np, math.erf, lambda ans, x: (2.0 / math.sqrt(math.pi))
              "the error function;  d/dx erf(x) = 2/sqrt(pi) e^(-x^2)")
 
 
-def _clip_impl(x: Any, lo: Any = None, hi: Any = None) -> Any:
-    return np.clip(x, lo, hi)
+def _clip_impl(x: Any, a_min: Any = None, a_max: Any = None) -> Any:
+    return np.clip(x, a_min, a_max)
 
 
-def _clip_d(ans: Any, x: Any, lo: Any = None, hi: Any = None) -> Any:
+def _clip_d(ans: Any, x: Any, a_min: Any = None, a_max: Any = None) -> Any:
+    lo, hi = a_min, a_max
     if isinstance(x, Tensor):  # the same tests, as rules
         m = greater_equal(x, lo) if lo is not None else None
         if hi is not None:
@@ -321,12 +345,13 @@ def _clip_d(ans: Any, x: Any, lo: Any = None, hi: Any = None) -> Any:
 
 
 clip = Rule("clip", _clip_impl, partials=(_clip_d,),
-            doc="clip(x, lo, hi): the gradient passes where lo <= x <= hi (bounds included)")
+            doc="clip(x, lo, hi): the gradient passes where lo <= x <= hi (bounds included)", surface=Surface(methods=("clip",), numpy=(np.clip,)))
 
 
 # ============================================================== comparisons (no gradient)
 def _cmp(name: str, fn: Any) -> Rule:
-    return Rule(name, fn, differentiable=False, doc=f"elementwise {name} (bool result, no gradient)")
+    return Rule(name, fn, differentiable=False, doc=f"elementwise {name} (bool result, no gradient)",
+                surface=Surface(ufunc=fn))
 
 
 greater = _cmp("greater", np.greater)
@@ -357,6 +382,7 @@ sum_ = Rule(
          broadcast_to(g if axis is None else _expand(g, x, axis, keepdims), shape_of(x)),),
     jvp=(lambda t, ans, x, axis=None, keepdims=False: sum_(t, axis=axis, keepdims=keepdims),),
     doc="sum over axis",
+    surface=Surface(name="sum", methods=("sum",), numpy=(np.sum,)),
 )
 
 
@@ -379,7 +405,7 @@ def _extreme_weights(ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     return (mask / count).astype(xr.dtype)
 
 
-def _extreme(name: str, fn: Any) -> Rule:
+def _extreme(name: str, fn: Any, amax: Any) -> Rule:
     return Rule(
         name, lambda x, axis=None, keepdims=False: fn(x, axis=axis, keepdims=keepdims),
         vjp=(lambda g, ans, x, axis=None, keepdims=False:
@@ -387,11 +413,12 @@ def _extreme(name: str, fn: Any) -> Rule:
         jvp=(lambda t, ans, x, axis=None, keepdims=False:
              sum_(t * _extreme_weights(ans, x, axis, keepdims), axis=axis, keepdims=keepdims),),
         doc=f"{name} over axis (ties split the gradient evenly)",
+        surface=Surface(aliases=(amax.__name__,), methods=(name,), numpy=(fn, amax)),
     )
 
 
-max_ = _extreme("max", np.max)
-min_ = _extreme("min", np.min)
+max_ = _extreme("max", np.max, np.amax)
+min_ = _extreme("min", np.min, np.amin)
 
 
 def _prod_impl(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
@@ -421,6 +448,7 @@ prod = Rule(
     vjp=(lambda g, ans, x, axis=None, keepdims=False: _expand(g, x, axis, keepdims) * _prod_others(ans, x, axis, keepdims),),
     jvp=(lambda t, ans, x, axis=None, keepdims=False: sum_(t * _prod_others(ans, x, axis, keepdims), axis=axis, keepdims=keepdims),),
     doc="product over axis (exact gradient at zeros)",
+    surface=Surface(methods=("prod",), numpy=(np.prod,)),
 )
 
 
@@ -444,12 +472,13 @@ logsumexp = Rule(
     vjp=(lambda g, ans, x, axis=None, keepdims=False: _expand(g, x, axis, keepdims) * _lse_weights(ans, x, axis, keepdims),),
     jvp=(lambda t, ans, x, axis=None, keepdims=False: sum_(t * _lse_weights(ans, x, axis, keepdims), axis=axis, keepdims=keepdims),),
     doc="log(sum(exp(x))) over axis, computed stably (no overflow)",
+    surface=Surface(methods=("logsumexp",)),
 )
 
 argmax = Rule("argmax", lambda x, axis=None, keepdims=False: np.argmax(x, axis=axis, keepdims=keepdims),
-              differentiable=False, doc="index of the maximum (no gradient)")
+              differentiable=False, doc="index of the maximum (no gradient)", surface=Surface(methods=("argmax",), numpy=(np.argmax,)))
 argmin = Rule("argmin", lambda x, axis=None, keepdims=False: np.argmin(x, axis=axis, keepdims=keepdims),
-              differentiable=False, doc="index of the minimum (no gradient)")
+              differentiable=False, doc="index of the minimum (no gradient)", surface=Surface(methods=("argmin",), numpy=(np.argmin,)))
 
 
 # ============================================================== shape ops
@@ -457,11 +486,34 @@ def _reshape_impl(x: Any, shape: tuple) -> Any:
     return np.reshape(x, shape)
 
 
+def _shape(shape: Any, name: str) -> tuple:
+    """A shape given as ints, a tuple or a list (``x.reshape(2, 3)`` or ``reshape(x, (2, 3))``)."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    try:
+        return tuple(int(s) for s in shape)
+    except TypeError:
+        raise TypeError(f"{name}: the shape must be ints, got {shape!r}") from None
+
+
+def _reshape_args(x: Any, *shape: Any, newshape: Any = None, **kw: Any) -> tuple:
+    if "shape" in kw:
+        shape = (kw.pop("shape"),)
+    if newshape is not None:  # np.reshape's older name
+        shape = (newshape,)
+    if kw:
+        raise TypeError(f"reshape: unexpected argument(s) {', '.join(kw)}")
+    if not shape:
+        raise TypeError("reshape: give the new shape, e.g. reshape(x, (2, 3))")
+    return (x,), {"shape": _shape(shape, "reshape")}
+
+
 reshape = Rule(
     "reshape", _reshape_impl,
     vjp=(lambda g, ans, x, shape: reshape(g, shape_of(x)),),
     jvp=(lambda t, ans, x, shape: reshape(t, shape),),
     doc="reshape (a view when NumPy can make one)",
+    surface=Surface(methods=("reshape", "view"), numpy=(np.reshape,), prepare=_reshape_args),
 )
 
 
@@ -469,11 +521,22 @@ def _inverse_perm(axes: tuple) -> tuple:
     return tuple(np.argsort(axes))
 
 
+def _transpose_args(x: Any, *axes: Any, **kw: Any) -> tuple:
+    if "axes" in kw:
+        axes = (kw.pop("axes"),)
+    if kw:
+        raise TypeError(f"transpose: unexpected argument(s) {', '.join(kw)}")
+    if not axes or axes == (None,):
+        return (x,), {"axes": None}
+    return (x,), {"axes": _shape(axes, "transpose")}
+
+
 transpose = Rule(
     "transpose", lambda x, axes=None: np.transpose(x, axes),
     vjp=(lambda g, ans, x, axes=None: transpose(g, axes=None if axes is None else _inverse_perm(axes)),),
     jvp=(lambda t, ans, x, axes=None: transpose(t, axes=axes),),
     doc="permute axes (reverse them by default)",
+    surface=Surface(aliases=("permute",), methods=("transpose", "permute"), numpy=(np.transpose,), prepare=_transpose_args),
 )
 
 
@@ -497,12 +560,31 @@ def _scatter_add_impl(g: Any, index: Any, shape: tuple) -> Any:
     return out
 
 
+def _index(index: Any) -> Any:
+    """Turn tensors and lists inside an index into plain NumPy indices."""
+    if isinstance(index, tuple):
+        return tuple(_index(i) for i in index)
+    if isinstance(index, Tensor):
+        v = index.data
+        if v.dtype.kind == "f":
+            raise IndexError("tensors used as indices must be integer or bool tensors")
+        return v
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+def _getitem_args(x: Any, index: Any) -> tuple:
+    return (x,), {"index": _index(index)}
+
+
 getitem = Rule(
     "getitem", _getitem_impl,
     # the cotangent is scattered back (added) into zeros of the input's shape
     vjp=(lambda g, ans, x, index: scatter_add(g, index=index, shape=shape_of(x)),),
     jvp=(lambda t, ans, x, index: getitem(t, index=index),),
     doc="x[index], basic and advanced indexing (repeated indices accumulate in the gradient)",
+    surface=Surface(prepare=_getitem_args),
 )
 
 scatter_add = Rule(
@@ -560,8 +642,17 @@ def _concat_jvp(tangents: list, ans: Any, *xs: Any, axis: int = 0) -> Any:
     return concatenate(*parts, axis=axis)
 
 
+def _concatenate_args(xs: Any, axis: int = 0, **kw: Any) -> tuple:
+    xs = list(xs) if not isinstance(xs, Tensor) else list(xs)
+    if not xs:
+        raise ValueError("concatenate: need at least one array")
+    if kw:
+        raise TypeError(f"concatenate: unexpected argument(s) {', '.join(kw)}")
+    return tuple(xs), {"axis": axis}
+
+
 concatenate = Rule("concatenate", _concat_impl, vjp_all=_concat_vjp, jvp_all=_concat_jvp,
-                   doc="join tensors along an existing axis")
+                   doc="join tensors along an existing axis", surface=Surface(numpy=(np.concatenate,), prepare=_concatenate_args))
 
 
 def _pad_impl(x: Any, pad_width: Any, constant_values: float = 0.0) -> Any:
@@ -573,11 +664,26 @@ def _unpad_index(x: Any, pad_width: Any) -> tuple:
     return tuple(slice(int(a), int(a) + s) for (a, _), s in zip(pw, shape_of(x)))
 
 
+def _hashable(v: Any) -> Any:
+    if isinstance(v, (list, np.ndarray)):
+        return tuple(_hashable(i) for i in v)
+    if isinstance(v, tuple):
+        return tuple(_hashable(i) for i in v)
+    return int(v) if isinstance(v, (np.integer,)) else v
+
+
+def _pad_args(x: Any, pad_width: Any, mode: str = "constant", constant_values: float = 0.0) -> tuple:
+    if mode != "constant":
+        raise ValueError(f"pad: only mode='constant' is supported, got {mode!r}")
+    return (x,), {"pad_width": _hashable(pad_width), "constant_values": constant_values}
+
+
 pad = Rule(
     "pad", _pad_impl,
     vjp=(lambda g, ans, x, pad_width, constant_values=0.0: getitem(g, index=_unpad_index(x, pad_width)),),
     jvp=(lambda t, ans, x, pad_width, constant_values=0.0: pad(t, pad_width=pad_width, constant_values=0.0),),
     doc="constant padding (np.pad with mode='constant')",
+    surface=Surface(numpy=(np.pad,), prepare=_pad_args),
 )
 
 # ============================================================== linear algebra
@@ -631,6 +737,7 @@ matmul = Rule(
     vjp=(_matmul_vjp_a, _matmul_vjp_b),
     jvp=(lambda t, ans, a, b: matmul(t, b), lambda t, ans, a, b: matmul(a, t)),
     doc="matrix product with NumPy's matmul semantics (1-D, 2-D, batched with broadcasting)",
+    surface=Surface(methods=("matmul",), ufunc=np.matmul),
 )
 
 
@@ -690,8 +797,12 @@ def _einsum_jvp(tangents: list, ans: Any, *ops: Any, subscripts: str) -> Any:
     return total
 
 
+def _einsum_args(subscripts: str, *operands: Any) -> tuple:
+    return operands, {"subscripts": subscripts}
+
+
 einsum = Rule("einsum", _einsum_impl, vjp_all=_einsum_vjp, jvp_all=_einsum_jvp,
-              doc="Einstein summation over explicit indices (any number of operands; no ellipsis or diagonals)")
+              doc="Einstein summation over explicit indices (any number of operands; no ellipsis or diagonals)", surface=Surface(numpy=(np.einsum,), prepare=_einsum_args))
 
 
 def _trace_impl(x: Any) -> Any:
@@ -710,6 +821,7 @@ trace = Rule(
     vjp=(lambda g, ans, x: g * _eye_like(x),),  # d tr(X) / dX = I
     jvp=(lambda t, ans, x: trace(t),),
     doc="sum of the diagonal of a matrix",
+    surface=Surface(numpy=(np.trace,)),
 )
 
 inv = Rule(
@@ -718,6 +830,7 @@ inv = Rule(
     vjp=(lambda g, ans, a: negative(matmul(matmul(_T(ans), g), _T(ans))),),
     jvp=(lambda t, ans, a: negative(matmul(matmul(ans, t), ans)),),
     doc="matrix inverse (batched over leading axes)",
+    surface=Surface(numpy=(np.linalg.inv,)),
 )
 
 
@@ -732,6 +845,7 @@ det = Rule(
     vjp=(lambda g, ans, a: _det_expand(g * ans) * _T(inv(a)),),
     jvp=(lambda t, ans, a: ans * sum_(inv(a) * _T(t), axis=(-2, -1)),),
     doc="determinant (batched over leading axes)",
+    surface=Surface(numpy=(np.linalg.det,)),
 )
 
 
@@ -753,7 +867,18 @@ solve = Rule(
     # dx = A^-1 (db - dA x)
     jvp=(lambda t, ans, a, b: negative(solve(a, matmul(t, ans))), lambda t, ans, a, b: solve(a, t)),
     doc="solve A x = b for x",
+    surface=Surface(numpy=(np.linalg.solve,)),
 )
 
+
+def _broadcast_args(x: Any, *shape: Any, **kw: Any) -> tuple:
+    if "shape" in kw:
+        shape = (kw.pop("shape"),)
+    return (x,), {"shape": _shape(shape, "broadcast_to")}
+
+
+# the engine's own primitives (core/shapes.py), reached from here
+broadcast_to.surface = Surface(methods=("broadcast_to",), numpy=(np.broadcast_to,), prepare=_broadcast_args)
+stop_gradient.surface = Surface()
 
 __all__ = [name for name, v in list(globals().items()) if isinstance(v, Rule)] + ["sum_to", "broadcast_to", "cast"]
