@@ -111,15 +111,15 @@ def test_checkpoint_round_trip(tmp_path):
 
 
 def test_save_rejects_what_it_cannot_store(tmp_path):
-    with pytest.raises(TypeError, match="only arrays, tensors and numbers"):
+    with pytest.raises(TypeError, match="only arrays, tensors, numbers, strings"):
         wg.save({"obj": object()}, tmp_path / "a.safetensors")
     with pytest.raises(TypeError, match="keys must be strings"):
-        wg.save({1: np.zeros(2)}, tmp_path / "a.safetensors")
+        wg.save({(1, 2): np.zeros(2)}, tmp_path / "a.safetensors")
     with pytest.raises(TypeError, match="dict of arrays"):
         wg.save([np.zeros(2)], tmp_path / "a.safetensors")
     with pytest.raises(TypeError, match="metadata must map strings to strings"):
         wg.save({"a": np.zeros(2)}, tmp_path / "a.safetensors", metadata={"epoch": 3})
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(FileNotFoundError, match="directory .* does not exist"):
         wg.save({"a": np.zeros(2)}, tmp_path / "nope" / "a.safetensors")
     with pytest.raises(TypeError):
         pickle.dumps(wg.tensor([1.0]))  # tensors refuse pickling outright
@@ -181,12 +181,12 @@ def test_loading_a_truncated_or_foreign_file_fails_cleanly(tmp_path):
         "truncated_header": (blob[:20], "truncated"),
         "tiny": (blob[:3], "fewer than the 8-byte header"),
         "empty": (b"", "fewer than the 8-byte header"),
-        "huge_header": (struct.pack("<Q", 2**60) + b"{}", "implausible"),
-        "not_json": (struct.pack("<Q", 4) + b"\xff\xfe{x", "not valid JSON"),
-        "json_list": (struct.pack("<Q", 2) + b"[]", "not a JSON object"),
+        "huge_header": (struct.pack("<Q", 2**60) + b"{}", "header too large"),
+        "not_json": (struct.pack("<Q", 4) + b"\xff\xfe{x", "header"),
+        "json_list": (struct.pack("<Q", 2) + b"[]", "invalid type: sequence"),
         "bad_offsets": (struct.pack("<Q", 60) + b'{"w": {"dtype": "F64", "shape": [2], "data_offsets": [0, 9]}}'
-                        [:60].ljust(60) + b"\0" * 16, "offsets|valid"),
-        "random": (np.random.default_rng(0).bytes(200), "implausible|truncated|JSON"),
+                        [:60].ljust(60) + b"\0" * 16, "offset|JSON"),
+        "random": (np.random.default_rng(0).bytes(200), "header|truncated|JSON"),
         "zip": (b"PK\x03\x04" + b"\0" * 100, "zip archive"),
     }
     victim = tmp_path / "pwned"
