@@ -130,23 +130,20 @@ def test_a_crash_mid_save_leaves_the_old_checkpoint_intact(tmp_path, monkeypatch
     wg.save({"w": np.arange(4.0)}, path)
     before = path.read_bytes()
 
-    real_fdopen = os.fdopen
+    import safetensors.numpy
+
+    real_save_file = safetensors.numpy.save_file
 
     class Crash(Exception):
         pass
 
-    def crashing_fdopen(fd, mode):
-        fh = real_fdopen(fd, mode)
-        real_write = fh.write
+    def crashing_save_file(arrays, filename, metadata=None):
+        real_save_file(arrays, filename, metadata=metadata)
+        with open(filename, "r+b") as fh:  # half the bytes reach the disk, then the process "dies"
+            fh.truncate(os.path.getsize(filename) // 2)
+        raise Crash("power cut")
 
-        def write(b):
-            real_write(b[: len(b) // 2])  # half the bytes reach the disk, then the process "dies"
-            raise Crash("power cut")
-
-        fh.write = write
-        return fh
-
-    monkeypatch.setattr(os, "fdopen", crashing_fdopen)
+    monkeypatch.setattr(safetensors.numpy, "save_file", crashing_save_file)
     with pytest.raises(Crash):
         wg.save({"w": np.arange(1000.0)}, path)
     monkeypatch.undo()

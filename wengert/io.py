@@ -126,6 +126,8 @@ def _flatten(state: Mapping) -> tuple[dict, dict]:
 
     if not isinstance(state, Mapping):
         raise TypeError(f"save: expected a dict of arrays (e.g. model.state_dict()), got {type(state).__name__}")
+    if "__metadata__" in state:
+        leaf_name(("__metadata__",))  # (raises: the name is reserved whatever the value)
     tree = encode(state, (), 0)
     return arrays, tree
 
