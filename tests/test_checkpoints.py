@@ -235,7 +235,7 @@ def test_crafted_headers_are_checkpoint_errors(tmp_path):
         "tree_names_a_ghost": (json.dumps({"__metadata__": {"wengert.tree": '{"dict":[["w",{"tensor":"w"}]]}'}})
                                .encode(), b"", "tensor 'w' is not in the file"),
     }
-    for name, (header, body, message) in cases.items():
+    for header, body, message in cases.values():
         path.write_bytes(_file(header, body))
         with pytest.raises(CheckpointError, match=message):
             wg.load(path)

@@ -78,7 +78,7 @@ def require_safetensors(who: str) -> Any:
     """The ``safetensors`` module, or a ``ModuleNotFoundError`` that names the install command."""
     try:
         import safetensors
-        import safetensors.numpy  # noqa: F401  (the writer)
+        import safetensors.numpy  # (the writer)
     except ImportError:
         raise ModuleNotFoundError(f"{who} needs the safetensors package (checkpoints are safetensors files): "
                                   f"{INSTALL_HINT}", name="safetensors") from None

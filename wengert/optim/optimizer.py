@@ -133,7 +133,7 @@ class Optimizer:
         new_groups = []
         for j, (saved, own) in enumerate(zip(groups, self.param_groups)):
             if not isinstance(saved, Mapping):
-                raise ValueError(f"{where}: parameter group {j} is a {type(saved).__name__}, not a dict")
+                raise TypeError(f"{where}: parameter group {j} is a {type(saved).__name__}, not a dict")
             want = set(own) - {"params", "initial_lr"}
             have = set(saved) - {"params", "initial_lr"}
             if want != have:
@@ -155,7 +155,7 @@ class Optimizer:
             new_groups.append(hyper)
         params = [(p, new_groups[j]) for j, g in enumerate(self.param_groups) for p in g["params"]]
         if not isinstance(entries, Mapping):
-            raise ValueError(f"{where}: 'state' is a {type(entries).__name__}, not a dict")
+            raise TypeError(f"{where}: 'state' is a {type(entries).__name__}, not a dict")
         new_state: dict[int, dict] = {}
         for i, entry in entries.items():
             if isinstance(i, str) and i.isdigit():
