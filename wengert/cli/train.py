@@ -228,6 +228,8 @@ def check_memory(args: argparse.Namespace, available: int | None = None) -> None
     total = sum(needs.values())
     if total > available:
         culprit = max(needs, key=needs.get)
+        if culprit == "--batch-size" and args.batch_size <= 512:  # evaluation batches of 512: the widths are to blame
+            culprit = "--hidden"
         what = {"--samples": f"{n} samples", "--hidden": f"a network of {params:.3g} parameters",
                 "--batch-size": f"batches of {args.batch_size}"}[culprit]
         raise UsageError(f"argument {culprit}: {what} would need about {total / 2**30:.1f} GiB of memory, more than "
