@@ -86,8 +86,10 @@ def test_resume_accepts_changes_it_is_told_to(adamw_run, capsys):
     status, out, _ = _call(capsys, "train", "--out", adamw_run, "--resume", "--epochs", "4", "--optimizer", "sgd",
                            "--lr", "0.05", "--allow-change", "optimizer,lr")
     assert status == 0 and "the sgd optimizer starts with fresh state" in out and "changed --lr" in out
+    assert "--weight-decay takes the sgd default" in out
     ck = wg.load(Path(adamw_run, "checkpoint.safetensors"))
     assert ck["optim"]["type"] == "SGD" and ck["run"]["settings"]["optimizer"] == "sgd"
+    assert ck["run"]["settings"]["weight_decay"] == 0.0
     # the new base lr follows the schedule from where it is: epoch 3 of the new 2-epoch cycle starts at 0.05
     assert _lrs(adamw_run)[2:] == pytest.approx([0.05, 0.025])
     status, _, err = _call(capsys, "train", "--out", adamw_run, "--resume", "--allow-change", "hidden")
@@ -181,7 +183,7 @@ def test_ctrl_c_stops_with_one_line_and_resumes_exactly(tmp_path):
     while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=120)
+    _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
     assert "interrupted: " in _one_line(stderr) and "--resume" in stderr
     assert not [n for n in os.listdir(out) if n.endswith(".tmp")]  # nothing half-written

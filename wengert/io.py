@@ -37,7 +37,6 @@ another live process is still writing is locked, and left alone).
 """
 from __future__ import annotations
 
-import errno
 import json
 import os
 import re
@@ -211,7 +210,7 @@ def save(state: Mapping[str, Any], path: str | os.PathLike, metadata: Mapping[st
     ...
     ValueError: save: '__metadata__' is reserved by the safetensors format (it holds the metadata); rename that entry, or pass strings with metadata=
     """
-    require_safetensors("wg.save")
+    safetensors = require_safetensors("wg.save")
     from safetensors.numpy import save_file
 
     arrays, tree = _flatten(state)
@@ -233,7 +232,7 @@ def save(state: Mapping[str, Any], path: str | os.PathLike, metadata: Mapping[st
             os.chmod(tmp, _mode_for(target))
             os.fsync(fd)
             os.replace(tmp, target)  # atomic on POSIX and Windows: readers see the old file or the new one
-        except OSError as exc:
+        except (OSError, safetensors.SafetensorError) as exc:
             raise _write_error(target, exc) from None
     except BaseException:
         try:
@@ -254,7 +253,7 @@ def _target(path: str | os.PathLike) -> Path:
     given = Path(path)
     target = Path(os.path.realpath(given)) if given.is_symlink() else given
     if target.is_symlink():  # realpath stops at a loop
-        raise OSError(errno.ELOOP, f"save: {str(given)!r} is a symlink loop; remove it or save elsewhere")
+        raise OSError(f"save: {str(given)!r} is a symlink loop; remove it or save elsewhere")
     directory = target.parent
     if not directory.is_dir():
         what = "does not exist" if not directory.exists() else "is not a directory"
@@ -303,7 +302,7 @@ def _locked_temporary(target: Path) -> tuple[int, str]:
         except FileNotFoundError:
             pass
         os.close(fd)
-    raise _write_error(target, OSError(errno.EAGAIN, "could not create a temporary file"))
+    raise _write_error(target, OSError("could not create a temporary file"))
 
 
 def _remove_stale_temporaries(target: Path) -> None:
@@ -354,12 +353,13 @@ def _umask() -> int:
     return mask
 
 
-def _write_error(target: Path, exc: OSError) -> OSError:
+def _write_error(target: Path, exc: Exception) -> OSError:
     """The same kind of error, naming the target (not the temporary file) and saying the old file is intact."""
-    reason = exc.strerror or str(exc)
+    reason = getattr(exc, "strerror", None) or str(exc)
     kept = " (the previous file is unchanged)" if target.exists() else ""
-    err = type(exc) if type(exc) is not OSError else OSError
-    return err(exc.errno, f"save: cannot write {str(target)!r}: {reason}{kept}")
+    err = (type(exc) if isinstance(exc, OSError) else OSError)(f"save: cannot write {str(target)!r}: {reason}{kept}")
+    err.errno = getattr(exc, "errno", None)
+    return err
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -10,8 +10,9 @@ On ``--resume``:
   unless it is listed in ``--allow-change`` (for the training settings in
   :data:`CHANGEABLE`; the network's shape and the data can never change):
   a new ``--lr`` becomes the base of the schedule from the next epoch, a new
-  ``--optimizer`` starts with fresh state, a new ``--batch-size`` changes the
-  batches from the next epoch on;
+  ``--optimizer`` starts with fresh state (and its own default ``--lr`` and
+  ``--weight-decay`` unless they are given), a new ``--batch-size`` changes
+  the batches from the next epoch on;
 * ``--epochs`` is the run's new total.  Below the completed count it is an
   error; equal to it there is nothing to do.  Without a schedule a larger
   value simply trains longer.  A scheduled run that is *extended* past the
@@ -110,6 +111,11 @@ def reconcile(args: argparse.Namespace, run: dict, completed: int) -> list[str]:
         names = ",".join(option(k)[2:] for k, _ in unasked)
         raise ResumeError("cannot resume: the run's settings differ: " + "; ".join(s for _, s in unasked)
                           + f"; drop them to continue as recorded, or accept with --allow-change {names}")
+    if args.optimizer != recorded.get("optimizer"):  # a new optimiser brings its own defaults, unless given
+        for key in ("lr", "weight_decay"):
+            if key not in given:
+                setattr(args, key, None)
+                notes.append(f"{option(key)} takes the {args.optimizer} default")
     planned = int(recorded.get("epochs", completed))
     if "epochs" not in given:
         args.epochs = max(planned, completed)

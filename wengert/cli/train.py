@@ -433,8 +433,7 @@ def train(args: argparse.Namespace, echo: Any = print) -> Result:
         saved = _load_run(ckpt)
         start_epoch = saved["run"]["epoch"]
         notes = reconcile(args, saved["run"], start_epoch)
-    else:
-        resolve_defaults(args)
+    resolve_defaults(args)
     check_settings(args)
     history: list = list(saved["run"]["history"]) if saved else []
     if start_epoch >= args.epochs:
@@ -689,26 +688,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"wengert train: error: {exc}", file=sys.stderr)
         return 1
     check_arguments(args, parser)
+    # what stops a run -> (the start of its one line, exit status); OSError: e.g. a full disk (the old checkpoint stays)
+    stops = ((UsageError, f"{parser.prog}: error: ", 2), (NonFiniteLoss, "wengert train: ", 1),
+             (ResumeError, "wengert train: error: ", 1), (Interrupted, "wengert train: ", 130),
+             (MemoryError, "wengert train: error: out of memory; use a smaller --hidden, --batch-size or --samples", 1),
+             (OSError, "wengert train: error: ", 1))
     try:
         result = train(args)
-    except UsageError as exc:
-        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
-        return 2
-    except NonFiniteLoss as exc:
-        print(f"wengert train: {exc}", file=sys.stderr)
-        return 1
-    except ResumeError as exc:
-        print(f"wengert train: error: {exc}", file=sys.stderr)
-        return 1
-    except Interrupted as exc:
-        print(f"wengert train: {exc}", file=sys.stderr)
-        return 130
-    except MemoryError:
-        print("wengert train: error: out of memory; use a smaller --hidden, --batch-size or --samples", file=sys.stderr)
-        return 1
-    except OSError as exc:  # e.g. the disk filled up while writing the checkpoint (the previous one is intact)
-        print(f"wengert train: error: {exc}", file=sys.stderr)
-        return 1
+    except tuple(kind for kind, _, _ in stops) as exc:
+        head, status = next((h, s) for kind, h, s in stops if isinstance(exc, kind))
+        print(head if isinstance(exc, MemoryError) else f"{head}{exc}", file=sys.stderr)
+        return status
     if not result.files:
         print(f"nothing to do: the run in {args.out} has already completed {result.start_epoch} epochs "
               f"(--epochs {args.epochs}); give a larger --epochs to extend it")
