@@ -58,7 +58,7 @@ def test_train_writes_checkpoint_metrics_and_plot(tmp_path, capsys):
     assert settings["scheduler"] == "cosine" and settings["weight_decay"] == 0.0 and settings["epochs"] == 3
 
 
-@pytest.mark.parametrize("extra", [[], ["--dropout", "0.3"]])
+@pytest.mark.parametrize("extra", [[], ["--dropout", "0.3"], ["--scheduler", "step"]])
 def test_resume_continues_exactly(tmp_path, extra, monkeypatch, capsys):
     """A scheduled run stopped by Ctrl-C in its third epoch and resumed ends bit for bit as an uninterrupted one."""
     args = [*FAST, "--optimizer", "adam", "--lr", "0.01", "--no-plot", "--epochs", "4", *extra]

@@ -344,8 +344,15 @@ def build_optimizer(args: argparse.Namespace, model: Any) -> Any:
     return optim.RMSprop(params, lr=lr, momentum=args.momentum, weight_decay=wd)
 
 
-def build_scheduler(args: argparse.Namespace, opt: Any, cycle: tuple[int, int], epoch: int) -> Any:
-    """The --scheduler over one cycle ``(first epoch, length)``, positioned at ``epoch``; None for no schedule."""
+def build_scheduler(args: argparse.Namespace, opt: Any, cycle: tuple[int, int], epoch: int,
+                    state: dict | None = None) -> Any:
+    """The --scheduler over one cycle ``(first epoch, length)``, positioned at ``epoch``; None for no schedule.
+
+    With ``state`` (the scheduler's own state from a checkpoint of the same
+    cycle) it continues exactly where it was, learning rates included;
+    without, the learning rates come from the schedule's closed form at
+    ``epoch`` and the groups' ``initial_lr``.
+    """
     from wengert import optim
 
     start, length = cycle
@@ -355,7 +362,12 @@ def build_scheduler(args: argparse.Namespace, opt: Any, cycle: tuple[int, int], 
         sched = optim.CosineAnnealingLR(opt, T_max=length)
     else:
         return None
-    sched.load_state_dict({"last_epoch": epoch - start})
+    if state is None:
+        sched.load_state_dict({"last_epoch": epoch - start})  # (an epoch count alone: the closed form)
+    else:
+        sched.load_state_dict(state)
+        for g, lr in zip(opt.param_groups, state["_last_lr"]):
+            g["lr"] = lr
     return sched
 
 
@@ -450,7 +462,7 @@ def train(args: argparse.Namespace, echo: Any = print) -> Result:
         if args.scheduler != "none" and start_epoch and cycle[0] == start_epoch != saved["run"]["schedule_cycle"][0]:
             notes.append(f"extending the run to {args.epochs} epochs: a new cycle of the {args.scheduler} schedule "
                          f"over epochs {start_epoch + 1}..{args.epochs}, from lr {args.lr:g} (a warm restart)")
-    sched = build_scheduler(args, opt, cycle, start_epoch)
+    sched = build_scheduler(args, opt, cycle, start_epoch, _scheduler_state(saved, args, cycle))
     for note in notes:
         echo(f"note: {note}")
     if saved:
@@ -509,7 +521,7 @@ def train(args: argparse.Namespace, echo: Any = print) -> Result:
                      f"   ({row['seconds']:.2f} s)")
             with _sigint_deferred():  # the checkpoint and the metrics of an epoch are written together
                 history.append(row)
-                _checkpoint(ckpt, args, model, opt, loader, history, cycle)
+                _checkpoint(ckpt, args, model, opt, sched, loader, history, cycle)
                 _write_csv(out / "metrics.csv", history)
             written = [ckpt, out / "metrics.csv"]
     except KeyboardInterrupt:
@@ -553,14 +565,26 @@ def _progress_factory(args: argparse.Namespace) -> Any:
     return lambda it, desc: tqdm(it, desc=desc, leave=False, unit="batch", file=sys.stderr, disable=None)
 
 
-def _checkpoint(path: Path, args: argparse.Namespace, model: Any, opt: Any, loader: Any, history: list,
+def _checkpoint(path: Path, args: argparse.Namespace, model: Any, opt: Any, sched: Any, loader: Any, history: list,
                 cycle: tuple[int, int]) -> None:
     """The whole run in one file: model, optimiser, every setting, the schedule, the shuffling, the history."""
     import wengert as wg
 
     run = {"epoch": len(history), "settings": settings_of(args), "schedule_cycle": list(cycle),
+           "scheduler": sched.state_dict() if sched is not None else None,
            "loader": loader.state_dict(), "dropout_rngs": _dropout_rngs(model), "history": history}
     wg.save({"format": FORMAT, "model": model.state_dict(), "optim": opt.state_dict(), "run": run}, path)
+
+
+def _scheduler_state(saved: dict | None, args: argparse.Namespace, cycle: tuple[int, int]) -> dict | None:
+    """The checkpoint's scheduler state, if the run goes on with the same schedule, base lr and optimiser."""
+    if saved is None:
+        return None
+    run, recorded = saved["run"], saved["run"]["settings"]
+    state = run.get("scheduler")
+    same = (list(cycle) == run["schedule_cycle"] and all(getattr(args, k) == recorded.get(k)
+                                                          for k in ("scheduler", "lr", "optimizer")))
+    return state if same and isinstance(state, dict) and isinstance(state.get("_last_lr"), list) else None
 
 
 def _dropout_rngs(model: Any) -> dict:
@@ -624,7 +648,9 @@ def _restore(saved: dict, args: argparse.Namespace, model: Any, opt: Any, loader
         except (ValueError, TypeError) as exc:
             raise ResumeError(f"cannot resume from {path}: {exc}") from None
     for g in opt.param_groups:  # the settings (recorded, or changed with --allow-change) win over the state's
-        g["lr"] = g["initial_lr"] = args.lr
+        g["initial_lr"] = args.lr  # the schedule's base; the scheduler sets "lr" (or it is the base, unscheduled)
+        if args.scheduler == "none":
+            g["lr"] = args.lr
         g["weight_decay"] = args.weight_decay
         if "momentum" in g:
             g["momentum"] = args.momentum
