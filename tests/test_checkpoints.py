@@ -372,7 +372,7 @@ def test_optimizer_state_of_another_type_is_a_clear_error():
     with pytest.raises(ValueError, match="saved by Adam, not AdamW"):
         optim.AdamW([w]).load_state_dict(state)
     untyped = {k: v for k, v in state.items() if k != "type"}  # a state without its type: the names decide
-    with pytest.raises(ValueError, match=r"parameter group 0 has hyperparameters \['amsgrad', 'betas'"):
+    with pytest.raises(ValueError, match=r"parameter group 0 lacks SGD's hyperparameters \['dampening', 'momentum'"):
         optim.SGD([w], lr=0.1).load_state_dict(untyped)
     sgd = optim.SGD([w], lr=0.1, momentum=0.9)
     partial = {**state, "type": "SGD", "param_groups": sgd.state_dict()["param_groups"]}
@@ -384,3 +384,14 @@ def test_optimizer_state_of_another_type_is_a_clear_error():
     with pytest.raises(ValueError, match="state 0.exp_avg: values up to 1e\\+300 do not fit float32"):
         adam.load_state_dict(broken)
     np.testing.assert_array_equal(adam.state[0]["exp_avg"], before["exp_avg"])  # nothing changed
+
+
+def test_optimizer_state_with_keys_a_scheduler_added_loads_before_the_scheduler_exists():
+    w = nn.Parameter(np.ones(2))
+    opt = optim.Adam([w], lr=0.1)
+    optim.OneCycleLR(opt, max_lr=0.5, total_steps=10)  # adds initial_lr, max_lr, min_lr to the group
+    (w * w).sum().backward()
+    opt.step()
+    fresh = optim.Adam([nn.Parameter(np.ones(2))], lr=0.1)
+    fresh.load_state_dict(opt.state_dict())  # as PyTorch: the group comes back whole
+    assert fresh.param_groups[0]["max_lr"] == 0.5 and fresh.param_groups[0]["lr"] == opt.param_groups[0]["lr"]

@@ -134,11 +134,10 @@ class Optimizer:
         for j, (saved, own) in enumerate(zip(groups, self.param_groups)):
             if not isinstance(saved, Mapping):
                 raise TypeError(f"{where}: parameter group {j} is a {type(saved).__name__}, not a dict")
-            want = set(own) - {"params", "initial_lr"}
-            have = set(saved) - {"params", "initial_lr"}
-            if want != have:
-                raise ValueError(f"{where}: parameter group {j} has hyperparameters {sorted(have)}, {name} has "
-                                 f"{sorted(want)}")
+            lacking = sorted(set(self.defaults) - set(saved))  # (schedulers may add keys such as initial_lr)
+            if lacking:
+                raise ValueError(f"{where}: parameter group {j} lacks {name}'s hyperparameters {lacking} (it has "
+                                 f"{sorted(set(saved) - {'params'})})")
             if len(saved.get("params", ())) != len(own["params"]):
                 raise ValueError(f"{where}: parameter group {j} held {len(saved.get('params', ()))} parameters, "
                                  f"this optimiser's holds {len(own['params'])}")
@@ -150,8 +149,10 @@ class Optimizer:
                     hyper[k] = bool(v)
                 elif isinstance(own.get(k), tuple) or isinstance(v, (list, tuple)):
                     hyper[k] = tuple(float(x) for x in v)
-                else:
+                elif isinstance(v, (int, float, np.number, np.ndarray)):
                     hyper[k] = float(v)
+                else:
+                    hyper[k] = v
             new_groups.append(hyper)
         params = [(p, new_groups[j]) for j, g in enumerate(self.param_groups) for p in g["params"]]
         if not isinstance(entries, Mapping):
