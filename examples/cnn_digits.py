@@ -47,5 +47,5 @@ def main(epochs: int = 8, seed: int = 0) -> float:
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--epochs", type=int, default=8, help="training epochs (default: 8)")
     main(ap.parse_args().epochs)

@@ -12,6 +12,7 @@ the autodiff gradient against the seed's closed form dJ/dw = X^T (a - y) / m, dJ
 """
 from __future__ import annotations
 
+import argparse
 import math
 
 import numpy as np
@@ -55,5 +56,9 @@ def train(epochs: int = 100, lr: float = 0.5) -> float:
 
 
 if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--epochs", type=int, default=100, help="gradient-descent steps of part 2 (default: 100)")
+    ap.add_argument("--lr", type=float, default=0.5, help="learning rate of part 2 (default: 0.5)")
+    a = ap.parse_args()
     seed_004()
-    train()
+    train(a.epochs, a.lr)

@@ -1,9 +1,9 @@
 """An MLP classifier on two moons, with its decision boundary plotted.
 
-    python examples/moons.py [--out runs/examples]
+    python examples/moons.py [--out moons_boundary.png] [--epochs 200]
 
-Writes moons_boundary.png: the predicted probability of class 1 over the plane, the 0.5
-contour, and the training points.
+Writes the PNG file named by --out: the predicted probability of class 1 over the plane, the
+0.5 contour, and the training points.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from wengert import data, nn, optim
 from wengert.nn import functional as F
 
 
-def main(out: str = os.path.join("runs", "examples"), epochs: int = 200) -> tuple:
+def main(out: str = "moons_boundary.png", epochs: int = 200) -> tuple:
     X, y = data.make_moons(400, noise=0.15, seed=0)
     net = nn.Sequential(nn.Linear(2, 32, rng=0), nn.Tanh(), nn.Linear(32, 32, rng=1), nn.Tanh(),
                         nn.Linear(32, 2, rng=2))
@@ -44,13 +44,13 @@ def main(out: str = os.path.join("runs", "examples"), epochs: int = 200) -> tupl
     except ImportError:
         print("matplotlib is not installed: no plot")
         return acc, path
-    os.makedirs(out, exist_ok=True)
+    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.contourf(xx, yy, prob, levels=20, cmap="RdBu_r", alpha=0.6)
     ax.contour(xx, yy, prob, levels=[0.5], colors="k")
     ax.scatter(X[:, 0], X[:, 1], c=y, cmap="RdBu_r", edgecolors="w", linewidths=0.4, s=18)
     ax.set_title(f"two moons: MLP 2-32-32-2, accuracy {100 * acc:.1f}%")
-    path = os.path.join(out, "moons_boundary.png")
+    path = out
     fig.savefig(path, dpi=100)
     plt.close(fig)
     print(f"wrote {path}")
@@ -59,7 +59,7 @@ def main(out: str = os.path.join("runs", "examples"), epochs: int = 200) -> tupl
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default=os.path.join("runs", "examples"))
-    ap.add_argument("--epochs", type=int, default=200)
+    ap.add_argument("--out", default="moons_boundary.png", help="PNG file to write (default: moons_boundary.png)")
+    ap.add_argument("--epochs", type=int, default=200, help="training epochs (default: 200)")
     a = ap.parse_args()
     main(a.out, a.epochs)

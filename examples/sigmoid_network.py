@@ -10,6 +10,8 @@ shows the vanishing gradients of a deep sigmoid stack (seed 003: sigmoid' <= 1/4
 """
 from __future__ import annotations
 
+import argparse
+
 import numpy as np
 
 from wengert import nn
@@ -48,5 +50,9 @@ def vanishing(depth: int = 10, width: int = 16) -> list:
 
 
 if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--depth", type=int, default=10, help="layers of the deep sigmoid stack (default: 10)")
+    ap.add_argument("--width", type=int, default=16, help="units per layer of the deep stack (default: 16)")
+    a = ap.parse_args()
     seed_003()
-    vanishing()
+    vanishing(a.depth, a.width)

@@ -10,6 +10,8 @@ y = sin(x) on [-3, 3] with nn.Linear layers and SGD.
 """
 from __future__ import annotations
 
+import argparse
+
 import numpy as np
 
 import wengert as wg
@@ -57,5 +59,9 @@ def fit_sine(steps: int = 2000, hidden: int = 32) -> float:
 
 
 if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=2000, help="SGD steps of the sine fit (default: 2000)")
+    ap.add_argument("--hidden", type=int, default=32, help="hidden units of the sine fit (default: 32)")
+    a = ap.parse_args()
     check_lemmas()
-    fit_sine()
+    fit_sine(a.steps, a.hidden)

@@ -8,11 +8,33 @@ import pytest
 
 import wengert as wg
 from wengert.cli import main
+from wengert.cli import train as train_cli
 
 
 def _rows(path):
     with open(path, newline="") as fh:
         return list(csv.DictReader(fh))
+
+
+def _same_tensors(a_dir, b_dir):
+    """The model and optimiser state of two runs are bit for bit the same."""
+    a, b = (wg.load(d / "checkpoint.safetensors") for d in (a_dir, b_dir))
+    for part in ("model", "optim"):
+        flat_a, flat_b = _arrays(a[part]), _arrays(b[part])
+        assert set(flat_a) == set(flat_b)
+        for k in flat_a:
+            np.testing.assert_array_equal(flat_a[k], flat_b[k], err_msg=f"{part}.{k}")
+
+
+def _arrays(tree, prefix=""):
+    items = tree.items() if isinstance(tree, dict) else enumerate(tree) if isinstance(tree, (list, tuple)) else ()
+    out = {}
+    for k, v in items:
+        if isinstance(v, np.ndarray):
+            out[f"{prefix}{k}"] = v
+        else:
+            out.update(_arrays(v, f"{prefix}{k}."))
+    return out
 
 
 FAST = ["--data", "moons", "--samples", "200", "--hidden", "8", "--batch-size", "32", "--quiet"]
@@ -28,24 +50,74 @@ def test_train_writes_checkpoint_metrics_and_plot(tmp_path, capsys):
     assert [r["epoch"] for r in rows] == ["1", "2", "3"]
     assert set(rows[0]) == {"epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds"}
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    state, meta = wg.load(out / "checkpoint.safetensors", with_metadata=True)
-    assert "model.1.weight" in state and any(k.startswith("optim.state.") for k in state)
-    assert meta["format"] == "wengert-train-1"
+    ck = wg.load(out / "checkpoint.safetensors")  # the whole run in one file
+    assert ck["format"] == "wengert-train-2" and "1.weight" in ck["model"] and ck["optim"]["state"]
+    assert ck["run"]["epoch"] == 3 and len(ck["run"]["history"]) == 3
+    settings = ck["run"]["settings"]
+    assert settings["lr"] == 0.05 and settings["optimizer"] == "adam" and settings["batch_size"] == 32
+    assert settings["scheduler"] == "cosine" and settings["weight_decay"] == 0.0 and settings["epochs"] == 3
 
 
-@pytest.mark.parametrize("extra", [[], ["--dropout", "0.3"]])
-def test_resume_continues_exactly(tmp_path, extra):
-    args = [*FAST, "--optimizer", "adam", "--lr", "0.01", "--no-plot", *extra]
-    assert main(["train", *args, "--epochs", "4", "--out", str(tmp_path / "straight")]) == 0
-    assert main(["train", *args, "--epochs", "2", "--out", str(tmp_path / "split")]) == 0
-    assert main(["train", *args, "--epochs", "4", "--out", str(tmp_path / "split"), "--resume"]) == 0
-    a = wg.load(tmp_path / "straight" / "checkpoint.safetensors")
-    b = wg.load(tmp_path / "split" / "checkpoint.safetensors")
-    assert set(a) == set(b)
-    for k in a:
-        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
-    rows = _rows(tmp_path / "split" / "metrics.csv")
-    assert len(rows) == 4
+@pytest.mark.parametrize("extra", [[], ["--dropout", "0.3"], ["--scheduler", "step"]])
+def test_resume_continues_exactly(tmp_path, extra, monkeypatch, capsys):
+    """A scheduled run stopped by Ctrl-C in its third epoch and resumed ends bit for bit as an uninterrupted one."""
+    args = [*FAST, "--optimizer", "adam", "--lr", "0.01", "--no-plot", "--epochs", "4", *extra]
+    assert main(["train", *args, "--out", str(tmp_path / "straight")]) == 0
+    real_evaluate, calls = train_cli.evaluate, []
+
+    def interrupted_evaluate(*a, **kw):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_evaluate(*a, **kw)
+
+    monkeypatch.setattr(train_cli, "evaluate", interrupted_evaluate)
+    assert main(["train", *args, "--out", str(tmp_path / "split")]) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "interrupted: " in err and "holds epoch 2" in err and "--resume" in err
+    monkeypatch.undo()
+    assert main(["train", "--out", str(tmp_path / "split"), "--resume", "--quiet"]) == 0  # settings from the file
+    _same_tensors(tmp_path / "straight", tmp_path / "split")
+    assert _rows(tmp_path / "split" / "metrics.csv") == [
+        {**r, "seconds": s["seconds"]} for r, s in zip(_rows(tmp_path / "straight" / "metrics.csv"),
+                                                       _rows(tmp_path / "split" / "metrics.csv"))]
+
+
+def test_extending_runs(tmp_path, capsys):
+    """Without a schedule a larger --epochs trains on as one run; with one, the extension is a new cycle."""
+    plain = [*FAST, "--lr", "0.01", "--no-plot", "--scheduler", "none"]
+    assert main(["train", *plain, "--epochs", "3", "--out", str(tmp_path / "straight")]) == 0
+    assert main(["train", *plain, "--epochs", "2", "--out", str(tmp_path / "ext")]) == 0
+    assert main(["train", "--out", str(tmp_path / "ext"), "--resume", "--epochs", "3", "--quiet"]) == 0
+    _same_tensors(tmp_path / "straight", tmp_path / "ext")
+    cos = [*FAST, "--lr", "0.01", "--no-plot", "--scheduler", "cosine"]
+    assert main(["train", *cos, "--epochs", "2", "--out", str(tmp_path / "cos")]) == 0
+    capsys.readouterr()
+    assert main(["train", "--out", str(tmp_path / "cos"), "--resume", "--epochs", "6", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "a new cycle of the cosine schedule over epochs 3..6, from lr 0.01 (a warm restart)" in out
+    lrs = [float(r["lr"]) for r in _rows(tmp_path / "cos" / "metrics.csv")]
+    assert lrs == pytest.approx([0.01, 0.005, 0.01, 0.01 * (1 + np.cos(np.pi / 4)) / 2, 0.005,
+                                 0.01 * (1 + np.cos(3 * np.pi / 4)) / 2], rel=1e-5)
+    # interrupted at epoch 4 of the new cycle and resumed: the cycle goes on where it was
+    ck = wg.load(tmp_path / "cos" / "checkpoint.safetensors")
+    assert ck["run"]["schedule_cycle"] == [2, 4]
+
+
+def test_resume_with_nothing_left_to_do(tmp_path, capsys):
+    out = str(tmp_path / "r")
+    assert main(["train", *FAST, "--epochs", "2", "--no-plot", "--out", out]) == 0
+    capsys.readouterr()
+    before = (tmp_path / "r" / "checkpoint.safetensors").read_bytes()
+    assert main(["train", "--out", out, "--resume", "--epochs", "2"]) == 0
+    text = capsys.readouterr().out
+    assert "nothing to do: the run in" in text and "completed 2 epochs" in text and "wrote" not in text
+    assert main(["train", "--out", out, "--resume"]) == 0
+    assert "nothing to do" in capsys.readouterr().out
+    assert main(["train", "--out", out, "--resume", "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "argument --epochs: the run in" in err and "already completed 2 epochs" in err
+    assert (tmp_path / "r" / "checkpoint.safetensors").read_bytes() == before
 
 
 def test_resume_with_other_settings_is_refused(tmp_path, capsys):

@@ -111,15 +111,15 @@ def test_checkpoint_round_trip(tmp_path):
 
 
 def test_save_rejects_what_it_cannot_store(tmp_path):
-    with pytest.raises(TypeError, match="only arrays, tensors and numbers"):
+    with pytest.raises(TypeError, match="only arrays, tensors, numbers, strings"):
         wg.save({"obj": object()}, tmp_path / "a.safetensors")
     with pytest.raises(TypeError, match="keys must be strings"):
-        wg.save({1: np.zeros(2)}, tmp_path / "a.safetensors")
+        wg.save({(1, 2): np.zeros(2)}, tmp_path / "a.safetensors")
     with pytest.raises(TypeError, match="dict of arrays"):
         wg.save([np.zeros(2)], tmp_path / "a.safetensors")
     with pytest.raises(TypeError, match="metadata must map strings to strings"):
         wg.save({"a": np.zeros(2)}, tmp_path / "a.safetensors", metadata={"epoch": 3})
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(FileNotFoundError, match="directory .* does not exist"):
         wg.save({"a": np.zeros(2)}, tmp_path / "nope" / "a.safetensors")
     with pytest.raises(TypeError):
         pickle.dumps(wg.tensor([1.0]))  # tensors refuse pickling outright
@@ -130,23 +130,20 @@ def test_a_crash_mid_save_leaves_the_old_checkpoint_intact(tmp_path, monkeypatch
     wg.save({"w": np.arange(4.0)}, path)
     before = path.read_bytes()
 
-    real_fdopen = os.fdopen
+    import safetensors.numpy
+
+    real_save_file = safetensors.numpy.save_file
 
     class Crash(Exception):
         pass
 
-    def crashing_fdopen(fd, mode):
-        fh = real_fdopen(fd, mode)
-        real_write = fh.write
+    def crashing_save_file(arrays, filename, metadata=None):
+        real_save_file(arrays, filename, metadata=metadata)
+        with open(filename, "r+b") as fh:  # half the bytes reach the disk, then the process "dies"
+            fh.truncate(os.path.getsize(filename) // 2)
+        raise Crash("power cut")
 
-        def write(b):
-            real_write(b[: len(b) // 2])  # half the bytes reach the disk, then the process "dies"
-            raise Crash("power cut")
-
-        fh.write = write
-        return fh
-
-    monkeypatch.setattr(os, "fdopen", crashing_fdopen)
+    monkeypatch.setattr(safetensors.numpy, "save_file", crashing_save_file)
     with pytest.raises(Crash):
         wg.save({"w": np.arange(1000.0)}, path)
     monkeypatch.undo()
@@ -181,12 +178,12 @@ def test_loading_a_truncated_or_foreign_file_fails_cleanly(tmp_path):
         "truncated_header": (blob[:20], "truncated"),
         "tiny": (blob[:3], "fewer than the 8-byte header"),
         "empty": (b"", "fewer than the 8-byte header"),
-        "huge_header": (struct.pack("<Q", 2**60) + b"{}", "implausible"),
-        "not_json": (struct.pack("<Q", 4) + b"\xff\xfe{x", "not valid JSON"),
-        "json_list": (struct.pack("<Q", 2) + b"[]", "not a JSON object"),
+        "huge_header": (struct.pack("<Q", 2**60) + b"{}", "header too large"),
+        "not_json": (struct.pack("<Q", 4) + b"\xff\xfe{x", "header"),
+        "json_list": (struct.pack("<Q", 2) + b"[]", "invalid type: sequence"),
         "bad_offsets": (struct.pack("<Q", 60) + b'{"w": {"dtype": "F64", "shape": [2], "data_offsets": [0, 9]}}'
-                        [:60].ljust(60) + b"\0" * 16, "offsets|valid"),
-        "random": (np.random.default_rng(0).bytes(200), "implausible|truncated|JSON"),
+                        [:60].ljust(60) + b"\0" * 16, "offset|JSON"),
+        "random": (np.random.default_rng(0).bytes(200), "header|truncated|JSON"),
         "zip": (b"PK\x03\x04" + b"\0" * 100, "zip archive"),
     }
     victim = tmp_path / "pwned"

@@ -43,5 +43,19 @@ def test_cnn_digits():
 
 def test_moons(tmp_path):
     pytest.importorskip("matplotlib")
-    acc, path = _load("moons").main(out=str(tmp_path), epochs=30)
-    assert acc > 0.9 and Path(path).read_bytes()[:4] == b"\x89PNG"
+    target = tmp_path / "sub" / "boundary.png"
+    acc, path = _load("moons").main(out=str(target), epochs=30)
+    assert acc > 0.9 and path == str(target) and target.read_bytes()[:4] == b"\x89PNG"  # --out names the file
+
+
+@pytest.mark.parametrize("script", sorted(p.stem for p in EXAMPLES.glob("*.py")))
+def test_examples_accept_help(script, monkeypatch, capsys):
+    import runpy
+    import sys
+
+    monkeypatch.setattr(sys, "argv", [f"{script}.py", "--help"])
+    with pytest.raises(SystemExit) as exc:
+        runpy.run_path(str(EXAMPLES / f"{script}.py"), run_name="__main__")
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    assert text.startswith("usage:") and "--help" in text

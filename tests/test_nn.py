@@ -8,6 +8,7 @@ import pytest
 import wengert as wg
 from wengert import nn, optim
 from wengert.nn import functional as F
+from wengert.nn.module import StateDictError
 
 F64 = np.float64
 
@@ -295,13 +296,13 @@ def test_state_dict_round_trip_and_strict_errors():
     sd = b.state_dict()
     del sd["head.bias"]
     sd["extra.weight"] = np.zeros(3)
-    with pytest.raises(KeyError, match=r"missing keys: head.bias \| unexpected keys: extra.weight"):
+    with pytest.raises(StateDictError, match=r"missing keys: head.bias \| unexpected keys: extra.weight"):
         a.load_state_dict(sd)
     missing, unexpected = a.load_state_dict(sd, strict=False)
     assert missing == ["head.bias"] and unexpected == ["extra.weight"]
     sd = b.state_dict()
     sd["head.weight"] = np.zeros((2, 3))
-    with pytest.raises(KeyError, match=r"shape mismatch for head.weight: checkpoint \(2, 3\), model \(1, 3\)"):
+    with pytest.raises(StateDictError, match=r"head.weight: shape mismatch: checkpoint \(2, 3\), model \(1, 3\)"):
         a.load_state_dict(sd, strict=False)
 
 

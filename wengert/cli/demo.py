@@ -39,14 +39,18 @@ def _preamble() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .train import add_arguments, train
+    from .train import Interrupted, add_arguments, train
 
     _preamble()
     parser = argparse.ArgumentParser(prog="wengert demo")
     add_arguments(parser)
-    targs = parser.parse_args(DEMO_ARGS + ["--out", args.out] + (["--quiet"] if args.quiet else []))
+    targs = parser.parse_args(DEMO_ARGS + ["--out", args.out, "--overwrite"] + (["--quiet"] if args.quiet else []))
     t0 = time.perf_counter()
-    result = train(targs)
+    try:
+        result = train(targs)
+    except Interrupted as exc:
+        print(f"wengert demo: {exc}", file=sys.stderr)
+        return 130
     wall = time.perf_counter() - t0
     final = result.final
     acc = final["test_acc"]
@@ -59,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     best = max(result.history, key=lambda r: r["test_acc"])
     print(f"  metrics.csv: one row per epoch (best test accuracy {100 * best['test_acc']:.2f}% at epoch "
           f"{best['epoch']}); curves.png: loss and accuracy curves")
-    print(f"resume or extend it with:  wengert train {' '.join(DEMO_ARGS)} --out {args.out} --resume --epochs 60")
+    print(f"extend it with:  wengert train --out {args.out} --resume --epochs 60")
     if acc < TARGET_ACCURACY:
         print(f"demo FAILED: test accuracy {100 * acc:.2f}% is below {100 * TARGET_ACCURACY:.0f}%", file=sys.stderr)
         return 1

@@ -51,17 +51,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Print the evaluation trace of a formula: every elementary step with its value, local "
                     "partial derivatives, and reverse-mode adjoints (or forward-mode tangents).",
     )
-    p.add_argument("formula", help="e.g. '(x + y) * z', '-W * X', or steps: 'q = x + y; f = q * z' (give it right "
-                                    "after 'trace' when it starts with '-')")
-    p.add_argument("--at", nargs="+", type=_assignment, default=[], metavar="NAME=VALUE",
-                   help="the value of each variable, e.g. --at x=-2 y=5 z=-4")
+    p.add_argument("formula", nargs="?", help="e.g. '(x + y) * z', '-W * X', or steps: 'q = x + y; f = q * z'")
+    p.add_argument("--at", nargs="+", action="extend", default=[], metavar="NAME=VALUE",
+                   help="the value of each variable, e.g. --at x=-2 y=5 z=-4 (default: none)")
     p.add_argument("--mode", choices=("reverse", "forward"), default="reverse",
                    help="reverse: adjoints d(out)/dv (default); forward: tangents dv/d(wrt)")
     p.add_argument("--wrt", metavar="NAME", help="forward mode: the input to differentiate by (default: the first)")
-    p.add_argument("--format", choices=FORMATS, default="text", help="table format (default text)")
-    p.add_argument("--precision", type=_precision, default=6, help="significant digits shown (default 6)")
-    p.add_argument("--svg", metavar="PATH", help="also draw the graph to PATH (needs Graphviz 'dot'; .png works too)")
-    p.add_argument("--dot", metavar="PATH", help="also write the graph as Graphviz DOT text to PATH")
+    p.add_argument("--format", choices=FORMATS, default="text", help="table format")
+    p.add_argument("--precision", type=_precision, default=6, help="significant digits shown")
+    p.add_argument("--svg", metavar="PATH", help="also draw the graph to PATH (needs Graphviz 'dot'; .png works too; "
+                                                 "default: no drawing)")
+    p.add_argument("--dot", metavar="PATH", help="also write the graph as Graphviz DOT text to PATH (default: none)")
     p.set_defaults(func=run)
 
 
@@ -77,12 +77,26 @@ def run(args: argparse.Namespace) -> int:
     from ..teach.formula import CONSTANTS, FormulaError, parse
     from ..teach.trace import trace
 
+    text, assignments = args.formula, []
+    for i, item in enumerate(args.at):
+        if "=" in item:
+            try:
+                assignments.append(_assignment(item))
+            except argparse.ArgumentTypeError as exc:
+                return _fail(f"argument --at: {exc}")
+        elif text is None and i == len(args.at) - 1:  # `--at x=1 y=2 "x*y"`: --at took the formula along
+            text = item
+        else:
+            return _fail(f"argument --at: expected NAME=NUMBER, got {item!r}")
+    if text is None:
+        return _fail("no formula given; e.g. wengert trace '(x + y) * z' --at x=-2 y=5 z=-4")
     try:
-        formula = parse(args.formula)
+        formula = parse(text)
     except FormulaError as exc:
         return _fail(str(exc))
+    args.formula = text
     values: dict[str, float] = {}
-    for name, v in args.at:
+    for name, v in assignments:
         if name in values:
             return _fail(f"--at gives {name} twice")
         values[name] = v

@@ -280,57 +280,60 @@ class Module:
         return out
 
     def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> tuple[list, list]:
-        """Copy arrays (or tensors) into the parameters and buffers, casting to their dtypes.
+        """Copy arrays (or tensors) into the parameters and buffers, casting to their dtypes; all or nothing.
 
-        With ``strict=True`` (the default) missing or unexpected keys are an
-        error that lists them; a shape mismatch is always an error.  Returns
+        Every entry is checked before anything is written: with ``strict=True``
+        (the default) missing or unexpected keys are an error that lists them;
+        a shape mismatch, a value that is not numeric (strings, objects), a
+        complex value (its imaginary part would be lost) or a value that does
+        not fit the parameter's dtype (1e300 in float32) is always an error.
+        On any error the module is left exactly as it was.  Returns
         ``(missing_keys, unexpected_keys)``.
+
+        >>> import numpy as np
+        >>> from wengert import nn
+        >>> net = nn.Linear(2, 1, rng=0)
+        >>> net.load_state_dict({"weight": np.array([[1e300, 0.0]]), "bias": np.zeros(1)})
+        Traceback (most recent call last):
+        ...
+        wengert.nn.module.StateDictError: load_state_dict into Linear: weight: values up to 1e+300 do not fit float32 (they would become inf)
         """
-        own_params = dict(self.named_parameters())
-        own_buffers = {}
+        where = f"load_state_dict into {type(self).__name__}"
+        if not isinstance(state, Mapping):
+            raise TypeError(f"{where}: expected a mapping of names to arrays (model.state_dict() or wg.load(path)), "
+                            f"got {type(state).__name__}")
+        # name -> (owning module and buffer name, or None and the parameter; shape; dtype)
+        targets: dict[str, tuple[Any, Any, tuple, np.dtype]] = {}
+        for name, p in self.named_parameters():
+            targets[name] = (None, p, p.shape, p.dtype)
         for mname, mod in self.named_modules():
-            for bname in mod._buffers:
-                own_buffers[f"{mname}.{bname}" if mname else bname] = (mod, bname)
-        own = set(own_params) | set(own_buffers)
-        missing = sorted(own - set(state))
-        unexpected = sorted(set(state) - own)
-        mismatched = []
-        for key in own & set(state):
-            v = state[key]
-            v = v.data if isinstance(v, Tensor) else np.asarray(v)
-            if key in own_params:
-                shape = own_params[key].shape
-            else:
-                mod, bname = own_buffers[key]
-                shape = np.shape(mod._buffers[bname])
-            if tuple(v.shape) != tuple(shape):
-                mismatched.append(f"{key}: checkpoint {tuple(v.shape)}, model {tuple(shape)}")
-        problems = []
-        if mismatched:
-            problems.append("shape mismatch for " + "; ".join(sorted(mismatched)))
+            for bname, b in mod._buffers.items():
+                if b is not None:
+                    arr = b.data if isinstance(b, Tensor) else np.asarray(b)
+                    targets[f"{mname}.{bname}" if mname else bname] = (mod, bname, arr.shape, arr.dtype)
+        missing = sorted(set(targets) - set(state))
+        unexpected = sorted(set(state) - set(targets), key=str)
+        problems, ready = [], []
+        for key, (mod, ref, shape, dtype) in targets.items():
+            if key not in state:
+                continue
+            try:
+                ready.append((mod, ref, _checked_cast(state[key], shape, dtype)))
+            except ValueError as exc:
+                problems.append(f"{key}: {exc}")
         if strict and missing:
             problems.append("missing keys: " + ", ".join(missing))
         if strict and unexpected:
-            problems.append("unexpected keys: " + ", ".join(unexpected))
+            problems.append("unexpected keys: " + ", ".join(map(str, unexpected)))
         if problems:
-            raise KeyError(f"load_state_dict into {type(self).__name__}: " + " | ".join(problems))
-        for key in own & set(state):
-            v = state[key]
-            v = v.data if isinstance(v, Tensor) else np.asarray(v)
-            if key in own_params:
-                p = own_params[key]
-                cur = p._value
-                if type(cur) is np.ndarray and cur.flags.c_contiguous and cur.flags.writeable:
-                    np.copyto(cur, v, casting="unsafe")  # in place: p.data stays the live array
-                elif type(cur) is float:
-                    p._value = float(v)
-                else:
-                    p._value = np.array(v, dtype=p.dtype, order="C")  # C order: fast in-place updates
+            raise StateDictError(f"{where}: " + " | ".join(problems))
+        for mod, ref, arr in ready:  # nothing below can fail: every value is cast and checked
+            if mod is not None:
+                mod.register_buffer(ref, arr)
+            elif arr.ndim:
+                np.copyto(ref.data, arr)  # in place: p.data stays the live array that optimisers update
             else:
-                mod, bname = own_buffers[key]
-                old = mod._buffers[bname]
-                dt = old.dtype if hasattr(old, "dtype") else None
-                mod.register_buffer(bname, np.array(v, dtype=dt, order="C"))
+                ref.data = arr
         return missing, unexpected
 
     # ------------------------------------------------------------ printing
@@ -367,4 +370,33 @@ class Module:
         return table._repr_html_()
 
 
-__all__ = ["Module", "Parameter"]
+class StateDictError(ValueError):
+    """A state dict that does not fit the module (keys, shapes, dtypes); nothing was loaded."""
+
+
+def _checked_cast(value: Any, shape: tuple, dtype: np.dtype) -> np.ndarray:
+    """``value`` as a fresh C-ordered array of ``dtype``, or a ValueError saying why it cannot be one."""
+    if isinstance(value, Tensor):
+        value = value.data
+    try:
+        src = np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"not an array ({type(exc).__name__}: {exc})") from None
+    if src.dtype.kind not in "biuf":
+        what = "complex (the imaginary part would be lost)" if src.dtype.kind == "c" else f"not numeric ({src.dtype})"
+        raise ValueError(f"the value is {what}")
+    if tuple(src.shape) != tuple(shape):
+        raise ValueError(f"shape mismatch: checkpoint {tuple(src.shape)}, model {tuple(shape)}")
+    with np.errstate(all="ignore"):
+        out = np.array(src, dtype=dtype, order="C")
+        if dtype.kind == "f" and src.dtype.kind == "f":
+            bad = np.isfinite(src) & ~np.isfinite(out)
+            if bad.any():
+                raise ValueError(f"values up to {np.max(np.abs(src[bad])):.4g} do not fit {dtype} "
+                                 "(they would become inf)")
+        elif dtype.kind in "iub" and src.dtype.kind in "fiu" and not np.array_equal(out, src):
+            raise ValueError(f"values do not fit {dtype} exactly (e.g. fractions or out of range)")
+    return out
+
+
+__all__ = ["Module", "Parameter", "StateDictError"]

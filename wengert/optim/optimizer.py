@@ -83,58 +83,103 @@ class Optimizer:
         raise NotImplementedError
 
     # ---------------------------------------------------------------- state
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """A flat dict of arrays (``state.<i>.<name>``, ``group.<j>.<hyper>``), ready for ``wg.save``."""
-        out: dict[str, np.ndarray] = {}
-        for i, s in sorted(self.state.items()):
-            for k, v in s.items():
-                out[f"state.{i}.{k}"] = np.array(v)
-        for j, g in enumerate(self.param_groups):
-            for k, v in g.items():
-                if k == "params":
-                    continue
-                if isinstance(v, (tuple, list)):
-                    for m, vi in enumerate(v):
-                        out[f"group.{j}.{k}.{m}"] = np.array(float(vi))
-                elif isinstance(v, bool):
-                    out[f"group.{j}.{k}"] = np.array(int(v))
-                else:
-                    out[f"group.{j}.{k}"] = np.array(float(v))
-        return out
+    def state_dict(self) -> dict[str, Any]:
+        """The optimiser's state as PyTorch lays it out, plus its type, ready for ``wg.save``.
+
+        ``{"type": "Adam", "state": {i: {"step": 3, "exp_avg": array, ...}},
+        "param_groups": [{"lr": 0.001, "betas": (0.9, 0.999), ..., "params": [0, 1, ...]}]}``:
+        per-parameter state keyed by the parameter's position over all groups,
+        and each group's hyperparameters with the positions of its parameters.
+        The arrays are copies.
+        """
+        state = {i: {k: (int(v) if k == "step" else np.array(v)) for k, v in s.items()}
+                 for i, s in sorted(self.state.items())}
+        groups, start = [], 0
+        for g in self.param_groups:
+            entry = {k: (tuple(v) if isinstance(v, list) else v) for k, v in g.items() if k != "params"}
+            entry["params"] = list(range(start, start + len(g["params"])))
+            start += len(g["params"])
+            groups.append(entry)
+        return {"type": type(self).__name__, "state": state, "param_groups": groups}
+
+    def _state_names(self, group: dict) -> set[str]:  # pragma: no cover - each optimiser says
+        """The names of the per-parameter state that :meth:`step` keeps for a parameter of ``group``."""
+        raise NotImplementedError
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore what :meth:`state_dict` gave (the parameters must be the same, in the same order)."""
-        params = [p for _, p, _ in self._params()]
-        new_state: dict[int, dict] = {}
-        for key, v in state.items():
-            v = v.data if isinstance(v, Tensor) else np.asarray(v)
-            parts = key.split(".")
-            if parts[0] == "state" and len(parts) == 3 and parts[1].isdigit():
-                i = int(parts[1])
-                if i >= len(params):
-                    raise KeyError(f"{type(self).__name__}.load_state_dict: state for parameter {i}, "
-                                   f"but the optimiser has {len(params)} parameters")
-                if parts[2] != "step" and v.shape != params[i].shape:
-                    raise KeyError(f"{type(self).__name__}.load_state_dict: {key} has shape {v.shape}, "
-                                   f"parameter {i} has shape {params[i].shape}")
-                new_state.setdefault(i, {})[parts[2]] = (int(v) if parts[2] == "step"
-                                                         else np.array(v, dtype=params[i].dtype))
-            elif parts[0] == "group" and len(parts) >= 3 and parts[1].isdigit():
-                j = int(parts[1])
-                if j >= len(self.param_groups):
-                    raise KeyError(f"{type(self).__name__}.load_state_dict: no parameter group {j}")
-                g = self.param_groups[j]
-                name = parts[2]
-                if len(parts) == 4:
-                    cur = list(g[name])
-                    cur[int(parts[3])] = float(v)
-                    g[name] = tuple(cur)
-                elif isinstance(g.get(name), bool):
-                    g[name] = bool(v)
+        """Restore what :meth:`state_dict` gave: hyperparameters and per-parameter state; all or nothing.
+
+        The parameters must be the same, in the same order.  Everything is
+        checked before anything changes: the optimiser type, the number of
+        groups and parameters, every group's hyperparameters, every state
+        entry's names, shapes and finite casts.
+        """
+        from ..nn.module import _checked_cast
+
+        name = type(self).__name__
+        where = f"{name}.load_state_dict"
+        if not isinstance(state, Mapping) or "state" not in state or "param_groups" not in state:
+            got = sorted(map(str, state))[:6] if isinstance(state, Mapping) else type(state).__name__
+            raise ValueError(f"{where}: expected the dict that {name}.state_dict() returns (with 'state' and "
+                             f"'param_groups'), got {got}")
+        saved_type = state.get("type", name)
+        if saved_type != name:
+            raise ValueError(f"{where}: the state was saved by {saved_type}, not {name}; build an {saved_type} to "
+                             f"resume it (or start {name} afresh)")
+        groups, entries = state["param_groups"], state["state"]
+        if not isinstance(groups, (list, tuple)) or len(groups) != len(self.param_groups):
+            raise ValueError(f"{where}: the state has {len(groups) if isinstance(groups, (list, tuple)) else 'no'} "
+                             f"parameter groups, this optimiser {len(self.param_groups)}")
+        new_groups = []
+        for j, (saved, own) in enumerate(zip(groups, self.param_groups)):
+            if not isinstance(saved, Mapping):
+                raise TypeError(f"{where}: parameter group {j} is a {type(saved).__name__}, not a dict")
+            lacking = sorted(set(self.defaults) - set(saved))  # (schedulers may add keys such as initial_lr)
+            if lacking:
+                raise ValueError(f"{where}: parameter group {j} lacks {name}'s hyperparameters {lacking} (it has "
+                                 f"{sorted(set(saved) - {'params'})})")
+            if len(saved.get("params", ())) != len(own["params"]):
+                raise ValueError(f"{where}: parameter group {j} held {len(saved.get('params', ()))} parameters, "
+                                 f"this optimiser's holds {len(own['params'])}")
+            hyper = {}
+            for k, v in saved.items():
+                if k == "params":
+                    continue
+                if isinstance(own.get(k), bool) or isinstance(v, bool):
+                    hyper[k] = bool(v)
+                elif isinstance(own.get(k), tuple) or isinstance(v, (list, tuple)):
+                    hyper[k] = tuple(float(x) for x in v)
+                elif isinstance(v, (int, float, np.number, np.ndarray)):
+                    hyper[k] = float(v)
                 else:
-                    g[name] = float(v)
-            else:
-                raise KeyError(f"{type(self).__name__}.load_state_dict: unexpected key {key!r}")
+                    hyper[k] = v
+            new_groups.append(hyper)
+        params = [(p, new_groups[j]) for j, g in enumerate(self.param_groups) for p in g["params"]]
+        if not isinstance(entries, Mapping):
+            raise TypeError(f"{where}: 'state' is a {type(entries).__name__}, not a dict")
+        new_state: dict[int, dict] = {}
+        for i, entry in entries.items():
+            if isinstance(i, str) and i.isdigit():
+                i = int(i)
+            if not isinstance(i, int) or not 0 <= i < len(params):
+                raise ValueError(f"{where}: state for parameter {i!r}, but the optimiser has {len(params)} parameters")
+            p, hyper = params[i]
+            names = self._state_names(hyper)
+            if not isinstance(entry, Mapping) or set(entry) != names:
+                got = sorted(entry) if isinstance(entry, Mapping) else type(entry).__name__
+                raise ValueError(f"{where}: the state of parameter {i} has {got}, {name} keeps {sorted(names)}")
+            out = {}
+            for k, v in entry.items():
+                if k == "step":
+                    out[k] = int(np.asarray(v))
+                    continue
+                try:
+                    out[k] = _checked_cast(v, p.shape, p.dtype)
+                except ValueError as exc:
+                    raise ValueError(f"{where}: state {i}.{k}: {exc}") from None
+            new_state[i] = out
+        for g, hyper in zip(self.param_groups, new_groups):  # nothing below can fail
+            g.update(hyper)
         self.state = new_state
 
     def __repr__(self) -> str:
@@ -200,6 +245,9 @@ class SGD(Optimizer):
                 else:
                     _set(p, data - lr * d)
 
+    def _state_names(self, group: dict) -> set[str]:
+        return {"momentum_buffer"} if group["momentum"] else set()
+
     def _index(self, p: Tensor) -> int:
         idx = getattr(self, "_index_of", None)
         if idx is None:
@@ -221,6 +269,9 @@ class Adam(Optimizer):
             raise ValueError(f"{type(self).__name__}: betas must lie in [0, 1), got {betas}")
         super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay,
                                       "amsgrad": amsgrad})
+
+    def _state_names(self, group: dict) -> set[str]:
+        return {"step", "exp_avg", "exp_avg_sq"} | ({"max_exp_avg_sq"} if group["amsgrad"] else set())
 
     def step(self) -> None:
         """One update of every parameter that has a gradient."""
@@ -281,6 +332,10 @@ class RMSprop(Optimizer):
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False) -> None:
         super().__init__(params, {"lr": lr, "alpha": alpha, "eps": eps, "weight_decay": weight_decay, "momentum": momentum,
                                       "centered": centered})
+
+    def _state_names(self, group: dict) -> set[str]:
+        return ({"step", "square_avg"} | ({"momentum_buffer"} if group["momentum"] else set())
+                | ({"grad_avg"} if group["centered"] else set()))
 
     def step(self) -> None:
         """One update of every parameter that has a gradient."""

@@ -35,6 +35,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 #: The longest formula accepted, in characters.
 MAX_LENGTH = 2000
 #: The most syntax-tree nodes accepted.
@@ -199,7 +201,15 @@ def _check_size(tree: ast.AST) -> None:
             raise FormulaError(f"formula too large (more than {MAX_NODES} syntax nodes)")
         if depth > MAX_DEPTH:
             raise FormulaError(f"formula nested too deeply (more than {MAX_DEPTH} levels)")
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+        for child in ast.iter_child_nodes(node):
+            # a flat chain (a + b - c + ..., a * b / c ...) is one level, however long: only nesting counts
+            chained = isinstance(node, ast.BinOp) and child is node.left and _same_level(node, child)
+            stack.append((child, depth if chained else depth + 1))
+
+
+def _same_level(parent: ast.BinOp, child: ast.AST) -> bool:
+    groups = ((ast.Add, ast.Sub), (ast.Mult, ast.Div))
+    return isinstance(child, ast.BinOp) and any(isinstance(parent.op, g) and isinstance(child.op, g) for g in groups)
 
 
 def _check_name(name: str) -> None:
@@ -312,20 +322,16 @@ def _plain(v: Any) -> bool:
 
 
 def _fdiv(a: float, b: float) -> float:
-    # constant folding between plain numbers follows IEEE (as NumPy does), not Python's ZeroDivisionError
-    if b == 0.0:
-        return math.copysign(math.inf, a) if a != 0.0 else math.nan
-    return a / b
+    # constant folding between plain numbers uses the arithmetic of evaluation (NumPy float64, IEEE 754):
+    # 1/-0.0 is -inf, 0/0 is nan, never Python's ZeroDivisionError
+    with np.errstate(all="ignore"):
+        return float(np.float64(a) / np.float64(b))
 
 
 def _fpow(a: float, b: float) -> float:
-    try:
-        r = a ** b
-    except OverflowError:
-        return math.inf
-    except ZeroDivisionError:
-        return math.inf
-    return r if isinstance(r, float) else math.nan  # complex (negative base, fractional power): nan
+    # likewise: overflow gives inf, a negative base to a fractional power gives nan, 0 ** -1 gives inf
+    with np.errstate(all="ignore"):
+        return float(np.power(np.float64(a), np.float64(b)))
 
 
 __all__ = [
