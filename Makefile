@@ -27,6 +27,7 @@ demo: $(DEMO_STAMP)
 	$(BIN)/wengert demo
 
 test: $(STAMP)
+	$(BIN)/ruff check wengert tests benchmarks examples
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
@@ -34,8 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
 lint: $(STAMP)
-	$(BIN)/python -m pip install -q ruff
-	$(BIN)/ruff check wengert tests benchmarks
+	$(BIN)/ruff check wengert tests benchmarks examples
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -162,7 +162,7 @@ def main(workload: str, benches: dict, extra_args: list | None = None, argv: lis
         rec["status"] = f"missing: {exc}"
     except ModuleNotFoundError as exc:
         rec["status"] = f"missing: {exc}"
-    except Exception as exc:  # noqa: BLE001  (a crash is a result, not a failure of the run)
+    except Exception as exc:
         rec["status"] = f"crash: {type(exc).__name__}: {exc}"[:500]
         rec["traceback"] = traceback.format_exc()[-2000:]
     rec["wall_s"] = sig(time.perf_counter() - t0)

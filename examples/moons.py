@@ -23,7 +23,7 @@ def main(out: str = "moons_boundary.png", epochs: int = 200) -> tuple:
                         nn.Linear(32, 2, rng=2))
     opt = optim.Adam(net.parameters(), lr=0.01)
     loader = data.DataLoader((X, y), batch_size=64, shuffle=True, seed=0)
-    for epoch in range(epochs):
+    for _epoch in range(epochs):
         for xb, yb in loader:
             loss = F.cross_entropy(net(xb), yb)
             opt.zero_grad()

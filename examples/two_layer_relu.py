@@ -37,7 +37,7 @@ def check_lemmas() -> None:
     dz = da * (z.data > 0)                  # lemma 2
     dW1, db1 = np.outer(dz, x), dz          # lemma 1 again
     for name, p, hand in zip(("W1", "b1", "W2", "b2"), ps, (dW1, db1, dW2, db2)):
-        np.testing.assert_allclose(p.grad.data, hand, rtol=1e-12)
+        np.testing.assert_allclose(p.grad.data, hand, rtol=1e-12, err_msg=name)
     print("seed 000 lemmas: autodiff == hand-derived dJ/dW1, dJ/db1, dJ/dW2, dJ/db2")
 
 

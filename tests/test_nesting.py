@@ -57,9 +57,9 @@ def _hessians(f, x):
     n = x.size
     eye = np.eye(n)
     hvp_rows = np.stack([wg.hvp(f, x, eye[i]) for i in range(n)])
-    jvp_jvp = np.array([[wg.jvp(lambda y: wg.jvp(f, (y,), (eye[i],))[1], (x,), (eye[j],))[1] for j in range(n)]
+    jvp_jvp = np.array([[wg.jvp(lambda y, i=i: wg.jvp(f, (y,), (eye[i],))[1], (x,), (eye[j],))[1] for j in range(n)]
                         for i in range(n)])
-    grad_jvp = np.stack([wg.grad(lambda y: wg.jvp(f, (y,), (eye[i],))[1])(x) for i in range(n)])
+    grad_jvp = np.stack([wg.grad(lambda y, i=i: wg.jvp(f, (y,), (eye[i],))[1])(x) for i in range(n)])
     return {
         "jacfwd(jacrev)": wg.jacfwd(wg.jacrev(f))(x),
         "jacrev(jacrev)": wg.jacrev(wg.jacrev(f))(x),

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from opspec import load_specs, setup_case
 
 import wengert as wg
@@ -135,8 +136,6 @@ def test_rule(name, ci, seed):
 
 
 # ------------------------------------------------------------------ random broadcast shapes (hypothesis)
-from hypothesis.extra import numpy as hnp
-
 BINARY = {
     "add": (lambda r, s: r.standard_normal(s), lambda r, s: r.standard_normal(s)),
     "subtract": (lambda r, s: r.standard_normal(s), lambda r, s: r.standard_normal(s)),

@@ -198,7 +198,7 @@ def test_scheduler_state_round_trips_through_json():
         s2 = make(opt2)
         opt2.param_groups[0].update({k: v for k, v in opt.param_groups[0].items() if k != "params"})
         s2.load_state_dict(state)
-        for k in range(3):
+        for _ in range(3):
             for x in (s, s2):
                 x.step(0.5) if isinstance(x, optim.ReduceLROnPlateau) else x.step()
         assert s2.get_last_lr() == s.get_last_lr() and opt2.param_groups[0]["lr"] == opt.param_groups[0]["lr"]

@@ -38,7 +38,7 @@ def test_seed001_text_exactly():
         q = x + y
         return q * z
 
-    assert str(trace(f, -2.0, 5.0, -4.0)) == "\n".join([  # noqa: FLY002  (one table line per source line)
+    assert str(trace(f, -2.0, 5.0, -4.0)) == "\n".join([
         "#  v  expression  value  local partials         df/dv",
         "0  x  input       -2                            -4",
         "1  y  input       5                             -4",

@@ -312,7 +312,7 @@ def _compile(jf: Jitted, args: tuple, kwargs: dict, values: list, tensor_mode: b
         call_args, call_kwargs = _substitute(jf, args, kwargs, tracers)
         out = jf.fn(*call_args, **call_kwargs)
     if level.leaks:
-        what, rerun = level.leaks[0]
+        what = level.leaks[0][0]
         if any(r for _, r in level.leaks):
             # the traced values lost a derivative that an enclosing transform needs: run fn again,
             # eagerly, for this call, and compile the next one (the closure may be gone by then)
@@ -372,18 +372,20 @@ def _passes_through(rule: Rule, ans: Any, vals: tuple, ins: list, template: list
     if len(vals) == 1 and name in ("stop_gradient", "reshape", "broadcast_to", "sum_to", "cast"):
         keep = 0
     elif name == "multiply" and len(vals) == 2:
-        for keep, other in ((0, 1), (1, 0)):
-            c = template[ins[other]]  # a constant (only constants have a value before the run)
-            if (type(c) is float or type(c) is np.ndarray) and np.all(np.equal(c, 1.0)):
-                break
-        else:
+        ones = [k for k in (1, 0) if _is_one(template[ins[k]])]  # (only constants have a value before the run)
+        if not ones:
             return None
+        keep = 1 - ones[0]
     else:
         return None
     s = vals[keep]
     if shape_of(ans) == shape_of(s) and dtype_of(ans) == dtype_of(s) and type(ans) is type(s):
         return ins[keep]
     return None
+
+
+def _is_one(c: Any) -> bool:
+    return (type(c) is float or type(c) is np.ndarray) and bool(np.all(np.equal(c, 1.0)))
 
 
 def _parts(e: tuple) -> tuple:

@@ -580,7 +580,7 @@ def _tangent_value(name: str, t: Any, value: Any, where: str) -> Any:
     if isinstance(t, Tensor):
         src = t._value
         tv = None if _traced(t) else src  # a traced tangent stays a Tensor (derivatives through the tangent)
-    elif type(t) is float or isinstance(t, (int, float)) and not isinstance(t, (bool, np.generic)):
+    elif type(t) is float or (isinstance(t, (int, float)) and not isinstance(t, (bool, np.generic))):
         src = np.asarray(t, dtype=pdt)  # a Python number takes its primal's dtype
         tv = normalize(src)
     elif isinstance(t, (list, tuple)):
@@ -588,7 +588,7 @@ def _tangent_value(name: str, t: Any, value: Any, where: str) -> Any:
     else:
         try:
             src = np.asarray(t)
-        except Exception:  # noqa: BLE001 - any conversion failure is a bad tangent
+        except Exception:
             raise TypeError(f"{name}: the tangent for {where} is a {type(t).__name__}; expected an array") from None
         tv = normalize(src)
     sshape, pshape = shape_of(src), shape_of(value)
@@ -1021,7 +1021,6 @@ def gradcheck(f: Callable, *inputs: Any, eps: float = 1e-6, atol: float = 1e-5, 
     def call(leaf_values: list) -> np.ndarray:
         new_leaves = [Tensor(v) if k == _Kind.TENSOR else (float(v) if k == _Kind.FLOAT else np.asarray(v))
                       for v, k in zip(leaf_values, sel.kinds)]
-        from .core.state import no_grad
 
         with no_grad():
             return _flat_out(f(*sel.substitute(new_leaves)))

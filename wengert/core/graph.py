@@ -249,9 +249,13 @@ def tangents(order: Sequence[Node], seeds: dict) -> dict:
                 out[n.key] = None
                 continue
             prims = n.input_values
-            t = ieee(lambda *args: n.rule.jvp(ts, args[0], args[1:], n.params), n.value, *prims)
+            t = ieee(_jvp_call, n.rule, ts, n.params, n.value, *prims)
             out[n.key] = None if t is None else _plain(fit(t, n.value, broadcast=True))
     return out
+
+
+def _jvp_call(rule: Rule, ts: list, params: dict, ans: Any, *prims: Any) -> Any:
+    return rule.jvp(ts, ans, prims, params)
 
 
 def local_partial(n: Node, index: int) -> Any:
@@ -273,5 +277,16 @@ def vjp_of(n: Node, index: int, g: Any) -> Any:
     return _plain(fit(ct, prims[index]))
 
 
-__all__ = ["Constant", "GraphReleasedError", "Node", "RELEASED_HINT", "adjoints", "local_partial", "node_of",
-           "nodes", "shape_of", "tangents", "vjp_of"]
+__all__ = [
+    "RELEASED_HINT",
+    "Constant",
+    "GraphReleasedError",
+    "Node",
+    "adjoints",
+    "local_partial",
+    "node_of",
+    "nodes",
+    "shape_of",
+    "tangents",
+    "vjp_of",
+]

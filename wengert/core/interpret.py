@@ -54,7 +54,7 @@ class Level:
         self.level = 0
         self.alive = False
 
-    def __enter__(self) -> Level:  # noqa: PYI034
+    def __enter__(self) -> Level:
         st = state()
         st.levels.append(self)
         self.level = len(st.levels)
@@ -254,7 +254,7 @@ class Dynamic:
 
     __slots__ = ("below",)
 
-    def __enter__(self) -> Dynamic:  # noqa: PYI034
+    def __enter__(self) -> Dynamic:
         st = state()
         self.below = st.dynamic
         st.dynamic = self
@@ -320,7 +320,7 @@ class detect_anomaly:
     FloatingPointError: forward of op 'log' produced nan...
     """
 
-    def __enter__(self) -> detect_anomaly:  # noqa: PYI034
+    def __enter__(self) -> detect_anomaly:
         self._interp = Anomaly()
         self._interp.__enter__()
         return self

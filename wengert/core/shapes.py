@@ -11,14 +11,13 @@ tangent goes through it).
 from __future__ import annotations
 
 import sys
-
 from typing import Any
 
 import numpy as np
 
 from . import rule as _rule_mod
-from .tensor import __name__ as _tensor_name
 from .rule import Rule
+from .tensor import __name__ as _tensor_name
 from .tensor import dtype_of, shape_of
 
 

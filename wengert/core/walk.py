@@ -19,21 +19,20 @@ entries instead, so that the backward pass is recorded on the eager list too.
 """
 from __future__ import annotations
 
-import sys
-
 import gc
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from .tensor import __name__ as _tensor_name
 from .interpret import anomaly_active
 from .rule import fit, ieee
 from .state import state
 from .tape import RULES, Tape
 from .tensor import Tensor, _new, shape_of, to_value
+from .tensor import __name__ as _tensor_name
 
 RELEASED_MSG = (
     "Trying to backward through the graph a second time (or to read a part of it that backward() already "

@@ -26,7 +26,7 @@ def _as_arrays(arrays: Any) -> tuple:
     if not out:
         raise ValueError("DataLoader: need at least one array")
     n = len(out[0]) if out[0].ndim else 0
-    for i, a in enumerate(out):
+    for a in out:
         if a.ndim == 0 or len(a) != n:
             shapes = ", ".join(str(b.shape) for b in out)
             raise ValueError(f"DataLoader: all arrays need the same first dimension (one row per sample), got {shapes}")

@@ -28,4 +28,4 @@ from .normalization import __all__ as _norms
 from .rnn import *
 from .rnn import __all__ as _rnns
 
-__all__ = [*_layers, *_losses, *_norms, *_rnns, "Module", "Parameter", "functional", "init", "utils"]  # noqa: PLE0604
+__all__ = [*_layers, *_losses, *_norms, *_rnns, "Module", "Parameter", "functional", "init", "utils"]

@@ -22,7 +22,7 @@ class Table(str):
     rows: tuple
     title: str
 
-    def __new__(  # noqa: PYI034  (typing.Self needs Python 3.11)
+    def __new__(
             cls, header: Sequence[str], rows: Sequence[Sequence[str]], title: str = "",
             indent: Sequence[int] | None = None) -> Table:
         header = tuple(str(h) for h in header)

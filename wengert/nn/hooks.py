@@ -63,7 +63,7 @@ class RemovableHandle:
             if d is not None:
                 d.pop(self.id, None)
 
-    def __enter__(self) -> RemovableHandle:  # noqa: PYI034  (typing.Self needs Python 3.11)
+    def __enter__(self) -> RemovableHandle:
         return self
 
     def __exit__(self, *exc: object) -> None:

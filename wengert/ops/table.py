@@ -643,7 +643,7 @@ def _concat_jvp(tangents: list, ans: Any, *xs: Any, axis: int = 0) -> Any:
 
 
 def _concatenate_args(xs: Any, axis: int = 0, **kw: Any) -> tuple:
-    xs = list(xs) if not isinstance(xs, Tensor) else list(xs)
+    xs = list(xs)
     if not xs:
         raise ValueError("concatenate: need at least one array")
     if kw:

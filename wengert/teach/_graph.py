@@ -11,7 +11,17 @@ from typing import Any
 
 import numpy as np
 
-from ..core.graph import RELEASED_HINT, GraphReleasedError, Node, adjoints, local_partial, node_of, nodes, tangents, vjp_of
+from ..core.graph import (
+    RELEASED_HINT,
+    GraphReleasedError,
+    Node,
+    adjoints,
+    local_partial,
+    node_of,
+    nodes,
+    tangents,
+    vjp_of,
+)
 from ..core.tensor import shape_of
 
 #: Largest Jacobian (output size x input size) computed for a non-elementwise op's partial column.

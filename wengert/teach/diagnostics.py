@@ -290,7 +290,7 @@ class GradientFlowMonitor:
         self._calls.clear()
         self._sequences.clear()
 
-    def __enter__(self) -> GradientFlowMonitor:  # noqa: PYI034  (typing.Self needs Python 3.11)
+    def __enter__(self) -> GradientFlowMonitor:
         return self.attach()
 
     def __exit__(self, *exc: object) -> None:

@@ -758,7 +758,7 @@ class Tracer:
         self._output: Tensor | None = None
         self._trace: Trace | None = None
 
-    def __enter__(self) -> Tracer:  # noqa: PYI034  (typing.Self needs Python 3.11; we support 3.10)
+    def __enter__(self) -> Tracer:
         if self.mode == "forward":
             if not isinstance(self.wrt, Tensor):
                 raise ValueError("trace: the 'with' form in forward mode needs wrt=<an input tensor created before the block>")
