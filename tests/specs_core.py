@@ -100,6 +100,11 @@ SPECS = {
                       np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims))),
     "argmax": Spec(cases=[Case([(5,)]), Case([(3, 4)], {"axis": 1})], nondiff=True, draw=distinct, ref=np.argmax),
     "argmin": Spec(cases=[Case([(5,)]), Case([(3, 4)], {"axis": 0})], nondiff=True, draw=distinct, ref=np.argmin),
+    "any": Spec(cases=[Case([(5,)]), Case([(3, 4)], {"axis": 1}), Case([(2, 3)], {"axis": 0, "keepdims": True})],
+                nondiff=True, draw=lambda rng, s, i: rng.standard_normal(s) > 0.8, ref=np.any),
+    "all": Spec(cases=[Case([(5,)]), Case([(3, 4)], {"axis": 1}), Case([(2, 3)], {"axis": 0, "keepdims": True})],
+                nondiff=True, draw=lambda rng, s, i: rng.standard_normal(s) > -0.8, ref=np.all),
+    "copy": unary(ref=np.copy),
     # shape
     "reshape": Spec(cases=[Case([(2, 3)], {"shape": (3, 2)}), Case([(6,)], {"shape": (2, -1)}), Case([()], {"shape": (1,)})],
                     ref=np.reshape),

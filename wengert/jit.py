@@ -99,11 +99,11 @@ from typing import Any
 
 import numpy as np
 
+from .core.graph import Node, node_of, nodes
 from .core.interpret import Stage, anomaly_active
 from .core.rule import REGISTRY, Rule
 from .core.state import ConcretizationError, is_grad_enabled, state
-from .core.tape import RULES
-from .core.tensor import Tensor, _new, dtype_of, normalize, shape_of
+from .core.tensor import Tensor, _new, dtype_of, live_trace, normalize, shape_of, value_of
 from .tree import tree_flatten, tree_unflatten
 
 __all__ = ["ConcretizationError", "JitFallbackWarning", "Jitted", "Program", "jit"]
@@ -261,9 +261,9 @@ def _signature(jf: Jitted, args: tuple, kwargs: dict) -> tuple | None:
     for i, leaf in enumerate(leaves):
         if isinstance(leaf, Tensor):
             tensor_mode = True
-            if (leaf._trace is not None and leaf._trace.alive) or (leaf.requires_grad and is_grad_enabled()):
+            if live_trace(leaf) is not None or (leaf.requires_grad and is_grad_enabled()):
                 return None  # the caller may differentiate through this call: the replay could not
-            leaf = leaf._value
+            leaf = value_of(leaf)
         entry, value = _leaf_key(jf, leaf, i)
         key.append(entry)
         if value is not _STATIC:
@@ -334,7 +334,7 @@ def _substitute(jf: Jitted, args: tuple, kwargs: dict, tracers: list) -> tuple:
     leaves, treedef = tree_flatten((dynamic, kwargs))
     new = []
     for i, leaf in enumerate(leaves):  # traced exactly where _signature took a value
-        _, value = _leaf_key(jf, leaf._value if isinstance(leaf, Tensor) else leaf, i)
+        _, value = _leaf_key(jf, value_of(leaf), i)
         new.append(leaf if value is _STATIC else next(it))
     dyn, kw = tree_unflatten(treedef, new)
     dyn = iter(dyn)
@@ -347,7 +347,7 @@ def _hand_out(out: Any, tensor_mode: bool) -> Any:
 
     def one(o: Any) -> Any:
         if isinstance(o, Tensor):
-            v = o._value
+            v = value_of(o)
             if type(v) is np.ndarray:
                 v = v.copy()  # they may be views; the caller gets its own
             return _new(v) if tensor_mode else v
@@ -388,16 +388,6 @@ def _is_one(c: Any) -> bool:
     return (type(c) is float or type(c) is np.ndarray) and bool(np.all(np.equal(c, 1.0)))
 
 
-def _parts(e: tuple) -> tuple:
-    """(rule, input refs, input values, output value, params) of a list entry (see core.tape)."""
-    n = len(e)
-    if n == 6:
-        return RULES[e[0]], (e[1], e[2]), (e[3], e[4]), e[5], None
-    if n == 4:
-        return RULES[e[0]], (e[1],), (e[2],), e[3], None
-    return RULES[e[0]], e[1], e[2], e[3], e[4]
-
-
 class Program:
     """A compiled Wengert list: input slots, constants, steps ``(forward, argument slots, output slot)``.
 
@@ -408,19 +398,16 @@ class Program:
 
     def __init__(self, level: Stage, tracers: list, out_leaves: list, out_td: Any) -> None:
         self.out_td = out_td
-        tape = level.tape
-        entries = tape.entries
         template: list = []  # the initial slot values: None for inputs and steps, the constants
         names: list = []  # for printing: in0, c1, v2 ...
         self.input_slots = []
-        slot_of: dict = {}  # entry index -> slot
-        input_slot = {}
+        slot_of: dict = {}  # node key -> slot
         for i, z in enumerate(tracers):
-            input_slot[id(z)] = len(template)
+            slot_of[node_of(z).key] = len(template)
             self.input_slots.append(len(template))
             template.append(None)
             names.append(f"in{i}")
-        self.input_info = [(shape_of(z._value), dtype_of(z._value)) for z in tracers]
+        self.input_info = [(shape_of(z), dtype_of(z)) for z in tracers]
         self.live: list = []  # (slot, Tensor, shape, dtype): closed-over tensors that require grad, read at each call
         live_of: dict = {}
         const_of: dict = {}  # id(raw constant) -> slot
@@ -440,35 +427,31 @@ class Program:
             s = live_of.get(id(t))
             if s is None:
                 s = live_of[id(t)] = len(template)
-                self.live.append((s, t, shape_of(t._value), dtype_of(t._value)))
+                self.live.append((s, t, shape_of(t), dtype_of(t)))
                 template.append(None)
                 names.append(f"p{len(self.live) - 1}")
             return s
 
-        needed = _needed(entries, [o._idx for o in out_leaves
-                                   if isinstance(o, Tensor) and o._trace is level and o._tape is tape])
         steps = []
         shown = []  # (name, rule name, argument names, params) for printing
-        for idx in needed:  # in Wengert-list order
-            e = entries[idx]
-            if len(e) == 1:  # an import: one of the traced inputs
-                slot_of[idx] = input_slot[id(e[0])]
+        for n in nodes([o for o in out_leaves if level.owns(o)]):  # the staged list, in order; dead code is left out
+            if n.is_leaf:  # one of the traced inputs
                 continue
-            rule, refs, vals, ans, params = _parts(e)
+            rule, vals, ans, params = n.rule, n.input_values, n.value, n.params or None
             ins = []
-            for r, v in zip(refs, vals):
-                if type(r) is int:
-                    ins.append(slot_of[r])
-                elif isinstance(r, Tensor) and r.requires_grad:
-                    ins.append(live(r))  # a parameter: the program reads its value at each call
+            for a in n.inputs:
+                if isinstance(a, Node):
+                    ins.append(slot_of[a.key])
+                elif a.tensor is not None and a.tensor.requires_grad:
+                    ins.append(live(a.tensor))  # a parameter: the program reads its value at each call
                 else:
-                    ins.append(const(r._value if isinstance(r, Tensor) else v))
+                    ins.append(const(a.value))
             same = _passes_through(rule, ans, vals, ins, template)
             if same is not None:
-                slot_of[idx] = same  # no step: the output is that input
+                slot_of[n.key] = same  # no step: the output is that input
                 continue
             out = len(template)
-            slot_of[idx] = out
+            slot_of[n.key] = out
             template.append(None)
             names.append(f"v{len(steps)}")
             steps.append(_step(rule, ans, vals, params, tuple(ins), out))
@@ -481,11 +464,11 @@ class Program:
         self.outputs = []
         made = {st[3] for st in steps}
         for o in out_leaves:
-            if isinstance(o, Tensor) and o._trace is level:
-                s = slot_of[o._idx] if o._tape is tape else input_slot[id(o)]
+            if level.owns(o):
+                s = slot_of[node_of(o).key]
                 self.outputs.append((s, s not in made))  # (an input or a constant is copied when handed out)
             else:
-                self.outputs.append((None, o._value if isinstance(o, Tensor) else o))
+                self.outputs.append((None, value_of(o)))
         self.single = self.outputs[0][0] if len(self.outputs) == 1 and out_td.kind == "leaf" else None
         self.steps = _with_frees(steps, {s for s, _ in self.outputs if s is not None})
 
@@ -493,7 +476,7 @@ class Program:
         """Replay the steps on ``inputs`` (plain values in the order of the traced leaves)."""
         vals = inputs + self.tail  # the inputs are the first slots; then the constants and steps
         for s, t, shape, dtype in self.live:
-            v = t._value
+            v = value_of(t)
             if shape_of(v) != shape or dtype_of(v) != dtype:
                 raise ValueError(f"wg.jit: a closed-over tensor changed from shape {shape} {dtype} to "
                                  f"{shape_of(v)} {dtype_of(v)} since the function was traced; make a new wg.jit")
@@ -555,21 +538,6 @@ class Program:
         return "\n".join(lines)
 
     __repr__ = __str__
-
-
-def _needed(entries: list, roots: list) -> list:
-    """The entries the outputs depend on, in list order (dead code is dropped)."""
-    need = set(roots)
-    for i in range(max(roots, default=-1), -1, -1):
-        if i not in need:
-            continue
-        e = entries[i]
-        if len(e) == 1:
-            continue
-        for r in _parts(e)[1]:
-            if type(r) is int:
-                need.add(r)
-    return sorted(need)
 
 
 def _step(rule: Rule, ans: Any, vals: tuple, params: dict | None, ins: tuple, out: int) -> tuple:

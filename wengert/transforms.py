@@ -51,7 +51,7 @@ import numpy as np
 from .core.interpret import Forward, Reverse
 from .core.rule import fit
 from .core.state import is_grad_enabled, no_grad
-from .core.tensor import Tensor, _new, normalize, shape_of
+from .core.tensor import Tensor, _new, in_graph, live_trace, normalize, shape_of, value_of
 from .core.walk import walk
 from .tree import LEAF, TreeDef, flatten_like, tree_flatten, tree_unflatten
 
@@ -146,7 +146,7 @@ def _leaf_value(name: str, leaf: Any, argnum: int, treedef: TreeDef, index: int,
         return _where(argnum, treedef, index, noun)
 
     if isinstance(leaf, Tensor):
-        value, kind = leaf._value, _Kind.TENSOR
+        value, kind = value_of(leaf), _Kind.TENSOR
     elif t is np.ndarray:
         value, kind = leaf, _Kind.ARRAY
     elif isinstance(leaf, np.generic):
@@ -175,10 +175,9 @@ def _traced(x: Any) -> bool:
     """Does ``x`` carry a derivative that must be kept: a live transform's value, or an eager tensor in a graph?"""
     if not isinstance(x, Tensor):
         return False
-    t = x._trace
-    if t is not None:
-        return t.alive
-    return x.requires_grad and (x._tape is not None or is_grad_enabled())
+    if live_trace(x) is not None:
+        return True
+    return x.requires_grad and (in_graph(x) or is_grad_enabled())
 
 
 class _Selected:
@@ -252,8 +251,8 @@ def _keep(v: Any, kind: str) -> bool:
     """Is ``v`` handed out as the Tensor it is: a live transform's value, or a Tensor in the caller's graph?"""
     if not isinstance(v, Tensor):
         return False
-    if v._trace is not None:
-        return v._trace.alive
+    if live_trace(v) is not None:
+        return True
     return kind == _Kind.TENSOR and _traced(v)
 
 
@@ -262,7 +261,7 @@ def _export(v: Any, kind: str) -> Any:
     if isinstance(v, Tensor):
         if _keep(v, kind):
             return v
-        v = v._value
+        v = value_of(v)
     v = _owned(v)
     if kind == _Kind.TENSOR:
         return _new(v)
@@ -276,7 +275,7 @@ def _export(v: Any, kind: str) -> Any:
 def _out_kind(tensor_mode: bool, v: Any) -> str:
     if tensor_mode:
         return _Kind.TENSOR
-    v = v._value if isinstance(v, Tensor) else v
+    v = value_of(v)
     return _Kind.FLOAT if type(v) is float else _Kind.ARRAY
 
 
@@ -289,7 +288,7 @@ def _export_tree(tree: Any, tensor_mode: bool) -> Any:
 
 
 def _zeros_like(value: Any) -> Any:
-    value = value._value if isinstance(value, Tensor) else value
+    value = value_of(value)
     return 0.0 if type(value) is float else np.zeros(value.shape, value.dtype)
 
 
@@ -304,7 +303,7 @@ def _split_aux(name: str, res: Any, has_aux: bool) -> tuple[Any, Any]:
 def _unbox_tree(tree: Any, level: Any) -> Any:
     """``tree`` with this level's boxes replaced by their primals (aux outputs leave the level so)."""
     if isinstance(tree, Tensor):
-        return tree._primal if tree._trace is level else tree
+        return level.primal(tree)
     if isinstance(tree, (list, tuple, dict)):
         leaves, td = tree_flatten(tree)
         return tree_unflatten(td, [_unbox_tree(o, level) for o in leaves])
@@ -344,7 +343,7 @@ class VJP:
         """Output leaf ``i`` one level down (a plain value, or a tensor another interpreter traces)."""
         o = self.out_leaves[i]
         if isinstance(o, Tensor):
-            return o._primal if o._trace is self.level else o
+            return self.level.primal(o)
         try:
             return normalize(np.asarray(o))
         except TypeError:
@@ -352,8 +351,7 @@ class VJP:
 
     def out_value(self, i: int) -> Any:
         """Output leaf ``i``'s plain value."""
-        p = self.out_primal(i)
-        return p._value if isinstance(p, Tensor) else p
+        return value_of(self.out_primal(i))
 
     def pull(self, cts: Sequence[tuple[int, Any]]) -> list:
         """Cotangents of the input leaves for the cotangents ``cts`` = [(output leaf index, cotangent)]."""
@@ -364,14 +362,15 @@ class VJP:
         roots = []
         for i, ct in cts:
             o = self.out_leaves[i]
-            if not (isinstance(o, Tensor) and o._trace is level):
+            if not level.owns(o):
                 continue  # an output that does not depend on the inputs
-            ct = fit(ct, o._primal)
-            if o._tape is None:  # an input handed back as it is
+            ct = fit(ct, level.primal(o))
+            place = level.entry(o)
+            if place is None:  # an input handed back as it is
                 k = index[id(o)]
                 res[k] = ct if res[k] is None else res[k] + ct
             else:
-                roots.append((o._tape, o._idx, ct))
+                roots.append((*place, ct))
         if roots:
             def on_leaf(t: Tensor, g: Any) -> None:
                 k = index[id(t)]
@@ -524,7 +523,7 @@ def _check_cotangent(name: str, ct: Any, value: Any, i: int) -> Any:
     pullback is linear in it and differentiable through it.
     """
     if isinstance(ct, Tensor):
-        cv = ct._value
+        cv = value_of(ct)
         traced = _traced(ct)
     else:
         cv = ct if type(ct) is float else np.asarray(ct)
@@ -578,7 +577,7 @@ def _tangent_value(name: str, t: Any, value: Any, where: str) -> Any:
     """Check a tangent against its primal (same shape, same floating dtype) and return its storage form."""
     pdt = np.dtype(np.float64) if type(value) is float else value.dtype
     if isinstance(t, Tensor):
-        src = t._value
+        src = value_of(t)
         tv = None if _traced(t) else src  # a traced tangent stays a Tensor (derivatives through the tangent)
     elif type(t) is float or (isinstance(t, (int, float)) and not isinstance(t, (bool, np.generic))):
         src = np.asarray(t, dtype=pdt)  # a Python number takes its primal's dtype
@@ -633,12 +632,13 @@ class JVP:
         self.out_leaves, self.out_td = _flat(out)
         outs, touts = [], []
         for o in self.out_leaves:
-            if isinstance(o, Tensor) and o._trace is level:
-                outs.append(o._primal)
-                touts.append(_zeros_like(o._value) if o._tangent is None else o._tangent)
+            if level.owns(o):
+                t = level.tangent(o)
+                outs.append(level.primal(o))
+                touts.append(_zeros_like(o) if t is None else t)
             elif isinstance(o, Tensor):
                 outs.append(o)
-                touts.append(_zeros_like(o._value))
+                touts.append(_zeros_like(o))
             else:
                 v = normalize(np.asarray(o, dtype=float))
                 outs.append(o)
@@ -725,7 +725,7 @@ def _assemble(rows: list, shape: tuple, kind: str) -> Any:
         from .ops.api import reshape, stack
 
         return reshape(stack(rows), shape)
-    data = np.stack([np.asarray(r._value if isinstance(r, Tensor) else r) for r in rows]).reshape(shape)
+    data = np.stack([np.asarray(value_of(r)) for r in rows]).reshape(shape)
     return _export(normalize(data), kind)
 
 
@@ -812,7 +812,7 @@ def jacfwd(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False)
         kind = _jac_kind(sel)
         per_out = []
         for i, o in enumerate(first.out_leaves):
-            oshape = shape_of(o._value if isinstance(o, Tensor) else np.asarray(o))
+            oshape = shape_of(o if isinstance(o, Tensor) else np.asarray(o))
             leaves = []
             for j, v in enumerate(sel.values):
                 cols = [c[i] for c in columns[j]]
@@ -838,7 +838,7 @@ def _transpose(x: Any, perm: tuple) -> Any:
         from .ops.api import transpose
 
         t = transpose(x, perm)
-        return t if _keep(t, _Kind.TENSOR) else _new(np.ascontiguousarray(t._value))
+        return t if _keep(t, _Kind.TENSOR) else _new(np.ascontiguousarray(value_of(t)))
     if type(x) is float:
         return x
     return np.ascontiguousarray(np.transpose(x, perm))
@@ -950,7 +950,7 @@ def _flat_out(res: Any) -> np.ndarray:
     leaves, _ = tree_flatten(res) if isinstance(res, (list, tuple, dict)) else ([res], LEAF)
     parts = []
     for o in leaves:
-        v = o._value if isinstance(o, Tensor) else o
+        v = value_of(o)
         parts.append(np.asarray(v, dtype=np.float64).ravel())
     return np.concatenate(parts) if parts else np.zeros(0)
 
@@ -1002,7 +1002,7 @@ def gradcheck(f: Callable, *inputs: Any, eps: float = 1e-6, atol: float = 1e-5, 
         new = []
         has_float = False
         for leaf in leaves:
-            val = leaf._value if isinstance(leaf, Tensor) else leaf
+            val = value_of(leaf)
             arr = np.asarray(val)
             if arr.dtype.kind == "f":
                 has_float = True
@@ -1048,7 +1048,7 @@ def gradcheck(f: Callable, *inputs: Any, eps: float = 1e-6, atol: float = 1e-5, 
             for k in range(1 if type(v) is float else v.size):
                 r = tr.pull([(i, _one_hot(v, k))])
                 for j, g in enumerate(r):
-                    rows[j].append(np.asarray(g._value if isinstance(g, Tensor) else g, dtype=np.float64).ravel())
+                    rows[j].append(np.asarray(value_of(g), dtype=np.float64).ravel())
         analytic["rev"] = [np.stack(r) if r else np.zeros((0, b.size)) for r, b in zip(rows, base)]
     if "fwd" in modes:
         cols: list = [[] for _ in base]

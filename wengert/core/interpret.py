@@ -81,6 +81,25 @@ class Level:
         t._meta = None
         return t
 
+    # ---------------------------------------------------------- reading this level's values
+    def owns(self, x: Any) -> bool:
+        """Is ``x`` one of this level's boxes?"""
+        return isinstance(x, Tensor) and x._trace is self
+
+    def primal(self, x: Any) -> Any:
+        """``x`` one level down, if it is this level's box (else ``x`` itself)."""
+        return x._primal if isinstance(x, Tensor) and x._trace is self else x
+
+    def tangent(self, x: Any) -> Any:
+        """The tangent a forward level's box carries (None: zero, or not this level's)."""
+        return x._tangent if isinstance(x, Tensor) and x._trace is self else None
+
+    def entry(self, x: Any) -> tuple | None:
+        """(list, index) of the entry that made this level's box ``x``; None for an input (or another value)."""
+        if isinstance(x, Tensor) and x._trace is self and x._tape is not None:
+            return x._tape, x._idx
+        return None
+
     def unbox(self, x: Any) -> Any:
         """``x`` one level down: a box's primal; an eager constant as its plain value; anything else as it is."""
         if isinstance(x, Tensor):

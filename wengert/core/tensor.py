@@ -17,6 +17,7 @@ one, so the graph has no reference cycles: reference counting frees it.
 """
 from __future__ import annotations
 
+from sys import getrefcount as _getrefcount
 from typing import Any
 
 import numpy as np
@@ -259,6 +260,38 @@ def check_concrete(t: Tensor, what: str, strict: bool = True) -> None:
         trace.read(t, what, strict=strict)
 
 
+def mutate(t: Tensor, change: Any, what: str = "an in-place operation", traced: bool = False) -> bool:
+    r"""Change a plain tensor in place: ``change(array)`` modifies the ndarray it is given.
+
+    Returns False, changing nothing, when ``t`` is a value in a graph (a
+    recorded tensor, or a transform's value): the caller then records the
+    change as an op and :func:`rebind`\ s ``t`` to its result.  A leaf that
+    requires grad may only be changed inside ``wg.no_grad()`` (as in PyTorch).
+    The array is written in place when nothing else holds it; otherwise
+    (a recorded op saved it, or another tensor shares it) the change goes to a
+    copy, so that values a backward pass will read keep what they were.
+    """
+    if t._trace is not None or t._tape is not None:
+        return False
+    if t.requires_grad and state().grad_enabled:  # (so is changing it by a value in a graph, ``traced``)
+        raise RuntimeError(
+            f"{what} on a leaf tensor that requires grad would corrupt its gradient; do it inside "
+            "wg.no_grad() (as an optimiser step does), or build a new tensor (x = x + ...)")
+    if traced:  # the new value depends on a value in a graph: the change must be an op
+        return False
+    old = t._value
+    if type(old) is np.ndarray and old.flags.writeable and _getrefcount(old) <= _OWNED_REFS:
+        change(old)
+    else:
+        new = np.array(old, copy=True)
+        change(new)
+        t._value = normalize(new)
+    return True
+
+
+_OWNED_REFS = 3  # getrefcount's argument, mutate's local `old`, and the tensor's own slot
+
+
 def rebind(t: Tensor, new: Tensor) -> None:
     """Make ``t`` stand for ``new``'s value and place (an in-place op on a value in a graph)."""
     t._value = new._value
@@ -359,6 +392,25 @@ def raw(x: Any) -> Any:
             x._trace.read(x, f"'{caller}' (a derivative or helper) read the plain value", strict=False)
         return x._value
     return x
+
+
+def value_of(x: Any) -> Any:
+    """The plain value of a tensor (or ``x`` itself), for code that only hands values on (no interpreter is told)."""
+    return x._value if isinstance(x, Tensor) else x
+
+
+def live_trace(x: Any) -> Any:
+    """The running interpreter (transform level) that ``x`` is a value of, or None."""
+    if isinstance(x, Tensor):
+        t = x._trace
+        if t is not None and t.alive:
+            return t
+    return None
+
+
+def in_graph(x: Any) -> bool:
+    """Is ``x`` an eager tensor computed by a recorded op (a non-leaf of the eager graph)?"""
+    return isinstance(x, Tensor) and x._trace is None and x._tape is not None
 
 
 def is_traced(x: Any) -> bool:

@@ -17,6 +17,7 @@ from ..core.tensor import Tensor, dtype_of, shape_of
 from ..core.tensor import __name__ as _tensor_name
 from . import composite as _composite  # noqa: F401  (its records register on import)
 from . import table as _table  # noqa: F401
+from .random import manual_seed, rand, randint, randn, randperm
 from .surface import public_function, public_name, records
 
 PUBLIC: dict = {}  # name -> public function, in declaration order
@@ -55,6 +56,18 @@ def eye(n: int, m: int | None = None, dtype: Any = np.float64) -> Tensor:
     return Tensor(np.eye(n, m, dtype=dtype))
 
 
-__all__ = [*PUBLIC, "arange", "eye", "ones", "ones_like", "zeros", "zeros_like"]
+def full(shape: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ``shape`` filled with ``fill_value`` (NumPy's and PyTorch's ``full``)."""
+    return Tensor(np.full(shape, fill_value, dtype=dtype), requires_grad=requires_grad)
+
+
+def linspace(start: float, stop: float, num: int = 50, endpoint: bool = True, dtype: Any = None,
+             requires_grad: bool = False) -> Tensor:
+    """``num`` evenly spaced values from ``start`` to ``stop`` (NumPy's ``linspace``; PyTorch's ``steps`` is ``num``)."""
+    return Tensor(np.linspace(start, stop, num, endpoint=endpoint, dtype=dtype), requires_grad=requires_grad)
+
+
+__all__ = [*PUBLIC, "arange", "eye", "full", "linspace", "manual_seed", "ones", "ones_like", "rand", "randint",
+           "randn", "randperm", "zeros", "zeros_like"]
 
 sys.modules[_tensor_name]._stack = PUBLIC["stack"]  # wg.tensor([t1, t2]) of tensors stacks them in the graph

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections import namedtuple
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,8 +18,11 @@ from .surface import composite
 from .table import (
     _axes,
     _ndim,
+    argmax,
+    argmin,
     broadcast_to,
     cast,
+    clip,
     concatenate,
     erf,
     exp,
@@ -26,11 +30,15 @@ from .table import (
     logsumexp,
     matmul,
     reshape,
+    scatter_add,
     sqrt,
     sum_,
     tanh,
     transpose,
+    where,
 )
+from .table import max_ as _max
+from .table import min_ as _min
 
 
 def _count(x: Any, axis: Any) -> int:
@@ -113,8 +121,25 @@ def outer(a: Any, b: Any) -> Any:
     return a * b
 
 
-@composite(aliases=("ravel",), methods=("flatten", "ravel"), numpy=(np.ravel,))
-def flatten(x: Any) -> Any:
+@composite(methods=("flatten",))
+def flatten(x: Any, start_dim: int = 0, end_dim: int = -1) -> Any:
+    """Merge the axes start_dim .. end_dim into one (all of them by default: a 1-D result)."""
+    shape = shape_of(x)
+    n = len(shape)
+    if n == 0:
+        return reshape(x, (1,))
+    a, b = start_dim % n, end_dim % n
+    if a > b:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {shape}")
+    merged = 1
+    for s in shape[a:b + 1]:
+        merged *= s
+    return reshape(x, shape[:a] + (merged,) + shape[b + 1:])
+
+
+@composite(methods=("ravel",), numpy=(np.ravel,))
+def ravel(x: Any) -> Any:
+    """The elements as a 1-D array."""
     return reshape(x, (-1,))
 
 
@@ -255,6 +280,84 @@ def take_along_axis(x: Any, indices: Any, axis: int) -> Any:
     return getitem(x, index=tuple(index))
 
 
+MaxMin = namedtuple("MaxMin", "values indices")  # what max(dim=) and min(dim=) return, as in PyTorch
+
+
+def _extreme(rule: Any, arg: Any, x: Any, axis: Any, keepdims: bool, dim: Any, keepdim: Any) -> Any:
+    if dim is None:
+        return rule(x, axis=axis, keepdims=keepdim if keepdim is not None else keepdims)
+    if axis is not None:
+        raise TypeError(f"{rule.name}: give axis= (NumPy: the value) or dim= (PyTorch: values and indices), not both")
+    k = bool(keepdim if keepdim is not None else keepdims)
+    return MaxMin(rule(x, axis=dim, keepdims=k), arg(x, axis=dim, keepdims=k))
+
+
+@composite(name="max", aliases=("amax",), methods=("max",), numpy=(np.max, np.amax))
+def max_(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Any:
+    """Maximum over axis (ties split the gradient evenly); with PyTorch's ``dim=``, (values, indices)."""
+    return _extreme(_max, argmax, x, axis, keepdims, dim, keepdim)
+
+
+@composite(name="min", aliases=("amin",), methods=("min",), numpy=(np.min, np.amin))
+def min_(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Any:
+    """Minimum over axis (ties split the gradient evenly); with PyTorch's ``dim=``, (values, indices)."""
+    return _extreme(_min, argmin, x, axis, keepdims, dim, keepdim)
+
+
+@composite(methods=("clamp",))
+def clamp(x: Any, min: Any = None, max: Any = None) -> Any:
+    """PyTorch's name for clip: limit to [min, max]."""
+    return clip(x, a_min=min, a_max=max)
+
+
+@composite(methods=("masked_fill",))
+def masked_fill(x: Any, mask: Any, value: Any) -> Any:
+    """x with ``value`` where ``mask`` holds (PyTorch's masked_fill; no gradient to the filled places)."""
+    return where(mask, value, x)
+
+
+@composite(methods=("gather",))
+def gather(x: Any, dim: int, index: Any) -> Any:
+    """PyTorch's gather: ``out[i][j] = x[index[i][j]][j]`` along ``dim`` (NumPy's take_along_axis)."""
+    return take_along_axis(x, index, dim)
+
+
+def _along(shape: tuple, indices: np.ndarray, axis: int) -> tuple:
+    """The advanced index that picks ``indices`` along ``axis`` (as take_along_axis does)."""
+    nd = len(shape)
+    if indices.ndim != nd:
+        raise ValueError(f"indices have {indices.ndim} dimensions, the array {nd}")
+    ax = axis % nd
+    index = []
+    for d in range(nd):
+        if d == ax:
+            index.append(indices)
+        else:
+            sh = [1] * nd
+            sh[d] = indices.shape[d]
+            index.append(np.arange(indices.shape[d]).reshape(sh))
+    return tuple(index)
+
+
+@composite(public=False, methods=("scatter_add",))
+def scatter_add_along(x: Any, dim: int, index: Any, src: Any) -> Any:
+    """PyTorch's scatter_add: ``out = x`` with ``src[i][j]`` added at ``out[index[i][j]][j]`` (along ``dim``)."""
+    idx = _along(shape_of(x), np.asarray(raw(index)), dim)
+    return x + scatter_add(src, index=idx, shape=shape_of(x))
+
+
+@composite(numpy=(), methods=())
+def cat(tensors: Any, dim: int = 0) -> Any:
+    """PyTorch's name for concatenate: join along an existing axis."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("cat: need at least one tensor")
+    from ..core.tensor import as_tensor
+
+    tensors[0] = as_tensor(tensors[0])
+    return concatenate(*tensors, axis=dim)
+
+
 @composite(methods=("astype",))
 def astype(x: Any, dtype: Any) -> Any:
     """x converted to ``dtype`` (a floating dtype keeps the gradient; converting a traced value to ints is an error)."""
@@ -276,6 +379,27 @@ def _double(x: Any) -> Any:
 @composite(public=False, methods=("float",))
 def _float(x: Any) -> Any:
     return astype(x, np.float32)
+
+
+@composite(public=False, methods=("to",))
+def _to(x: Any, dtype: Any) -> Any:
+    """PyTorch's ``t.to(dtype)`` (wengert computes on the CPU only: a device is not an argument)."""
+    if isinstance(dtype, str) and dtype in ("cpu",):
+        return x
+    return astype(x, dtype)
+
+
+@composite(public=False, methods=("type_as",))
+def _type_as(x: Any, other: Any) -> Any:
+    return astype(x, dtype_of(other))
+
+
+@composite(public=False, methods=("t",))
+def _t(x: Any) -> Any:
+    """The transpose of a matrix (PyTorch's ``t()``: at most 2-D)."""
+    if len(shape_of(x)) > 2:
+        raise ValueError(f"t() expects a tensor with at most 2 dimensions, got shape {shape_of(x)}; use .mT or transpose")
+    return transpose(x) if len(shape_of(x)) == 2 else x
 
 
 __all__ = [

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ..core.tensor import Tensor, raw
+from ..core.state import is_grad_enabled
+from ..core.tensor import Tensor, is_traced, live_trace, raw, value_of
 from .api import PUBLIC
 from .surface import public_name, records
 
@@ -54,7 +55,7 @@ for _target, _s in records():
 PASSTHROUGH = {
     np.shape, np.ndim, np.size, np.allclose, np.isclose, np.array_equal, np.array_equiv, np.result_type,
     np.iscomplexobj, np.isrealobj, np.zeros_like, np.ones_like, np.empty_like, np.full_like, np.array_repr,
-    np.array_str, np.any, np.all, np.count_nonzero, np.nonzero, np.argsort, np.can_cast,
+    np.array_str, np.count_nonzero, np.nonzero, np.argsort, np.can_cast,
     np.testing.assert_allclose, np.testing.assert_array_equal, np.testing.assert_array_almost_equal,
 }
 
@@ -74,7 +75,16 @@ def array_ufunc(self: Tensor, ufunc: Any, method: str, *inputs: Any, **kwargs: A
             f"use the wengert function instead, e.g. wg.sum"
         )
     if kwargs.get("out") is not None:
-        raise TypeError(f"numpy.{ufunc.__name__}(..., out=...) would write outside the graph; drop out=")
+        # an in-place NumPy update such as `p.data -= lr * p.grad`: fine on plain values, which is
+        # what every tensor here is unless it carries a derivative (then the write would lose it)
+        if any(live_trace(i) is not None or (is_traced(i) and is_grad_enabled()) for i in inputs):
+            raise TypeError(f"numpy.{ufunc.__name__}(..., out=...) would write a value in the graph outside it; "
+                            "compute without out= (x = x - y), or update inside wg.no_grad()")
+        out = kwargs["out"]
+        if any(isinstance(o, Tensor) for o in out):
+            raise TypeError(f"numpy.{ufunc.__name__}(..., out=<a Tensor>): write into a tensor with its in-place "
+                            "methods (t.sub_(y), t -= y) instead")
+        return ufunc(*[value_of(i) for i in inputs], **kwargs)
     rule = UFUNCS.get(ufunc)
     if rule is None:
         raise TypeError(

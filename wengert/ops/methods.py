@@ -6,17 +6,12 @@ the hot path of scalar code such as the W1/W4 benchmarks).
 """
 from __future__ import annotations
 
-import sys
-from typing import Any
-
-import numpy as np
-
 from ..core.rule import Rule, apply2
-from ..core.state import is_grad_enabled
-from ..core.tensor import Tensor, is_traced, normalize, rebind
+from ..core.tensor import Tensor
 from . import api as A
 from . import composite as C
 from . import table as R
+from .inplace import METHODS
 from .interop import array_function, array_ufunc
 from .surface import method, public_function, public_name, records
 
@@ -34,37 +29,6 @@ def _rbinop(rule):
 
 def _unop(rule):
     return rule.op1
-
-
-def _setitem(self: Tensor, index: Any, value: Any) -> None:
-    """``t[index] = value``: in place on a plain tensor; an op of the graph on a value in one.
-
-    On a value in a graph (a recorded tensor, or a transform's value) the write
-    is the op ``setitem``, and ``t`` then stands for its result, so that both
-    modes differentiate it right.  A leaf that requires grad may only be
-    written inside ``wg.no_grad()`` (as in PyTorch).
-    """
-    idx = R._index(index)
-    if self._trace is None and self._tape is None and not is_traced(value):
-        if self.requires_grad and is_grad_enabled():
-            raise RuntimeError(
-                "in-place assignment into a leaf tensor that requires grad would corrupt its gradient; "
-                "build a new tensor with wg.where / wg.concatenate, or write inside wg.no_grad()"
-            )
-        v = value._value if isinstance(value, Tensor) else value
-        old = self._value
-        if type(old) is np.ndarray and old.flags.writeable and sys.getrefcount(old) <= _OWNED_REFS:
-            old[idx] = v  # nobody else holds the array (no recorded op saved it): write in place
-        else:  # a recorded op may have saved this array: the write makes a new one
-            new = np.array(old, copy=True)
-            new[idx] = v
-            self._value = normalize(new)
-        return
-    out = R.setitem(self, value, index=idx)
-    rebind(self, out)
-
-
-_OWNED_REFS = 3  # getrefcount's argument, the local `old`, and the tensor's own slot
 
 
 def _T(self: Tensor) -> Tensor:
@@ -85,13 +49,17 @@ _OPERATORS = {
     "__gt__": _binop(R.greater), "__ge__": _binop(R.greater_equal),
     "__eq__": _binop(R.equal), "__ne__": _binop(R.not_equal),
     "__and__": _binop(R.logical_and), "__or__": _binop(R.logical_or), "__invert__": _unop(R.logical_not),
-    # indexing
-    "__getitem__": A.getitem, "__setitem__": _setitem,
+    # indexing (t[index] = v: see ops/inplace.py)
+    "__getitem__": A.getitem,
     # NumPy dispatch
     "__array_ufunc__": array_ufunc, "__array_function__": array_function,
 }
 
-for _name, _fn in _OPERATORS.items():
+# PyTorch's size queries
+_OPERATORS["numel"] = lambda self: self.size
+_OPERATORS["dim"] = lambda self: self.ndim
+
+for _name, _fn in {**_OPERATORS, **METHODS}.items():
     setattr(Tensor, _name, _fn)
 
 # the methods the records name (t.exp(), t.sum(axis=0), t.reshape(2, 3), ...)

@@ -61,7 +61,7 @@ def public_name(target: Any, s: Surface) -> str:
 def public_function(target: Any, s: Surface) -> Callable:
     """``wg.NAME``: array arguments become Tensors (so a Tensor comes back), then the rule or composite runs."""
     name = public_name(target, s)
-    prepare = s.prepare
+    prepare = _torch_names(s.prepare, target)
     if isinstance(target, Rule) and prepare is None and target.arity == 1 and not target.param_names:
         op1 = target.op1
 
@@ -87,10 +87,30 @@ def public_function(target: Any, s: Surface) -> Callable:
     kind = f"rule ``{target.name}``" if isinstance(target, Rule) else "a composite of primitives"
     fn.__doc__ = f"{doc.strip()}\n\nReturns a Tensor ({kind}; differentiable in reverse and forward mode)."
     try:
-        fn.__signature__ = inspect.signature(prepare or (target.impl if isinstance(target, Rule) else target))
+        fn.__signature__ = inspect.signature(s.prepare or (target.impl if isinstance(target, Rule) else target))
     except (TypeError, ValueError):
         pass
     return fn
+
+
+def _torch_names(prepare: Callable | None, target: Any) -> Callable | None:
+    """Accept PyTorch's ``dim=`` / ``keepdim=`` wherever the op takes NumPy's ``axis=`` / ``keepdims=``."""
+    try:
+        params = inspect.signature(prepare or (target.impl if isinstance(target, Rule) else target)).parameters
+    except (TypeError, ValueError):
+        return prepare
+    if "axis" not in params or "dim" in params:
+        return prepare
+
+    def translate(*args: Any, **kwargs: Any) -> tuple:
+        for torch_name, numpy_name in (("dim", "axis"), ("keepdim", "keepdims")):
+            if torch_name in kwargs:
+                if numpy_name in kwargs:
+                    raise TypeError(f"give {numpy_name}= or {torch_name}= (PyTorch's name), not both")
+                kwargs[numpy_name] = kwargs.pop(torch_name)
+        return prepare(*args, **kwargs) if prepare is not None else (args, kwargs)
+
+    return translate
 
 
 def method(fn: Callable, name: str) -> Callable:

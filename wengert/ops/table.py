@@ -405,7 +405,7 @@ def _extreme_weights(ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     return (mask / count).astype(xr.dtype)
 
 
-def _extreme(name: str, fn: Any, amax: Any) -> Rule:
+def _extreme(name: str, fn: Any) -> Rule:
     return Rule(
         name, lambda x, axis=None, keepdims=False: fn(x, axis=axis, keepdims=keepdims),
         vjp=(lambda g, ans, x, axis=None, keepdims=False:
@@ -413,12 +413,11 @@ def _extreme(name: str, fn: Any, amax: Any) -> Rule:
         jvp=(lambda t, ans, x, axis=None, keepdims=False:
              sum_(t * _extreme_weights(ans, x, axis, keepdims), axis=axis, keepdims=keepdims),),
         doc=f"{name} over axis (ties split the gradient evenly)",
-        surface=Surface(aliases=(amax.__name__,), methods=(name,), numpy=(fn, amax)),
     )
 
 
-max_ = _extreme("max", np.max, np.amax)
-min_ = _extreme("min", np.min, np.amin)
+max_ = _extreme("max", np.max)
+min_ = _extreme("min", np.min)
 
 
 def _prod_impl(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
@@ -475,6 +474,15 @@ logsumexp = Rule(
     surface=Surface(methods=("logsumexp",)),
 )
 
+def _logical(name: str, fn: Any) -> Rule:
+    return Rule(name, lambda x, axis=None, keepdims=False: fn(x, axis=axis, keepdims=keepdims), differentiable=False,
+                doc=f"whether {name} elements are true along axis (bool result, no gradient)",
+                surface=Surface(methods=(name,), numpy=(fn,)))
+
+
+any_ = _logical("any", np.any)
+all_ = _logical("all", np.all)
+
 argmax = Rule("argmax", lambda x, axis=None, keepdims=False: np.argmax(x, axis=axis, keepdims=keepdims),
               differentiable=False, doc="index of the maximum (no gradient)", surface=Surface(methods=("argmax",), numpy=(np.argmax,)))
 argmin = Rule("argmin", lambda x, axis=None, keepdims=False: np.argmin(x, axis=axis, keepdims=keepdims),
@@ -519,6 +527,15 @@ reshape = Rule(
 
 def _inverse_perm(axes: tuple) -> tuple:
     return tuple(np.argsort(axes))
+
+
+copy = Rule(
+    "copy", lambda x: np.array(x, copy=True),
+    vjp=(lambda g, ans, x: g,),  # a copy is the identity on values
+    jvp=(lambda t, ans, x: t,),
+    doc="a copy of x with its own storage (PyTorch's clone; the gradient flows through)",
+    surface=Surface(methods=("clone", "copy"), numpy=(np.copy,)),
+)
 
 
 def _transpose_args(x: Any, *axes: Any, **kw: Any) -> tuple:
