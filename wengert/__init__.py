@@ -43,6 +43,7 @@ from .transforms import (  # noqa: F401  (derivatives as functions)
     jvp,
     value_and_grad,
     vjp,
+    vmap,
 )
 
 __version__ = "0.1.0"

@@ -62,6 +62,7 @@ class Function:
         raise NotImplementedError
 
     jvp = None
+    vmap = None  # optional: vmap(ctx, batched, *inputs) -> the outputs of a whole batch (see wg.vmap)
 
     @classmethod
     def _rule(cls) -> Rule:
@@ -89,6 +90,11 @@ def _function_rule(cls: type) -> Rule:
             return raw(cls.forward(ctx, *values))
 
     def vjp_all(g: Any, ans: Any, needs: list, *args: Any, ctx: Context) -> list:
+        if _batch_of_plain(g) and not any(isinstance(v, Tensor) for v in (ans, *args)):
+            # many cotangents at once (wg.jacrev is vmap of the pullback): one backward call per cotangent
+            rows = [vjp_all(gk, ans, needs, *args, ctx=ctx) for gk in g._primal]
+            return [None if rows[0][i] is None else g._trace.box(np.stack([r[i] for r in rows]))
+                    for i in range(len(args))]
         traced = [v for v in (g, ans, *args) if isinstance(v, Tensor)]
         if traced:
             if not all(_staged(v) for v in traced):
@@ -120,6 +126,14 @@ def _function_rule(cls: type) -> Rule:
     def jvp_all(tangents: list, ans: Any, *args: Any, ctx: Context) -> Any:
         if cls.jvp is None:
             raise RuntimeError(f"custom Function {name} defines no jvp, so forward mode cannot go through it")
+        batched = [t for t in tangents if isinstance(t, Tensor)]
+        if batched and all(_batch_of_plain(t) and t._trace is batched[0]._trace for t in batched) and \
+                not any(isinstance(v, Tensor) for v in (ans, *args)):
+            # many tangents at once (wg.jacfwd is vmap of the JVP): one jvp call per tangent
+            level = batched[0]._trace
+            rows = [raw(cls.jvp(ctx, *[t._primal[k] if isinstance(t, Tensor) else t for t in tangents]))
+                    for k in range(level.size)]
+            return level.box(np.stack(rows))
         if any(isinstance(v, Tensor) for v in (ans, *args, *tangents)):
             raise RuntimeError(first_order)
         return raw(cls.jvp(ctx, *tangents))
@@ -128,10 +142,29 @@ def _function_rule(cls: type) -> Rule:
         grads = vjp_all(g, ans, [i == index for i in range(len(args))], *args, ctx=ctx)
         return grads[index]
 
+    def batch(level: Any, values: list, batched: list, params: dict) -> Any:
+        if cls.vmap is None:
+            raise NotImplementedError(
+                f"custom Function {name} defines no vmap, so wg.vmap cannot run it on a batch: define "
+                "vmap(ctx, batched, *inputs) (inputs with batched[i] carry the batch along axis 0; return the "
+                "outputs for the whole batch, batch first)")
+        if any(isinstance(v, Tensor) for v in values):
+            raise RuntimeError(first_order)
+        with no_grad():
+            return raw(cls.vmap(params["ctx"], tuple(batched), *values))
+
     backward_rule = Rule(f"{name}.backward", backward_impl, differentiable=False, register=False,
                          doc=f"the backward of custom Function {name}, for input `index`")
-    return Rule(f"{name}", impl, vjp_all=vjp_all, jvp_all=jvp_all, register=False,
+    return Rule(f"{name}", impl, vjp_all=vjp_all, jvp_all=jvp_all, batch=batch, register=False,
                 doc=(cls.__doc__ or "").strip())
+
+
+def _batch_of_plain(v: Any) -> bool:
+    """Is ``v`` a batch of plain values (wg.vmap's box over plain arrays)?"""
+    from .interpret import Batch
+
+    return (isinstance(v, Tensor) and isinstance(v._trace, Batch) and v._trace.alive
+            and not isinstance(v._primal, Tensor))
 
 
 def _staged(v: Tensor) -> bool:

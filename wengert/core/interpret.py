@@ -121,6 +121,13 @@ class Level:
         """``requires_grad_()`` on one of this level's values: may it become an eager leaf? (only while staging)"""
         return False
 
+    def box_shape(self, t: Tensor) -> tuple:
+        """The shape of this level's box ``t``: its primal's (a batching level hides its batch axis)."""
+        p = t._primal
+        if isinstance(p, Tensor):
+            return p.shape
+        return () if type(p) is float else p.shape
+
     def process(self, rule: Rule, args: Any, params: dict) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -263,6 +270,50 @@ class Stage(Level):
         return True
 
 
+class Batch(Level):
+    """Batching for wg.vmap: each box holds a whole batch of values, stacked along axis 0 of its primal.
+
+    An op on boxes goes to its rule's batching rule (``rule.batch(level,
+    values, batched, params)``), which computes the whole batch one level
+    down at once and returns it with the batch along axis 0.  A box's shape is
+    one example's; Python may not read a batched value (``bool``, ``float``,
+    ``.data``: a :class:`ConcretizationError`), since it is many values.
+    """
+
+    __slots__ = ("size",)
+
+    def __init__(self, size: int, name: str = "wg.vmap") -> None:
+        super().__init__(name)
+        self.size = size
+
+    def process(self, rule: Rule, args: Any, params: dict) -> Tensor:
+        values = []
+        batched = []
+        for a in args:
+            if isinstance(a, Tensor) and a._trace is self:
+                values.append(a._primal)
+                batched.append(True)
+            else:
+                values.append(self.unbox(_plain(rule, a)))
+                batched.append(False)
+        if rule.batch is None:
+            raise NotImplementedError(
+                f"{self.name}: op '{rule.name}' has no batching rule, so it cannot run on a batch; "
+                "for a custom Function, define its vmap (see wg.Function)")
+        return self.box(rule.batch(self, values, batched, params))
+
+    def box_shape(self, t: Tensor) -> tuple:
+        return super().box_shape(t)[1:]
+
+    def read(self, t: Tensor, what: str, strict: bool, array: bool = False) -> None:
+        if not self.alive:
+            return
+        raise ConcretizationError(
+            f"{what} of a batched value inside {self.name}: it stands for {self.size} values (one per example), "
+            "so Python control flow or conversions on it cannot work; compute it with tensor ops "
+            "(e.g. wg.where instead of if/else), or pass the argument with in_axes=None")
+
+
 # ====================================================================== dynamic interpreters
 class Dynamic:
     """An interpreter that sees every op while it is active (``with it:``), above every level.
@@ -356,4 +407,4 @@ class detect_anomaly:
         return wrapper
 
 
-__all__ = ["Anomaly", "Dynamic", "Forward", "Level", "Reverse", "Stage", "anomaly_active", "detect_anomaly"]
+__all__ = ["Anomaly", "Batch", "Dynamic", "Forward", "Level", "Reverse", "Stage", "anomaly_active", "detect_anomaly"]

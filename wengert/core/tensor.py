@@ -78,18 +78,21 @@ class Tensor:
 
     @property
     def shape(self) -> tuple:
+        if self._trace is not None:  # a box: its own shape (wg.vmap's hides the batch axis)
+            return self._trace.box_shape(self)
         v = self._value
         return () if type(v) is float else v.shape
 
     @property
     def ndim(self) -> int:
-        v = self._value
-        return 0 if type(v) is float else v.ndim
+        return len(self.shape)
 
     @property
     def size(self) -> int:
-        v = self._value
-        return 1 if type(v) is float else v.size
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n
 
     @property
     def dtype(self) -> np.dtype:
@@ -365,6 +368,8 @@ def shape_of(x: Any) -> tuple:
     if type(x) is float:
         return ()
     if isinstance(x, Tensor):
+        if x._trace is not None:
+            return x._trace.box_shape(x)
         x = x._value
         return () if type(x) is float else x.shape
     s = getattr(x, "shape", None)

@@ -1,0 +1,359 @@
+"""Batching rules: how each primitive runs on a whole batch at once (the ``batch`` slot of its record).
+
+``wg.vmap`` is an interpreter level (:class:`wengert.core.interpret.Batch`):
+a batched value carries its batch along axis 0, one level down.  A rule's
+``batch(level, values, batched, params)`` gets the op's values (the batched
+ones with that leading axis) and returns the whole batch of results, batch
+axis first.  Like VJPs, batching rules compute with the rules themselves, so
+they run on plain arrays and on the tensors of lower levels alike: vmap of
+grad, grad of vmap and jit of both compose.
+
+Most rules batch by a handful of patterns, applied at the end of this file:
+
+* elementwise rules broadcast: a batched argument gets unit axes after its
+  batch axis so that it lines up with the others (NumPy aligns from the right);
+* reductions and shape ops shift their axes past the batch axis;
+* a few (matmul, einsum, getitem, ...) have rules of their own;
+* :func:`decompose` batches a rule through an equivalent composite of batched
+  primitives, and :func:`loop` runs it example by example and stacks the
+  results (correct for anything; used where nothing faster applies).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..core.rule import REGISTRY
+from ..core.shapes import broadcast_to, cast, stop_gradient, sum_to
+from ..core.tensor import shape_of
+from . import composite as C
+from . import nn as N
+from . import table as R
+
+
+def _nd(v: Any, batched: bool) -> int:
+    """The logical number of axes of a value (its batch axis not counted)."""
+    return len(shape_of(v)) - (1 if batched else 0)
+
+
+def _align(v: Any, n: int) -> Any:
+    """A batched value with unit axes after its batch axis, so that it has ``n`` logical axes."""
+    s = shape_of(v)
+    k = len(s) - 1
+    if k >= n:
+        return v
+    return R.reshape(v, shape=(s[0],) + (1,) * (n - k) + tuple(s[1:]))
+
+
+def _full_batch(level: Any, v: Any) -> Any:
+    """An unbatched value repeated along a new leading batch axis (``level.size`` copies, a broadcast view)."""
+    return broadcast_to(v, shape=(level.size,) + tuple(shape_of(v)))
+
+
+# ---------------------------------------------------------------------- patterns
+def elementwise(rule: Any) -> Callable:
+    def batch(level: Any, vals: list, batched: list, params: dict) -> Any:
+        n = max(_nd(v, b) for v, b in zip(vals, batched))
+        return rule(*[_align(v, n) if b else v for v, b in zip(vals, batched)], **params)
+
+    return batch
+
+
+def _shift(axis: Any, nd: int) -> tuple:
+    """Logical axes (None, an int or a tuple) as the axes of the batched value."""
+    if axis is None:
+        return tuple(range(1, nd + 1))
+    if isinstance(axis, (int, np.integer)):
+        axis = (axis,)
+    if nd == 0:
+        return tuple(int(a) + 1 for a in axis)  # (NumPy will complain about the axis, as eagerly)
+    return tuple(int(a) % nd + 1 if -nd <= int(a) < nd else int(a) + 1 for a in axis)
+
+
+def reduction(rule: Any) -> Callable:
+    def batch(level: Any, vals: list, batched: list, params: dict) -> Any:
+        (x,) = vals
+        return rule(x, **{**params, "axis": _shift(params.get("axis"), _nd(x, True))})
+
+    return batch
+
+
+def arg_reduction(rule: Any) -> Callable:
+    """argmax / argmin: one axis, or the flattened value when axis is None."""
+
+    def batch(level: Any, vals: list, batched: list, params: dict) -> Any:
+        (x,) = vals
+        nd = _nd(x, True)
+        keep = params.get("keepdims", False)
+        axis = params.get("axis")
+        if axis is None:
+            out = rule(R.reshape(x, shape=(shape_of(x)[0], -1)), axis=1)
+            return R.reshape(out, shape=(shape_of(x)[0],) + (1,) * nd) if keep else out
+        return rule(x, axis=_shift(axis, nd)[0], keepdims=keep)
+
+    return batch
+
+
+def loop(rule: Any) -> Callable:
+    """Run the op example by example and stack the results (correct for any rule)."""
+
+    def batch(level: Any, vals: list, batched: list, params: dict) -> Any:
+        outs = []
+        for i in range(level.size):
+            args = [R.getitem(v, index=i) if b else v for v, b in zip(vals, batched)]
+            outs.append(rule(*args, **params))
+        return C.stack(outs, axis=0)
+
+    return batch
+
+
+def decompose(fn: Callable) -> Callable:
+    """Batch a rule through ``fn``, a composite of batched primitives computing the same thing."""
+
+    def batch(level: Any, vals: list, batched: list, params: dict) -> Any:
+        out = fn(*[level.box(v) if b else v for v, b in zip(vals, batched)], **params)
+        return level.primal(out) if level.owns(out) else _full_batch(level, out)
+
+    return batch
+
+
+# ---------------------------------------------------------------------- shape ops
+def _reshape(level: Any, vals: list, batched: list, params: dict) -> Any:
+    (x,) = vals
+    return R.reshape(x, shape=(shape_of(x)[0],) + tuple(params["shape"]))
+
+
+def _transpose(level: Any, vals: list, batched: list, params: dict) -> Any:
+    (x,) = vals
+    nd = _nd(x, True)
+    axes = params.get("axes")
+    perm = (0,) + (tuple(range(nd, 0, -1)) if axes is None else _shift(axes, nd))
+    return R.transpose(x, axes=perm)
+
+
+def _broadcast_to(level: Any, vals: list, batched: list, params: dict) -> Any:
+    (x,) = vals
+    shape = tuple(params["shape"])
+    return broadcast_to(_align(x, len(shape)), shape=(shape_of(x)[0],) + shape)
+
+
+def _sum_to(level: Any, vals: list, batched: list, params: dict) -> Any:
+    (x,) = vals
+    shape = tuple(params["shape"])
+    s = shape_of(x)[1:]
+    lead = len(s) - len(shape)
+    axes = tuple(range(1, 1 + lead)) + tuple(1 + lead + i for i, d in enumerate(shape)
+                                             if d == 1 and s[lead + i] != 1)
+    y = R.sum_(x, axis=axes, keepdims=True) if axes else x
+    return R.reshape(y, shape=(shape_of(x)[0],) + shape)
+
+
+def _concatenate(level: Any, vals: list, batched: list, params: dict) -> Any:
+    nd = max(_nd(v, b) for v, b in zip(vals, batched))
+    axis = params.get("axis", 0) % max(nd, 1) + 1
+    return R.concatenate(*[v if b else _full_batch(level, v) for v, b in zip(vals, batched)], axis=axis)
+
+
+def _pad(level: Any, vals: list, batched: list, params: dict) -> Any:
+    (x,) = vals
+    pw = np.broadcast_to(np.asarray(params["pad_width"], dtype=int), (_nd(x, True), 2))
+    pad_width = ((0, 0),) + tuple((int(a), int(b)) for a, b in pw)
+    return R.pad(x, pad_width=pad_width, constant_values=params.get("constant_values", 0.0))
+
+
+# ---------------------------------------------------------------------- indexing
+def _advanced(index: tuple) -> tuple[tuple, bool, int]:
+    """(index with boolean masks as integer arrays, whether a prepended batch slice keeps the batch axis first,
+    the number of axes the advanced indices make)."""
+    out = []
+    for e in index:
+        if isinstance(e, np.ndarray) and e.dtype == bool:
+            out.extend(np.nonzero(e))
+        else:
+            out.append(e)
+    arrays = [i for i, e in enumerate(out) if isinstance(e, np.ndarray)]
+    if not arrays:
+        return tuple(out), True, 0
+    if any(e is Ellipsis for e in out):
+        return tuple(out), False, -1  # (where an ellipsis expands is shape-dependent: loop)
+    adv = [i for i, e in enumerate(out) if isinstance(e, (np.ndarray, int, np.integer))]
+    contiguous = adv == list(range(adv[0], adv[-1] + 1))
+    ndim = np.broadcast(*[out[i] for i in arrays]).ndim
+    return tuple(out), contiguous, ndim
+
+
+def _move_first(x: Any, k: int) -> Any:
+    """Move axis k to the front."""
+    n = len(shape_of(x))
+    return R.transpose(x, axes=(k,) + tuple(i for i in range(n) if i != k))
+
+
+def _getitem(level: Any, vals: list, batched: list, params: dict) -> Any:
+    (x,) = vals
+    index = params["index"]
+    index, in_place, k = _advanced(index if isinstance(index, tuple) else (index,))
+    if k < 0:
+        return loop(R.getitem)(level, vals, batched, params)
+    out = R.getitem(x, index=(slice(None),) + index)
+    # advanced indices apart from each other go first, before the batch axis (NumPy's rule)
+    return out if in_place else _move_first(out, k)
+
+
+def _scatter_add(level: Any, vals: list, batched: list, params: dict) -> Any:
+    (u,) = vals
+    index = params["index"]
+    index, in_place, k = _advanced(index if isinstance(index, tuple) else (index,))
+    if k < 0:
+        return loop(R.scatter_add)(level, vals, batched, params)
+    if not in_place:  # u is laid out as getitem's output: the batch axis goes where NumPy puts it
+        n = len(shape_of(u))
+        u = R.transpose(u, axes=tuple(range(1, k + 1)) + (0,) + tuple(range(k + 1, n)))
+    return R.scatter_add(u, index=(slice(None),) + index, shape=(level.size,) + tuple(params["shape"]))
+
+
+def _setitem(level: Any, vals: list, batched: list, params: dict) -> Any:
+    x, v = vals
+    bx, bv = batched
+    index = params["index"]
+    index, in_place, k = _advanced(index if isinstance(index, tuple) else (index,))
+    if not in_place or k < 0:
+        return loop(R.setitem)(level, vals, batched, params)
+    if not bx:
+        x = R.copy(_full_batch(level, x))
+    if bv:
+        sel = shape_of(R.getitem(np.zeros(shape_of(x)[1:]), index=index))  # one example's selection
+        v = _align(v, len(sel))
+    return R.setitem(x, v, index=(slice(None),) + index)
+
+
+# ---------------------------------------------------------------------- linear algebra
+def _matmul(level: Any, vals: list, batched: list, params: dict) -> Any:
+    a, b = vals
+    ba, bb = batched
+    na, nb = _nd(a, ba), _nd(b, bb)
+    if na == 0 or nb == 0:
+        return R.matmul(a, b)  # (the same error as eagerly)
+    if na == 1:  # a vector is a 1 x k matrix ...
+        s = shape_of(a)
+        a = R.reshape(a, shape=s[:-1] + (1, s[-1]))
+    if nb == 1:  # ... and a k x 1 matrix on the right
+        s = shape_of(b)
+        b = R.reshape(b, shape=s + (1,))
+    la, lb = max(na, 2), max(nb, 2)
+    n = max(la, lb)
+    # a batched operand gets unit axes after its batch axis, so that the batch axes line up (or broadcast)
+    if ba:
+        a = _align(a, n)
+    if bb:
+        b = _align(b, n)
+    out = R.matmul(a, b)
+    s = shape_of(out)
+    if na == 1:
+        out = R.reshape(out, shape=s[:-2] + s[-1:])
+        s = shape_of(out)
+    if nb == 1:
+        out = R.reshape(out, shape=s[:-1])
+    return out
+
+
+def _einsum(level: Any, vals: list, batched: list, params: dict) -> Any:
+    from .table import _parse_einsum
+
+    ins, out = _parse_einsum(params["subscripts"], len(vals))
+    used = set("".join(ins) + out)
+    z = next(c for c in "zyxwvutsrqponmlkjihgfedcbaZYXWVUTSRQPONMLKJIHGFEDCBA" if c not in used)
+    spec = ",".join(z + t if b else t for t, b in zip(ins, batched)) + "->" + z + out
+    return R.einsum(*vals, subscripts=spec)
+
+
+def _trace(level: Any, vals: list, batched: list, params: dict) -> Any:
+    (x,) = vals
+    if _nd(x, True) != 2:
+        return R.trace(x)  # (the same error as eagerly)
+    return R.einsum(x, subscripts="zii->z")
+
+
+def _solve(level: Any, vals: list, batched: list, params: dict) -> Any:
+    a, b = vals
+    if _nd(b, batched[1]) == 1 and batched[1]:  # a batch of vectors: solve them as one-column matrices
+        s = shape_of(b)
+        out = R.solve(a, R.reshape(b, shape=s + (1,)))
+        return R.reshape(out, shape=s)
+    return R.solve(a, b)
+
+
+# ---------------------------------------------------------------------- fused nn primitives
+def _linear(level: Any, vals: list, batched: list, params: dict) -> Any:
+    if not any(batched[1:]):  # a batch of inputs through one layer: the fused op as it is
+        return N.linear_rule(*vals)
+    return decompose(lambda x, w, b=None: R.matmul(x, R.transpose(w)) + (0.0 if b is None else b))(
+        level, vals, batched, params)
+
+
+def _merge_first(x: Any) -> Any:
+    s = shape_of(x)
+    return R.reshape(x, shape=(s[0] * s[1],) + tuple(s[2:]))
+
+
+def _conv2d(level: Any, vals: list, batched: list, params: dict) -> Any:
+    x, w = vals
+    if batched[1]:
+        return loop(N.conv2d_rule)(level, vals, batched, params)
+    out = N.conv2d_rule(_merge_first(x), w, **params)  # the batch and the images as one stack of images
+    return R.reshape(out, shape=tuple(shape_of(x)[:2]) + tuple(shape_of(out)[1:]))
+
+
+def _conv2d_input_grad(level: Any, vals: list, batched: list, params: dict) -> Any:
+    g, w = vals
+    if batched[1] or not batched[0]:
+        return loop(N.conv2d_input_grad)(level, vals, batched, params)
+    xs = tuple(params["x_shape"])
+    out = N.conv2d_input_grad(_merge_first(g), w, **{**params, "x_shape": (level.size * xs[0],) + xs[1:]})
+    return R.reshape(out, shape=(level.size,) + xs)
+
+
+def _cross_entropy(z: Any, target: Any, reduction: str = "mean", saved: Any = None) -> Any:
+    """cross_entropy as a composite (log-softmax, then the target's entries), for batching."""
+    n = shape_of(z)[0]
+    losses = -R.getitem(C.log_softmax(z, axis=1), index=(np.arange(n), np.asarray(target)))
+    if reduction == "mean":
+        return R.sum_(losses) * (1.0 / n)
+    return R.sum_(losses) if reduction == "sum" else losses
+
+
+# ---------------------------------------------------------------------- the table
+_ELEMENTWISE = ("add", "subtract", "multiply", "divide", "negative", "power", "maximum", "minimum", "where",
+                "tanh", "exp", "log", "log1p", "expm1", "sqrt", "square", "sin", "cos", "tan", "arctan", "sinh",
+                "cosh", "sigmoid", "softplus", "relu", "leaky_relu", "elu", "abs", "sign", "erf", "clip",
+                "greater", "greater_equal", "less", "less_equal", "equal", "not_equal", "logical_and",
+                "logical_or", "logical_not", "isfinite", "isnan", "isinf", "copy")
+_REDUCTIONS = ("sum", "max", "min", "prod", "logsumexp", "any", "all")
+
+
+def _install() -> None:
+    rules = dict(REGISTRY)
+    for name in _ELEMENTWISE:
+        rules[name].batch = elementwise(rules[name])
+    for name in _REDUCTIONS:
+        rules[name].batch = reduction(rules[name])
+    for name in ("argmax", "argmin"):
+        rules[name].batch = arg_reduction(rules[name])
+    for rule in (cast, stop_gradient):
+        rule.batch = elementwise(rule)
+    sum_to.batch = _sum_to
+    broadcast_to.batch = _broadcast_to
+    own = {"reshape": _reshape, "transpose": _transpose, "concatenate": _concatenate, "pad": _pad,
+           "getitem": _getitem, "scatter_add": _scatter_add, "setitem": _setitem, "matmul": _matmul,
+           "einsum": _einsum, "trace": _trace, "solve": _solve,
+           "inv": elementwise(rules["inv"]), "det": elementwise(rules["det"]),
+           "linear": _linear, "conv2d": _conv2d, "conv2d_input_grad": _conv2d_input_grad,
+           "conv2d_weight_grad": loop(N.conv2d_weight_grad), "cross_entropy": decompose(_cross_entropy)}
+    for name, fn in own.items():
+        rules[name].batch = fn
+
+
+_install()
+
+__all__ = ["arg_reduction", "decompose", "elementwise", "loop", "reduction"]
