@@ -57,7 +57,6 @@ from .tree import LEAF, TreeDef, flatten_like, tree_flatten, tree_unflatten
 
 __all__ = [
     "GradcheckError",
-    "vmap",
     "GradcheckReport",
     "grad",
     "gradcheck",
@@ -71,6 +70,7 @@ __all__ = [
     "make_vjp",
     "value_and_grad",
     "vjp",
+    "vmap",
 ]
 
 _EMPTY: dict = {}
@@ -791,7 +791,7 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
                 ax %= len(shape)
                 sizes.setdefault(shape[ax], []).append(i)
                 v = leaf if _traced(leaf) else (value_of(leaf) if isinstance(leaf, Tensor) else np.asarray(leaf))
-                moved.append((v if ax == 0 else R.transpose(v, axes=(ax, *(k for k in range(len(shape)) if k != ax)))))
+                moved.append(v if ax == 0 else R.transpose(v, axes=(ax, *(k for k in range(len(shape)) if k != ax))))
             flat_args.append((moved, td, arg_axes))
         if not sizes:
             raise ValueError("vmap: no argument is batched (every in_axes is None); batch at least one")
