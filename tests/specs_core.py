@@ -105,6 +105,9 @@ SPECS = {
     "all": Spec(cases=[Case([(5,)]), Case([(3, 4)], {"axis": 1}), Case([(2, 3)], {"axis": 0, "keepdims": True})],
                 nondiff=True, draw=lambda rng, s, i: rng.standard_normal(s) > -0.8, ref=np.all),
     "copy": unary(ref=np.copy),
+    "prod_others": Spec(cases=[Case([(4,)]), Case([(3, 4)], {"axis": 1}), Case([(2, 3, 2)], {"axis": (0, 2)})],
+                        draw=positive, rtol=1e-5,
+                        ref=lambda x, axis=None: np.prod(x, axis=axis, keepdims=True) / x),
     # shape
     "reshape": Spec(cases=[Case([(2, 3)], {"shape": (3, 2)}), Case([(6,)], {"shape": (2, -1)}), Case([()], {"shape": (1,)})],
                     ref=np.reshape),

@@ -135,6 +135,29 @@ def test_rule(name, ci, seed):
             _close(got, fd, 1e-5)
 
 
+# ------------------------------------------------------------------ vmap against a loop, for every op
+@pytest.mark.parametrize("name,ci", CASES)
+def test_vmap_matches_a_loop(name, ci):
+    """Every rule has a batching rule: vmap over a batch of draws equals a Python loop (values and VJPs)."""
+    spec, case, rng, arrays, wrt, call = _setup(name, ci, 0)
+    draws = [setup_case(SPECS, name, ci, seed)[3] for seed in (1, 2, 3)]
+    params = case.params
+    f = lambda *a: call(*a, **params)
+    batchable = [i for i, a in enumerate(arrays) if a.dtype.kind in "fb"]
+    for which in (batchable, batchable[:1], batchable[-1:]):
+        stacked = [np.stack([d[i] for d in draws]) if i in which else arrays[i] for i in range(len(arrays))]
+        in_axes = tuple(0 if i in which else None for i in range(len(arrays)))
+        per_example = [[d[i] if i in which else arrays[i] for i in range(len(arrays))] for d in draws]
+        got = wg.vmap(f, in_axes=in_axes)(*stacked)
+        want = np.stack([np.asarray(raw(f(*a))) for a in per_example])
+        _close(got, want, 1e-12)
+        if spec.nondiff or not wrt:
+            continue
+        u = rng.standard_normal(np.shape(want)[1:])
+        g = wg.grad(lambda *a: wg.sum(f(*a) * u), argnums=wrt[0])
+        _close(wg.vmap(g, in_axes=in_axes)(*stacked), np.stack([np.asarray(g(*a)) for a in per_example]), 1e-10)
+
+
 # ------------------------------------------------------------------ random broadcast shapes (hypothesis)
 BINARY = {
     "add": (lambda r, s: r.standard_normal(s), lambda r, s: r.standard_normal(s)),

@@ -27,5 +27,6 @@ from .normalization import *
 from .normalization import __all__ as _norms
 from .rnn import *
 from .rnn import __all__ as _rnns
+from .stateless import functional_call
 
-__all__ = [*_layers, *_losses, *_norms, *_rnns, "Module", "Parameter", "functional", "init", "utils"]
+__all__ = [*_layers, *_losses, *_norms, *_rnns, "Module", "Parameter", "functional", "functional_call", "init", "utils"]

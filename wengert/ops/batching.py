@@ -27,7 +27,7 @@ import numpy as np
 
 from ..core.rule import REGISTRY
 from ..core.shapes import broadcast_to, cast, stop_gradient, sum_to
-from ..core.tensor import shape_of
+from ..core.tensor import dtype_of, shape_of
 from . import composite as C
 from . import nn as N
 from . import table as R
@@ -272,7 +272,8 @@ def _trace(level: Any, vals: list, batched: list, params: dict) -> Any:
     (x,) = vals
     if _nd(x, True) != 2:
         return R.trace(x)  # (the same error as eagerly)
-    return R.einsum(x, subscripts="zii->z")
+    n, m = shape_of(x)[1:]
+    return R.sum_(x * np.eye(n, m, dtype=dtype_of(x)), axis=(1, 2))
 
 
 def _solve(level: Any, vals: list, batched: list, params: dict) -> Any:
@@ -329,7 +330,7 @@ _ELEMENTWISE = ("add", "subtract", "multiply", "divide", "negative", "power", "m
                 "cosh", "sigmoid", "softplus", "relu", "leaky_relu", "elu", "abs", "sign", "erf", "clip",
                 "greater", "greater_equal", "less", "less_equal", "equal", "not_equal", "logical_and",
                 "logical_or", "logical_not", "isfinite", "isnan", "isinf", "copy")
-_REDUCTIONS = ("sum", "max", "min", "prod", "logsumexp", "any", "all")
+_REDUCTIONS = ("sum", "max", "min", "prod", "logsumexp", "any", "all", "prod_others")
 
 
 def _install() -> None:

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..core.rule import Rule
 from ..core.shapes import broadcast_to, cast, stop_gradient, sum_to
-from ..core.tensor import Tensor, dtype_of, raw, shape_of
+from ..core.tensor import Tensor, dtype_of, shape_of
 from .surface import Surface
 
 # ============================================================== helpers
@@ -424,14 +424,9 @@ def _prod_impl(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     return np.prod(x, axis=axis, keepdims=keepdims)
 
 
-def _prod_others(ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
-    """d prod / d x_i = product of the other elements (exact even where x has zeros)."""
-    xr = raw(x)
-    if np.all(np.asarray(xr) != 0):
-        return _expand(ans, x, axis, keepdims) / x
-    if isinstance(x, Tensor) and x.requires_grad:
-        raise NotImplementedError("second derivative of prod at an input containing zeros is not implemented")
-    xa = np.asarray(xr)
+def _prod_others_impl(x: Any, axis: Any = None) -> Any:
+    """d prod / d x_i = the product of the other elements: left and right running products (exact at zeros)."""
+    xa = np.asarray(x)
     ax = _axes(axis, xa.ndim)
     moved = np.moveaxis(xa, ax, tuple(range(xa.ndim - len(ax), xa.ndim)))
     flat = moved.reshape(moved.shape[: xa.ndim - len(ax)] + (-1,))
@@ -440,6 +435,26 @@ def _prod_others(ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
     others = (left * right).reshape(moved.shape)
     return np.moveaxis(others, tuple(range(xa.ndim - len(ax), xa.ndim)), ax)
+
+
+def _prod_others_vjp(g: Any, ans: Any, x: Any, axis: Any = None) -> Any:
+    # d others_i / d x_j = prod_{k != i, j} x_k = others_j / x_i for i != j (0 for i == j), so
+    # dx_j = others_j (sum_i g_i / x_i - g_j / x_j): exact where x has no zeros; at a zero it is
+    # inf or nan (the second derivative of prod there is not computed)
+    r = g / x
+    return ans * (sum_(r, axis=_axes(axis, _ndim(x)), keepdims=True) - r)
+
+
+prod_others = Rule(
+    "prod_others", _prod_others_impl,
+    vjp=(_prod_others_vjp,),
+    jvp=(lambda t, ans, x, axis=None: _prod_others_vjp(t, ans, x, axis),),  # (the Jacobian is symmetric)
+    doc="the product of the other elements along axis, at each element (prod's derivative; exact at zeros)",
+)
+
+
+def _prod_others(ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    return prod_others(x, axis=axis)
 
 
 prod = Rule(
