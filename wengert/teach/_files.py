@@ -14,7 +14,7 @@ def write_atomic(path: str | os.PathLike, data: str | bytes) -> str:
     path = os.fspath(path)
     folder = os.path.dirname(path) or "."
     if not os.path.isdir(folder):
-        raise FileNotFoundError(f"cannot write {path}: the folder {folder!r} does not exist")
+        raise FileNotFoundError(f"the folder {folder!r} for {os.path.basename(path)} does not exist; create it first")
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as fh:

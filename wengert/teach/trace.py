@@ -904,7 +904,7 @@ class Tracer:
         return f"<Tracer ({self.mode} mode): {self._trace!r}>"
 
     def _repr_html_(self) -> str:
-        return self.trace.to_html()
+        return self.trace._repr_html_()
 
 
 __all__ = ["Arg", "Partial", "Row", "Trace", "Tracer", "trace"]
