@@ -118,7 +118,7 @@ def _tangent_formula(tr: Any, r: Any, node: Any, p: int) -> str:
     by_name = {a.name: k for k, a in enumerate(r.args) if a.name is not None}
     for name in by_name:
         u = tr[name]
-        if u.tangent is None:
+        if u.tangent is None or u.kind == "constant":
             continue
         sym, val, elementwise = _partial_text(r, name, p)
         syms.append(f"{sym} × d{name}/d{x}" if elementwise else f"{sym} · d{name}/d{x}")
@@ -126,7 +126,7 @@ def _tangent_formula(tr: Any, r: Any, node: Any, p: int) -> str:
             c = [jvp_of(node, k, u.tangent) for k, a in enumerate(r.args) if a.name == name]
             c = [v for v in c if v is not None]
             parts.append(_total(c) if c else 0.0)
-        nums.append(f"{val} × {_num(u.tangent, p)}" if elementwise else f"[{_num(parts[-1], p) if parts else '?'}]")
+        nums.append(f"{val} × {_num(u.tangent, p)}" if elementwise else (_num(parts[-1], p) if parts else "?"))
     if not syms:
         return f"{lhs} = 0: no input of {r.name} moves with {x}"
     return f"{lhs} = {' + '.join(syms)} = {' + '.join(nums)} = {F.value(r.tangent, p)}"
