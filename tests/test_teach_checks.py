@@ -266,7 +266,7 @@ def test_compare_modes_r3_to_r():
     np.testing.assert_array_equal(r.jacobian, [[-4.0, -4.0, 3.0]])
     assert r.agree and r.forward_time > 0 and r.reverse_time > 0
     text = str(r)
-    assert "R^3 -> R^1" in text and "Reverse mode needs fewer passes (1 instead of 3)" in text
+    assert "v2 maps R^3 -> R^1" in text and "Reverse mode needs fewer passes (1 instead of 3)" in text
     assert "dv/dx" in text and "dv2/dv" in text  # the tangent and adjoint columns side by side
 
 

@@ -692,7 +692,7 @@ class ModesReport:
                 ("forward", str(self.forward_passes), f"{self.forward_ops} JVPs", _seconds(self.forward_time)),
                 ("reverse", str(self.reverse_passes), f"{self.reverse_ops} VJPs", _seconds(self.reverse_time))]
         widths = [max(len(r[k]) for r in rows) for k in range(4)]
-        lines = [f"compare_modes: f maps R^{n} -> R^{m} ({n} input number{'s' * (n != 1)}, {m} output "
+        lines = [f"compare_modes: {self.table.output_name} maps R^{n} -> R^{m} ({n} input number{'s' * (n != 1)}, {m} output "
                  f"number{'s' * (m != 1)}); its Wengert list has {self.ops} ops"]
         lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
         if self.cheaper == "reverse":

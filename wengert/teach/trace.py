@@ -535,7 +535,9 @@ def trace(
     ``wrt`` (a name, a position or the input object; default the first), in
     the direction ``tangent`` (default all ones).  In reverse mode ``wrt``
     may list the inputs to differentiate (default all); inputs left out are
-    constants.  ``names`` names the inputs (default: ``f``'s parameter
+    constants.  ``mode="both"`` gives both columns side by side: the
+    tangent for ``wrt`` and the adjoint of every input (all inputs are
+    differentiated).  ``names`` names the inputs (default: ``f``'s parameter
     names); intermediates are named after ``f``'s local variables, or
     ``v1, v2, ...``.  ``precision`` is the number of significant digits shown.
 
