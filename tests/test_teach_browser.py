@@ -86,7 +86,7 @@ def test_seed001_page_steps_through_both_passes(browser, tmp_path):
     assert browser.find_element(By.ID, "prev").get_property("disabled")
     values = {"x": "-2", "y": "5", "z": "-4", "q": "3", "f": "-12"}
     order = ["x", "y", "z", "q", "f"]
-    for k, name in enumerate(order, start=1):  # forward: one value per click, in list order
+    for k in range(1, len(order) + 1):  # forward: one value per click, in list order
         nxt.click()
         assert _shown(browser, "data-shown-value") == {n: values[n] for n in order[:k]}
         assert _shown(browser, "data-shown-adjoint") == {}

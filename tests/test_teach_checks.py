@@ -32,8 +32,8 @@ class BadMul(wg.Function):
 
     @staticmethod
     def backward(ctx, dz):
-        x, y = ctx.saved_tensors
-        return dz * y, dz * y
+        _x, y = ctx.saved_tensors
+        return dz * y, dz * y  # the second should be dz * x
 
 
 class BadJvp(wg.Function):

@@ -154,7 +154,7 @@ def test_names_and_values_are_escaped():
     text = tr.to_html(interactive=True)
     assert "</script><b" not in text
     doc = parse(text)
-    assert [a["data-node"] for t, a in doc.tags if "data-node" in a][0] == '</script><b a="1">&'
+    assert next(a["data-node"] for t, a in doc.tags if "data-node" in a) == '</script><b a="1">&'
     assert doc.data()["rows"][0]["name"] == '</script><b a="1">&'
 
 

@@ -306,7 +306,7 @@ def graph_svg(tr: Any, precision: int, uid: str) -> str:
     tallest = max(len(v) for v in columns.values())
     height = 16 + tallest * (box_h + gap_y)
     ys: dict = {}
-    for c, keys in columns.items():
+    for keys in columns.values():
         top = 8 + (tallest - len(keys)) * (box_h + gap_y) / 2
         for i, k in enumerate(keys):
             ys[k] = top + i * (box_h + gap_y) + (box_h + gap_y) / 2
