@@ -49,7 +49,7 @@ import numpy as np
 from ..core.graph import Constant
 from ..core.interpret import Dynamic
 from ..core.state import enable_grad, state
-from ..core.tensor import Tensor
+from ..core.tensor import Tensor, in_graph, value_of
 from . import _format as F
 from ._graph import Node, adjoints, collect, local_partials, node_of, tangents
 
@@ -510,7 +510,7 @@ def _is_module(v: Any) -> bool:
 
 
 def _as_float_leaf(v: Any) -> Tensor:
-    t = Tensor(v._value if isinstance(v, Tensor) else v)
+    t = Tensor(value_of(v))
     if t.dtype.kind != "f":
         t = Tensor(t.data.astype(np.float64))
     return t
@@ -565,10 +565,10 @@ def trace(
         # ``wg.trace(matrix)`` keeps NumPy's meaning: the sum of the diagonal (wengert.ops.api.trace)
         from ..ops.api import trace as matrix_trace
 
-        if np.ndim(f._value if isinstance(f, Tensor) else f) != 2:
+        if np.ndim(value_of(f)) != 2:
             raise ValueError(
                 f"trace: wg.trace(A) of an array is the matrix trace (the sum of the diagonal, as np.trace), which "
-                f"needs a 2-D matrix, got shape {np.shape(f._value if isinstance(f, Tensor) else f)}; for the trace "
+                f"needs a 2-D matrix, got shape {np.shape(value_of(f))}; for the trace "
                 "table (the Wengert list) of a function, call wg.trace(f, *inputs)")
         return matrix_trace(f)
     if not callable(f):
@@ -667,11 +667,11 @@ def _resolve_wrt(wrt: Any, inputs: Sequence[Any], names: list[str], mode: str) -
 
 def _tangent_like(x: Tensor, tangent: Any) -> Any:
     if tangent is None:
-        return 1.0 if type(x._value) is float else np.ones(x.shape, dtype=x.dtype)
-    t = np.asarray(tangent._value if isinstance(tangent, Tensor) else tangent, dtype=x.dtype)
+        return 1.0 if type(value_of(x)) is float else np.ones(x.shape, dtype=x.dtype)
+    t = np.asarray(value_of(tangent), dtype=x.dtype)
     if t.shape != x.shape:
         raise ValueError(f"trace: tangent has shape {t.shape}, the input has shape {x.shape}")
-    return float(t) if type(x._value) is float else t
+    return float(t) if type(value_of(x)) is float else t
 
 
 def _build(out: Tensor, inputs: Sequence[Tensor], input_names: Sequence[str], local: dict, mode: str,
@@ -860,12 +860,12 @@ class Tracer:
         del frame
         if exc[0] is None and self._output is None:
             cands = [node_of(v) for k, v in self._locals.items() if isinstance(v, Tensor) and not k.startswith("_")
-                     and v.requires_grad and v._tape is not None]
+                     and v.requires_grad and in_graph(v)]
             cands = [n for n in cands if n.order > self._start]
             if cands:
                 last = max(cands, key=lambda n: n.order)
                 self._output = next(v for v in self._locals.values()
-                                    if isinstance(v, Tensor) and v._tape is not None and node_of(v) == last)
+                                    if in_graph(v) and node_of(v) == last)
         if exc[0] is None and self._output is not None:
             self._trace = self.of(self._output)
 
