@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from teach_seeds import L, f
 
 import wengert as wg
 
@@ -20,19 +21,6 @@ CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-bro
 DRIVER = shutil.which("chromedriver")
 DOCS_IMAGE = Path(__file__).resolve().parent.parent / "docs" / "images" / "trace_page.png"
 
-
-def f(x, y, z):  # seed 001
-    q = x + y
-    return q * z
-
-
-def L(W, X, y):  # seed 004
-    xi1 = -X * W
-    xi2 = wg.exp(xi1)
-    xi3 = 1 + xi2
-    xi4 = 1 / xi3
-    xi5 = wg.log(xi4)
-    return -y * xi5
 
 
 @pytest.fixture(scope="module")

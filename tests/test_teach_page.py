@@ -11,24 +11,11 @@ import re
 
 import numpy as np
 import pytest
+from teach_seeds import L, f
 
 import wengert as wg
 from wengert.cli import main
 from wengert.teach import page as P
-
-
-def f(x, y, z):  # seed 001
-    q = x + y
-    return q * z
-
-
-def L(W, X, y):  # seed 004
-    xi1 = -X * W
-    xi2 = wg.exp(xi1)
-    xi3 = 1 + xi2
-    xi4 = 1 / xi3
-    xi5 = wg.log(xi4)
-    return -y * xi5
 
 
 class Doc(html.parser.HTMLParser):
