@@ -290,3 +290,15 @@ def test_compare_modes_bad_input():
         wg.compare_modes(lambda x: x * 2, 1.0, repeat=0)
     with pytest.raises(ValueError, match="compare_modes: the output does not depend on the inputs"):
         wg.compare_modes(lambda x: wg.tensor(2.0) * 3, 1.0)
+
+
+def test_check_gates_on_a_small_network():
+    from wengert import nn
+    from wengert.nn import functional as F
+
+    net = nn.Sequential(nn.Conv2d(1, 2, 3, rng=0, dtype=np.float64), nn.ReLU(), nn.Flatten(),
+                        nn.Linear(32, 8, rng=1, dtype=np.float64), nn.Tanh(), nn.Linear(8, 3, rng=2, dtype=np.float64))
+    x = np.random.default_rng(0).normal(size=(2, 1, 6, 6))
+    report = wg.check_gates(lambda x: F.cross_entropy(net(x), np.array([0, 2])), x)
+    assert report.ok, str(report)
+    assert report.nodes >= 8 and report.checked >= 20
