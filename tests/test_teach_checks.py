@@ -302,3 +302,13 @@ def test_check_gates_on_a_small_network():
     report = wg.check_gates(lambda x: F.cross_entropy(net(x), np.array([0, 2])), x)
     assert report.ok, str(report)
     assert report.nodes >= 8 and report.checked >= 20
+
+
+def test_explain_nan_other_overflow_and_array_elements():
+    r = wg.explain_nan(lambda x: wg.sum(x) * 1e308, np.array([10.0, 10.0]))
+    assert (r.trap, r.op) == ("overflow", "multiply") and r.inputs == (("v1", 20.0), ("constant", 1e308))
+    assert "overflows (the largest float is about 1.8e308 in float64)" in r.explanation
+    r = wg.explain_nan(lambda a, b: wg.sum(wg.sqrt(a * b)), np.ones((2, 3)), np.array([1.0, 0.0, 2.0]))
+    assert r.trap == "sqrt0" and r.index == (0, 1) and "(at element (0, 1) of v1)" in r.explanation
+    r = wg.explain_nan(lambda A, x: wg.sum(wg.sqrt(A @ x)), np.zeros((2, 2)), np.ones(2))
+    assert r.trap == "sqrt0" and r.phase == "backward"

@@ -46,7 +46,7 @@ import numpy as np
 
 from ..core.function import Context
 from ..core.graph import Node, adjoints, local_partial, node_of, nodes, tangents, vjp_of
-from ..core.rule import fit
+from ..core.rule import fit, is_bad
 from ..core.state import no_grad
 from . import _format as F
 from .trace import Namer, Row, _arg_of, input_names, run_recorded, trace
@@ -92,7 +92,7 @@ _SITE = re.compile(r'^File "(?P<file>.*)", line (?P<line>\d+), in (?P<func>.*?)(
 
 
 def site_text(site: str | None) -> str | None:
-    """``File "f.py", line 3, in f`` as ``line 3 in f: y = wg.sqrt(x)`` (with the source line when it is readable)."""
+    """``File ".../f.py", line 3, in f`` as ``f.py, line 3 in f: y = wg.sqrt(x)`` (with the source line when readable)."""
     if not site:
         return None
     m = _SITE.match(site)
@@ -104,12 +104,8 @@ def site_text(site: str | None) -> str | None:
 
 
 def _bad(v: Any) -> bool:
-    if v is None:
-        return False
-    if type(v) is float:
-        return not math.isfinite(v)
-    a = np.asarray(v)
-    return a.dtype.kind in "fc" and not bool(np.all(np.isfinite(a)))
+    """Does a value hold a NaN or an Inf?"""
+    return is_bad(v) is not None
 
 
 def _custom(n: Node) -> bool:
@@ -433,7 +429,8 @@ class NanReport:
     (the non-finite value), ``index`` (its first non-finite element, for
     arrays), ``trap`` (``"where"``, ``"log0"``, ``"log_negative"``,
     ``"sqrt0"``, ``"sqrt_negative"``, ``"exp_overflow"``,
-    ``"divide_by_zero"``, ``"input"`` or ``None``) and ``explanation``.
+    ``"divide_by_zero"``, ``"overflow"`` (another op's result too large),
+    ``"input"`` or ``None``) and ``explanation``.
     """
 
     ok: bool
@@ -477,7 +474,10 @@ def _at(v: Any, index: tuple | None, shape: tuple) -> Any:
     """The element of ``v`` (broadcast to ``shape``) at ``index``: the value that went into a bad element."""
     if index is None or np.ndim(v) == 0:
         return v if type(v) is float or np.ndim(v) else float(np.asarray(v))
-    return np.broadcast_to(np.asarray(v), shape)[index].item()
+    try:
+        return np.broadcast_to(np.asarray(v), shape)[index].item()
+    except (ValueError, IndexError):  # not elementwise (a matmul's input): the whole value went in
+        return v
 
 
 def _descendants_where(order: list, start: Node) -> bool:
@@ -543,7 +543,13 @@ def _explain_forward(rec: _Recorded, n: Node, out_finite: bool) -> tuple[str | N
                  f"({'0/0 is nan' if float(vals[0]) == 0 else 'x/0 is inf'})")
     else:
         shown = ", ".join(F.number(float(v), 6) for v in vals if np.ndim(v) == 0)
-        cause = f"{op}({shown}) = {bad}: {op} gives a non-finite value at these finite inputs"
+        if np.isinf(_at(n.value, index, np.shape(n.value))) and all(not _bad(v) for v in vals):
+            big = "3.4e38 in float32" if np.asarray(n.value).dtype == np.float32 else "1.8e308 in float64"
+            trap, fix = "overflow", ("Fix: scale the values down (normalise inputs, lower the learning rate), or "
+                                     "compute in log space.")
+            cause = f"{op}({shown}) = {bad}: the result overflows (the largest float is about {big})"
+        else:
+            cause = f"{op}({shown}) = {bad}: {op} gives a non-finite value at these finite inputs"
     where = (f" at element {index}" if index is not None else "")
     text = f"{cause}{where}."
     if where_masks:
@@ -560,10 +566,7 @@ def _explain_backward(rec: _Recorded, n: Node, i: int, g: Any, contribution: Any
     op = n.op
     index = _first_bad(contribution)
     shape = np.shape(n.value)
-    try:
-        partial = local_partial(n, i)
-    except Exception:  # a rule without elementwise partials
-        partial = None
+    partial = local_partial(n, i)  # None for a rule without elementwise partials
     vals = [_at(v, index, np.shape(contribution) if index is not None else shape) for v in n.input_values]
     p_at = None if partial is None else _at(partial, index, np.shape(contribution) if index is not None else shape)
     g_at = _at(g, index, np.shape(contribution) if index is not None else shape) if np.ndim(g) else g
@@ -574,7 +577,7 @@ def _explain_backward(rec: _Recorded, n: Node, i: int, g: Any, contribution: Any
             f"{who}")
     if p_at is not None:
         desc += f": the local partial {lp} = {F.value(p_at, 6)} there"
-    desc += "."
+    desc += f" (at element {index} of {who})." if index is not None else "."
     zero_times_inf = p_at is not None and g_at is not None and np.ndim(g_at) == 0 and float(g_at) == 0.0
     if zero_times_inf and _descendants_where(rec.order, n):
         return "where", (desc + f" That adjoint is 0 because a where(...) downstream did not select this branch, "
@@ -617,7 +620,7 @@ def explain_nan(f: Callable, *inputs: Any, names: Sequence[str] | None = None, c
             trap, text = _explain_forward(rec, n, out_finite)
             idx = _first_bad(n.value)
             ins = () if n.is_leaf else tuple(
-                (rec.name(a) if isinstance(a, Node) else F.value(a.value, 6), _at(v, idx, np.shape(n.value)))
+                (rec.name(a) if isinstance(a, Node) else "constant", _at(v, idx, np.shape(n.value)))
                 for a, v in zip(n.inputs, n.input_values))
             return NanReport(False, text, rec.name(n), n.op, rec.expression(n), "forward", "value",
                              site_text(n.site), ins, n.value, idx, trap)
@@ -643,7 +646,7 @@ def explain_nan(f: Callable, *inputs: Any, names: Sequence[str] | None = None, c
             if _bad(c):
                 trap, text, partial = _explain_backward(rec, n, i, g, c)
                 quantity = "local partial" if partial is not None and _bad(partial) else "adjoint"
-                ins = tuple((rec.name(b) if isinstance(b, Node) else F.value(b.value, 6), v)
+                ins = tuple((rec.name(b) if isinstance(b, Node) else "constant", v)
                             for b, v in zip(n.inputs, n.input_values))
                 return NanReport(False, text, rec.name(n), n.op, rec.expression(n), "backward", quantity,
                                  site_text(n.site), ins, c, _first_bad(c), trap)

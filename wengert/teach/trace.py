@@ -303,7 +303,7 @@ class Trace:
 
     def save_html(self, path: str | os.PathLike, precision: int | None = None, title: str | None = None) -> str:
         """Write the interactive page (``to_html(interactive=True)``) to ``path``, atomically; returns the path."""
-        from .page import write_atomic
+        from ._files import write_atomic
 
         return write_atomic(path, self.to_html(precision=precision, interactive=True, title=title))
 
