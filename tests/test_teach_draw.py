@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import re
 import shutil
 import subprocess
@@ -134,3 +135,56 @@ def test_grads_modes():
 def test_draw_of_a_forward_trace_shows_tangents():
     t = wg.trace(lambda x, y: x * y + x, 2.0, 3.0, mode="forward", wrt="x")
     assert "d/dx 4" in t.draw().source  # d(xy + x)/dx = y + 1
+
+
+# ---------------------------------------------------------------- notebook display hooks
+def test_repr_without_dot_says_how_to_get_a_picture(monkeypatch):
+    monkeypatch.setattr(draw_mod.shutil, "which", lambda name: None)
+    d = circuit()
+    text = repr(d)
+    assert text.startswith("<Drawing: 6 edges. No picture: Graphviz's 'dot' program is not installed")
+    for hint in ("apt-get install graphviz", "brew install graphviz", "conda install graphviz", "paste .source"):
+        assert hint in text
+    assert "\n" not in text and d._repr_svg_() is None
+
+
+def _fake_dot(tmp_path, monkeypatch, script: str) -> None:
+    exe = tmp_path / "dot"
+    exe.write_text("#!/bin/sh\n" + script)
+    exe.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}")
+
+
+def test_repr_svg_never_raises_when_dot_fails(tmp_path, monkeypatch):
+    _fake_dot(tmp_path, monkeypatch, "echo 'Error: syntax error' >&2\nexit 3\n")
+    d = circuit()
+    assert d._repr_svg_() is None
+    with pytest.raises(RuntimeError, match="dot failed with status 3: Error: syntax error"):
+        d.pipe("svg")
+    assert "No picture" not in repr(d)  # dot is there; it is the drawing that failed
+
+
+def test_repr_svg_gives_up_on_a_slow_dot(tmp_path, monkeypatch):
+    _fake_dot(tmp_path, monkeypatch, "exec sleep 30\n")
+    monkeypatch.setattr(draw_mod, "REPR_TIMEOUT", 0.3)
+    assert circuit()._repr_svg_() is None
+
+
+def test_repr_svg_of_output_that_is_no_svg(tmp_path, monkeypatch):
+    _fake_dot(tmp_path, monkeypatch, "cat >/dev/null\necho 'not a picture'\n")
+    assert circuit()._repr_svg_() is None
+
+
+@needs_dot
+def test_repr_svg_with_real_dot():
+    d = circuit()
+    svg = d._repr_svg_()
+    assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
+    assert "<?xml" not in svg and "<!DOCTYPE" not in svg
+    assert repr(d) == "<Drawing: 6 edges; .source is DOT, .render('g.svg') draws it>"
+
+
+def test_draw_of_a_both_trace_shows_tangent_and_gradient():
+    t = wg.trace(lambda x, y: x * y + x, 2.0, 3.0, mode="both", wrt="x")
+    src = t.draw().source
+    assert "x | value 2 | d/dx 1 | grad 4" in src and "y | value 3 | d/dx 0 | grad 2" in src

@@ -380,3 +380,58 @@ def test_module_parameters_are_named_by_their_paths():
     assert [r.name for r in t if r.kind == "input"] == ["x", "net.0.weight", "net.0.bias", "net.2.weight", "net.2.bias"]
     net(np.array([[1.0, 2.0]])).sum().backward()
     np.testing.assert_allclose(t["net.0.weight"].adjoint, net[0].weight.grad.data, rtol=1e-12)
+
+
+# ---------------------------------------------------------------- mode="both": tangents and adjoints side by side
+def test_both_mode_side_by_side():
+    def f(x, y, z):
+        q = x + y
+        return q * z
+
+    t = wg.trace(f, -2.0, 5.0, -4.0, mode="both", wrt="y")
+    assert t.columns == ("tangent", "adjoint")
+    assert str(t) == "\n".join([
+        "#  v  expression  value  local partials         dv/dy  df/dv",
+        "0  x  input       -2                            0      -4",
+        "1  y  input       5                             1      -4",
+        "2  z  input       -4                            0      3",
+        "3  q  x + y       3      dq/dx = 1; dq/dy = 1   1      -4",
+        "4  f  q * z       -12    df/dq = -4; df/dz = 3  -4     1",
+    ])
+    assert t.gradient == {"x": -4.0, "y": -4.0, "z": 3.0}  # reverse mode's: every input
+    assert t.rows[-1].tangent == -4.0  # forward mode's: d f / d y
+    md = t.to_markdown().splitlines()
+    assert md[0] == "| # | v | expression | value | local partials | dv/dy | df/dv |" and md[1].count("|") == 8
+    tex = t.to_latex()
+    assert tex.startswith(r"\begin{tabular}{rllllll}") and r"$\partial v_i / \partial y$" in tex
+    assert "<th>&part;v<sub>i</sub>/&part;<i>y</i></th>" in t.to_html() and t.to_html().count("<th>") == 7
+
+
+def test_both_mode_agrees_with_each_mode_alone():
+    def g(a, b):
+        return wg.sum(wg.tanh(a * b) + a)
+
+    a, b = np.array([0.5, -1.0]), np.array([2.0, 0.25])
+    both = wg.trace(g, a, b, mode="both", wrt="b", tangent=np.array([1.0, -1.0]))
+    rev = wg.trace(g, a, b)
+    fwd = wg.trace(g, a, b, mode="forward", wrt="b", tangent=np.array([1.0, -1.0]))
+    for rb, rr, rf in zip(both.rows, rev.rows, fwd.rows):
+        np.testing.assert_array_equal(rb.adjoint, rr.adjoint)
+        np.testing.assert_array_equal(rb.tangent, rf.tangent)
+
+
+def test_both_mode_bad_input():
+    with pytest.raises(ValueError, match="forward mode follows exactly one input"):
+        wg.trace(lambda x, y: x * y, 1.0, 2.0, mode="both", wrt=["x", "y"])
+    with pytest.raises(ValueError, match="reverse mode needs a scalar output or cotangent="):
+        wg.trace(lambda x: x * np.ones(2), 1.0, mode="both")
+    with pytest.raises(ValueError, match="mode must be 'reverse', 'forward' or 'both'"):
+        wg.trace(lambda x: x, 1.0, mode="sideways")
+
+
+def test_both_mode_with_block():
+    x = wg.tensor(3.0, requires_grad=True)
+    with wg.trace(mode="both", wrt=x) as tr:
+        y = wg.sin(x) * x  # noqa: F841
+    assert tr.rows[-1].tangent == pytest.approx(np.cos(3.0) * 3.0 + np.sin(3.0))
+    assert tr.gradient["x"] == pytest.approx(np.cos(3.0) * 3.0 + np.sin(3.0))

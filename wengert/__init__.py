@@ -47,3 +47,6 @@ from .transforms import (  # noqa: F401  (derivatives as functions)
 )
 
 __version__ = "0.1.0"
+
+# ---- teaching tools that debug backprop (issue 15): the wrong gate named, NaNs traced, forward vs reverse
+from .teach import check_gates, compare_modes, explain_nan  # noqa: F401

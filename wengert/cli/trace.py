@@ -3,6 +3,7 @@
     wengert trace "(x + y) * z" --at x=-2 y=5 z=-4
     wengert trace "(x + y) * z" --at x=-2 y=5 z=-4 --mode forward --wrt x
     wengert trace "q = x + y; f = q * z" --at x=-2 y=5 z=-4 --format latex --svg circuit.svg
+    wengert trace "(x + y) * z" --at x=-2 y=5 z=-4 --html circuit.html
 
 The formula is parsed with :mod:`ast` against a whitelist (numbers, names,
 ``+ - * / **``, unary minus and the functions of
@@ -62,6 +63,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--svg", metavar="PATH", help="also draw the graph to PATH (needs Graphviz 'dot'; .png works too; "
                                                  "default: no drawing)")
     p.add_argument("--dot", metavar="PATH", help="also write the graph as Graphviz DOT text to PATH (default: none)")
+    p.add_argument("--html", metavar="PATH", help="also write an interactive page to PATH (one self-contained file: "
+                                                  "step through the forward and backward passes in a browser; "
+                                                  "default: none)")
     p.set_defaults(func=run)
 
 
@@ -128,9 +132,9 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, TypeError, ArithmeticError) as exc:
         return _fail(f"cannot trace this formula: {exc}", status=1)
 
+    at = ", ".join(f"{k}={values[k]:g}" for k in variables)
+    shown = args.formula.strip() if formula.output else f"{tr.output_name} = {args.formula.strip()}"
     if args.format == "text":
-        at = ", ".join(f"{k}={values[k]:g}" for k in variables)
-        shown = args.formula.strip() if formula.output else f"{tr.output_name} = {args.formula.strip()}"
         print(f"{shown}   at {at}   ({args.mode} mode)")
         print(tr.to_text())
         if args.mode == "reverse":
@@ -149,6 +153,11 @@ def run(args: argparse.Namespace) -> int:
             tr.draw().render(args.dot, format="dot")
         except OSError as exc:
             status = _fail(f"cannot write {args.dot}: {exc}", status=1)
+    if args.html:
+        try:
+            tr.save_html(args.html, title=f"{shown}   at {at}")
+        except OSError as exc:
+            status = _fail(f"cannot write {args.html}: {exc}", status=1)
     if args.svg:
         try:
             tr.draw().render(args.svg)

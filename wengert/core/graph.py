@@ -277,12 +277,22 @@ def vjp_of(n: Node, index: int, g: Any) -> Any:
     return _plain(fit(ct, prims[index]))
 
 
+def jvp_of(n: Node, index: int, t: Any) -> Any:
+    """The rule's JVP of node ``n`` for a tangent ``t`` on input ``index`` alone, on plain values (None: zero)."""
+    prims = n.input_values
+    ts = [t if i == index else None for i in range(len(prims))]
+    with no_grad(), np.errstate(all="ignore"):
+        out = ieee(lambda *args: n.rule.jvp(ts, args[0], args[1:], n.params), n.value, *prims)
+    return None if out is None else _plain(fit(out, n.value, broadcast=True))
+
+
 __all__ = [
     "RELEASED_HINT",
     "Constant",
     "GraphReleasedError",
     "Node",
     "adjoints",
+    "jvp_of",
     "local_partial",
     "node_of",
     "nodes",

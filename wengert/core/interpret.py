@@ -26,7 +26,7 @@ structure: a level only ever sees its own boxes; everything else is a
 constant to it.  JAX's ``Trace``/``find_top_trace`` and HIPS autograd's
 ``TraceStack`` work the same way.
 
-*Dynamic* interpreters (:class:`Anomaly`) sit above all levels while they are
+*Dynamic* interpreters (:class:`Sites`, :class:`Anomaly`) sit above all levels while they are
 active and see every op.
 """
 from __future__ import annotations
@@ -347,12 +347,26 @@ class Dynamic:
         pass
 
 
-class Anomaly(Dynamic):
-    """``detect_anomaly``: every op's value checked for NaN/Inf, and its creation site kept for the backward walk."""
+class Sites(Dynamic):
+    """Keeps where user code made each recorded op (``Node.site``), on every list that records it.
+
+    >>> import wengert as wg
+    >>> from wengert.core.graph import node_of
+    >>> x = wg.tensor(2.0, requires_grad=True)
+    >>> with Sites():
+    ...     y = wg.sin(x)
+    >>> node_of(y).site.startswith('File "')         # 'File "...", line N, in ...'
+    True
+    """
 
     __slots__ = ()
 
     def seen(self, rule: Rule, out: Tensor) -> None:
+        self.keep(out)
+
+    @staticmethod
+    def keep(out: Tensor) -> str:
+        """Note the creation site of ``out`` on the lists that hold it, and return it."""
         site = creation_site()
         t = out
         while isinstance(t, Tensor):  # every list that holds this value remembers where it was made
@@ -361,6 +375,16 @@ class Anomaly(Dynamic):
                     t._tape.sites = {}
                 t._tape.sites[t._idx] = site
             t = t._primal if t._trace is not None else None
+        return site
+
+
+class Anomaly(Sites):
+    """``detect_anomaly``: every op's value checked for NaN/Inf, and its creation site kept for the backward walk."""
+
+    __slots__ = ()
+
+    def seen(self, rule: Rule, out: Tensor) -> None:
+        site = self.keep(out)
         kind = is_bad(out)
         if kind:
             raise FloatingPointError(f"forward of op '{rule.name}' produced {kind} (detect_anomaly); "
@@ -407,4 +431,5 @@ class detect_anomaly:
         return wrapper
 
 
-__all__ = ["Anomaly", "Batch", "Dynamic", "Forward", "Level", "Reverse", "Stage", "anomaly_active", "detect_anomaly"]
+__all__ = ["Anomaly", "Batch", "Dynamic", "Forward", "Level", "Reverse", "Sites", "Stage", "anomaly_active",
+           "detect_anomaly"]

@@ -22,7 +22,7 @@ from ..core.graph import (
     tangents,
     vjp_of,
 )
-from ..core.tensor import shape_of
+from ..core.tensor import shape_of, value_of
 
 #: Largest Jacobian (output size x input size) computed for a non-elementwise op's partial column.
 MAX_JACOBIAN = 256
@@ -82,7 +82,7 @@ def grad_of(n: Node) -> Any:
     if t is None and n.tape.retained and n.index in n.tape.retained:
         t = n.tape.retained[n.index]()
     g = None if t is None else t.grad
-    return None if g is None else g._value
+    return None if g is None else value_of(g)
 
 
 def _scalar(v: Any) -> Any:

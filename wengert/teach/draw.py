@@ -33,6 +33,7 @@ import numpy as np
 
 from ..core.tensor import Tensor
 from . import _format as F
+from ._files import write_atomic
 from ._graph import collect, grad_of, node_of
 
 INSTALL_HINT = (
@@ -41,6 +42,9 @@ INSTALL_HINT = (
     "'conda install graphviz' or from https://graphviz.org/download/ -- or use Drawing.source (DOT text) "
     "with any Graphviz viewer"
 )
+
+#: How long a notebook waits for ``dot`` to draw a picture before it shows none (seconds).
+REPR_TIMEOUT = 10.0
 
 #: Drawings refuse graphs with more value nodes than this unless ``max_nodes`` or ``collapse`` says otherwise.
 MAX_NODES = 200
@@ -73,7 +77,12 @@ class Drawing:
         return self.source
 
     def __repr__(self) -> str:
-        return f"<Drawing: {self.source.count(' -> ')} edges; .source is DOT, .render('g.svg') draws it>"
+        edges = self.source.count(" -> ")
+        if shutil.which("dot") is None:
+            return (f"<Drawing: {edges} edges. No picture: Graphviz's 'dot' program is not installed; get it with "
+                    "'apt-get install graphviz', 'brew install graphviz' or 'conda install graphviz', or paste "
+                    ".source into any Graphviz viewer>")
+        return f"<Drawing: {edges} edges; .source is DOT, .render('g.svg') draws it>"
 
     def render(self, path: str | os.PathLike, format: str | None = None, timeout: float = 60.0) -> str:
         """Write the drawing to ``path`` (format from the suffix: svg, png, pdf) with Graphviz ``dot``.
@@ -86,13 +95,8 @@ class Drawing:
         if fmt not in ("svg", "png", "pdf", "dot", "gv"):
             raise ValueError(f"render: unknown format {fmt!r}; use a path ending in .svg, .png, .pdf or .dot")
         if fmt in ("dot", "gv"):
-            with open(path, "w", encoding="utf-8") as fh:
-                fh.write(self.source)
-            return path
-        data = self.pipe(fmt, timeout=timeout)
-        with open(path, "wb") as fh:
-            fh.write(data)
-        return path
+            return write_atomic(path, self.source)
+        return write_atomic(path, self.pipe(fmt, timeout=timeout))
 
     def pipe(self, format: str = "svg", timeout: float = 60.0) -> bytes:
         """Run ``dot -T<format>`` on the source and return its output."""
@@ -106,10 +110,21 @@ class Drawing:
             raise RuntimeError(f"render: dot failed with status {proc.returncode}: {msg}")
         return proc.stdout
 
-    def _repr_svg_(self) -> str | None:  # Jupyter: show the picture when dot is installed
+    def _repr_svg_(self) -> str | None:
+        """Jupyter's picture: the SVG that ``dot`` draws, or None (the text repr shows) when it cannot.
+
+        Never raises: a missing ``dot``, one that fails or one that takes
+        longer than :data:`REPR_TIMEOUT` seconds gives None.  The SVG starts
+        at ``<svg`` (no XML prolog or doctype, which HTML does not want).
+        """
         if shutil.which("dot") is None:
             return None
-        return self.pipe("svg").decode("utf-8")
+        try:
+            svg = self.pipe("svg", timeout=REPR_TIMEOUT).decode("utf-8", "replace")
+        except (OSError, RuntimeError, subprocess.SubprocessError, GraphvizNotFoundError):
+            return None
+        start = svg.find("<svg")
+        return svg[start:] if start >= 0 else None
 
 
 def draw(
@@ -224,7 +239,7 @@ def _dot(tr: Any, grads: str, color: bool, max_nodes: int, precision: int, rankd
     def deriv(r: Any) -> Any:
         if tr.mode == "forward":
             return r.tangent
-        if tr.mode == "reverse":
+        if tr.mode in ("reverse", "both"):
             return r.adjoint
         if grads == "grad" and tr._nodes:
             return grad_of(tr._nodes[r.index])
@@ -241,6 +256,8 @@ def _dot(tr: Any, grads: str, color: bool, max_nodes: int, precision: int, rankd
         lines.append(f'  earlier [shape=box, style=dashed, label="{len(dropped)} earlier values\\n(collapsed)"];')
     for r in kept:
         fields = [r.name, "value " + F.value(r.value, p)]
+        if tr.mode == "both" and r.tangent is not None:
+            fields.append(f"d/d{tr.wrt} " + F.value(r.tangent, p))
         d = deriv(r)
         if d is not None:
             fields.append(f"{label_d} " + F.value(d, p))

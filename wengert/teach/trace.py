@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import html as _html
 import inspect
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -48,11 +49,11 @@ import numpy as np
 from ..core.graph import Constant
 from ..core.interpret import Dynamic
 from ..core.state import enable_grad, state
-from ..core.tensor import Tensor
+from ..core.tensor import Tensor, in_graph, value_of
 from . import _format as F
 from ._graph import Node, adjoints, collect, local_partials, node_of, tangents
 
-MODES = ("reverse", "forward")
+MODES = ("reverse", "forward", "both")
 
 
 # ====================================================================== rows
@@ -86,7 +87,8 @@ class Row:
     ``kind`` is ``"input"`` (a differentiated input or other leaf),
     ``"constant"`` (an input that is not differentiated) or ``"op"``.
     ``adjoint`` is ``dL/dv`` (reverse mode, ``None`` for constants) and
-    ``tangent`` is ``dv/dx`` (forward mode); the other one is ``None``.
+    ``tangent`` is ``dv/dx`` (forward mode); the other one is ``None``, except
+    in ``mode="both"``, where a row has both.
     """
 
     index: int
@@ -118,6 +120,9 @@ class Trace:
     or :meth:`to_text`; :meth:`to_markdown`, :meth:`to_latex` (a
     ``tabular``) and :meth:`to_html` give the other formats.  ``precision``
     is the number of significant digits printed (the rows keep full values).
+    :meth:`to_html` with ``interactive=True`` (or :meth:`save_html`) gives a
+    page that steps through the forward and backward passes; Jupyter shows
+    that page's stepper inline.
     """
 
     rows: list[Row]
@@ -159,7 +164,7 @@ class Trace:
 
     @property
     def gradient(self) -> dict[str, Any]:
-        """Reverse mode: ``{input name: d output / d input}``; forward mode: ``{output name: d output / d wrt}``."""
+        """Reverse mode (and "both"): ``{input name: d output / d input}``; forward mode: ``{output name: d output / d wrt}``."""
         if self.mode == "forward":
             return {self.output_name: self.rows[-1].tangent}
         return {r.name: r.adjoint for r in self.rows if r.kind == "input"}
@@ -171,31 +176,34 @@ class Trace:
         return draw(self, **kwargs)
 
     # -------------------------------------------------------------- formats
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The derivative columns, in order: ``("tangent",)``, ``("adjoint",)`` or both (``mode="both"``)."""
+        return {"forward": ("tangent",), "reverse": ("adjoint",), "both": ("tangent", "adjoint")}.get(
+            self.mode, ("adjoint",))
+
     def _header(self, fmt: str) -> list[str]:
         out = self.output_name
-        if fmt == "latex":
-            v = r"$v_i$"
-            if self.mode == "forward":
-                last = rf"$\partial v_i / \partial {F.latex_name(self.wrt or 'x')}$"
+        wrt = self.wrt or "x"
+        heads = []
+        for col in self.columns:
+            if fmt == "latex":
+                heads.append(rf"$\partial v_i / \partial {F.latex_name(wrt)}$" if col == "tangent"
+                             else rf"$\partial {F.latex_name(out)} / \partial v_i$")
+            elif fmt == "html":
+                heads.append(f"&part;v<sub>i</sub>/&part;{F.html_name(wrt)}" if col == "tangent"
+                             else f"&part;{F.html_name(out)}/&part;v<sub>i</sub>")
             else:
-                last = rf"$\partial {F.latex_name(out)} / \partial v_i$"
-            return ["", v, "expression", "value", "local partials", last]
-        if fmt == "html":
-            v = "v<sub>i</sub>"
-            if self.mode == "forward":
-                last = f"&part;v<sub>i</sub>/&part;{F.html_name(self.wrt or 'x')}"
-            else:
-                last = f"&part;{F.html_name(out)}/&part;v<sub>i</sub>"
-            return ["#", v, "expression", "value", "local partials", last]
-        last = f"dv/d{self.wrt}" if self.mode == "forward" else f"d{out}/dv"
-        return ["#", "v", "expression", "value", "local partials", last]
+                heads.append(f"dv/d{wrt}" if col == "tangent" else f"d{out}/dv")
+        first = {"latex": ["", r"$v_i$"], "html": ["#", "v<sub>i</sub>"]}.get(fmt, ["#", "v"])
+        return first + ["expression", "value", "local partials"] + heads
 
     def _cells(self, row: Row, fmt: str, precision: int) -> list[str]:
         p, m = precision, self.max_elements
-        deriv = row.tangent if self.mode == "forward" else row.adjoint
+        derivs = [row.tangent if col == "tangent" else row.adjoint for col in self.columns]
         if fmt == "latex":
             val = "$" + F.latex_value(row.value, p, m) + "$"
-            d = "" if deriv is None else "$" + F.latex_value(deriv, p, m) + "$"
+            ds = ["" if d is None else "$" + F.latex_value(d, p, m) + "$" for d in derivs]
             expr = row.expression("latex", p)
             expr = expr if row.kind != "op" else "$" + expr + "$"
             parts = ", ".join(
@@ -203,19 +211,19 @@ class Trace:
                 + _partial_value(q, "latex", p, m) + "$"
                 for q in row.partials
             )
-            return [str(row.index), "$" + F.latex_name(row.name) + "$", expr, val, parts, d]
+            return [str(row.index), "$" + F.latex_name(row.name) + "$", expr, val, parts, *ds]
         if fmt == "html":
             val = _html.escape(F.value(row.value, p, m))
-            d = "" if deriv is None else _html.escape(F.value(deriv, p, m))
+            ds = ["" if d is None else _html.escape(F.value(d, p, m)) for d in derivs]
             parts = "; ".join(
                 f"&part;{F.html_name(row.name)}/&part;{F.html_name(q.wrt)} = " + _partial_value(q, "html", p, m)
                 for q in row.partials
             )
-            return [str(row.index), F.html_name(row.name), row.expression("html", p), val, parts, d]
+            return [str(row.index), F.html_name(row.name), row.expression("html", p), val, parts, *ds]
         val = F.value(row.value, p, m)
-        d = "" if deriv is None else F.value(deriv, p, m)
+        ds = ["" if d is None else F.value(d, p, m) for d in derivs]
         parts = "; ".join(f"d{row.name}/d{q.wrt} = " + _partial_value(q, "text", p, m) for q in row.partials)
-        return [str(row.index), row.name, row.expression("text", p), val, parts, d]
+        return [str(row.index), row.name, row.expression("text", p), val, parts, *ds]
 
     def to_text(self, precision: int | None = None, max_rows: int = 200) -> str:
         """The table as aligned plain text (for the terminal).
@@ -224,7 +232,8 @@ class Trace:
         """
         p = self.precision if precision is None else precision
         body = [self._cells(r, "text", p) for r in _elide(self.rows, max_rows)]
-        table = [self._header("text")] + [b if b is not None else ["...", "", "", "", "", ""] for b in body]
+        head = self._header("text")
+        table = [head] + [b if b is not None else ["..."] + [""] * (len(head) - 1) for b in body]
         widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
         lines = []
         for line in table:
@@ -254,30 +263,55 @@ class Trace:
     def to_latex(self, precision: int | None = None, max_rows: int = 200) -> str:
         """The table as a LaTeX ``tabular`` (ready to paste into lecture notes; needs no package)."""
         p = self.precision if precision is None else precision
-        lines = [r"\begin{tabular}{rlllll}", r"\hline", " & ".join(self._header("latex")) + r" \\", r"\hline"]
+        head = self._header("latex")
+        lines = [r"\begin{tabular}{r" + "l" * (len(head) - 1) + "}", r"\hline", " & ".join(head) + r" \\", r"\hline"]
         for r in _elide(self.rows, max_rows):
             if r is None:
-                lines.append(r"\multicolumn{6}{c}{$\vdots$} \\")
+                lines.append(rf"\multicolumn{{{len(head)}}}{{c}}{{$\vdots$}} \\")
                 continue
             lines.append(" & ".join(self._cells(r, "latex", p)) + r" \\")
         lines += [r"\hline", r"\end{tabular}"]
         return "\n".join(lines)
 
-    def to_html(self, precision: int | None = None, max_rows: int = 200) -> str:
-        """The table as an HTML ``<table class="wengert-trace">`` (Jupyter shows it directly)."""
+    def to_html(self, precision: int | None = None, max_rows: int = 200, interactive: bool = False,
+                title: str | None = None) -> str:
+        """The table as an HTML ``<table class="wengert-trace">``; with ``interactive=True``, a whole page.
+
+        The interactive page is one self-contained HTML document (styles and
+        script inline, no network: it works from ``file://``) with the graph
+        drawing and the Wengert list, and buttons (and the arrow keys) that
+        step through the forward pass (values appear node by node) and then
+        the backward pass (each adjoint appears as local partial times
+        incoming adjoint, summed where a value fans out).  See
+        :mod:`wengert.teach.page`.
+        """
         p = self.precision if precision is None else precision
-        head = "".join(f"<th>{h}</th>" for h in self._header("html"))
+        if interactive:
+            from .page import page
+
+            return page(self, precision=p, title=title, max_rows=max_rows)
+        head = self._header("html")
+        cells = "".join(f"<th>{h}</th>" for h in head)
         body = []
         for r in _elide(self.rows, max_rows):
             if r is None:
-                body.append('<tr><td colspan="6">&hellip;</td></tr>')
+                body.append(f'<tr><td colspan="{len(head)}">&hellip;</td></tr>')
                 continue
             body.append("<tr>" + "".join(f"<td>{c}</td>" for c in self._cells(r, "html", p)) + "</tr>")
-        return ('<table class="wengert-trace">\n<thead><tr>' + head + "</tr></thead>\n<tbody>\n"
+        return ('<table class="wengert-trace">\n<thead><tr>' + cells + "</tr></thead>\n<tbody>\n"
                 + "\n".join(body) + "\n</tbody>\n</table>")
 
+    def save_html(self, path: str | os.PathLike, precision: int | None = None, title: str | None = None) -> str:
+        """Write the interactive page (``to_html(interactive=True)``) to ``path``, atomically; returns the path."""
+        from ._files import write_atomic
+
+        return write_atomic(path, self.to_html(precision=precision, interactive=True, title=title))
+
     def _repr_html_(self) -> str:
-        return self.to_html()
+        # Jupyter: the stepper, inline (its controls and keys act on this output only)
+        from .page import widget
+
+        return widget(self)
 
     def __str__(self) -> str:
         return self.to_text()
@@ -476,7 +510,7 @@ def _is_module(v: Any) -> bool:
 
 
 def _as_float_leaf(v: Any) -> Tensor:
-    t = Tensor(v._value if isinstance(v, Tensor) else v)
+    t = Tensor(value_of(v))
     if t.dtype.kind != "f":
         t = Tensor(t.data.astype(np.float64))
     return t
@@ -501,7 +535,9 @@ def trace(
     ``wrt`` (a name, a position or the input object; default the first), in
     the direction ``tangent`` (default all ones).  In reverse mode ``wrt``
     may list the inputs to differentiate (default all); inputs left out are
-    constants.  ``names`` names the inputs (default: ``f``'s parameter
+    constants.  ``mode="both"`` gives both columns side by side: the
+    tangent for ``wrt`` and the adjoint of every input (all inputs are
+    differentiated).  ``names`` names the inputs (default: ``f``'s parameter
     names); intermediates are named after ``f``'s local variables, or
     ``v1, v2, ...``.  ``precision`` is the number of significant digits shown.
 
@@ -520,7 +556,7 @@ def trace(
     tensor(5.)
     """
     if mode not in MODES:
-        raise ValueError(f"trace: mode must be 'reverse' or 'forward', got {mode!r}")
+        raise ValueError(f"trace: mode must be 'reverse', 'forward' or 'both', got {mode!r}")
     if not isinstance(precision, int) or not 1 <= precision <= 17:
         raise ValueError(f"trace: precision must be an int between 1 and 17, got {precision!r}")
     if f is None:
@@ -529,10 +565,10 @@ def trace(
         # ``wg.trace(matrix)`` keeps NumPy's meaning: the sum of the diagonal (wengert.ops.api.trace)
         from ..ops.api import trace as matrix_trace
 
-        if np.ndim(f._value if isinstance(f, Tensor) else f) != 2:
+        if np.ndim(value_of(f)) != 2:
             raise ValueError(
                 f"trace: wg.trace(A) of an array is the matrix trace (the sum of the diagonal, as np.trace), which "
-                f"needs a 2-D matrix, got shape {np.shape(f._value if isinstance(f, Tensor) else f)}; for the trace "
+                f"needs a 2-D matrix, got shape {np.shape(value_of(f))}; for the trace "
                 "table (the Wengert list) of a function, call wg.trace(f, *inputs)")
         return matrix_trace(f)
     if not callable(f):
@@ -540,34 +576,74 @@ def trace(
     if not inputs:
         raise ValueError("trace: give the inputs to evaluate f at, e.g. wg.trace(f, -2.0, 5.0)")
 
+    names = input_names(f, inputs, names)
+    chosen = _resolve_wrt(wrt, inputs, names, mode)
+    run = run_recorded(f, inputs, names, chosen if mode != "both" else range(len(inputs)))
+    seed = None
+    if mode in ("forward", "both"):
+        x = run.leaves[chosen[0]]
+        seed = (x, _tangent_like(x, tangent))
+    return _build(run.out, run.leaves, names, run.local, mode,
+                  wrt_name=names[chosen[0]] if mode in ("forward", "both") else None,
+                  precision=precision, cotangent=cotangent, out_name=run.out_name, seed=seed)
+
+
+def input_names(f: Callable, inputs: Sequence[Any], names: Sequence[str] | None, who: str = "trace") -> list[str]:
+    """The inputs' names: ``names`` if given, else a tensor's ``.name`` or ``f``'s parameter names."""
     if names is None:
         names = [getattr(v, "name", None) or s for v, s in zip(inputs, _signature_names(f, len(inputs)))]
     names = list(names)
     if len(names) != len(inputs) or len(set(names)) != len(names):
-        raise ValueError(f"trace: names must give one distinct name per input, got {names} for {len(inputs)} inputs")
-    chosen = _resolve_wrt(wrt, inputs, names, mode)
+        raise ValueError(f"{who}: names must give one distinct name per input, got {names} for {len(inputs)} inputs")
+    return names
 
+
+@dataclass
+class Run:
+    """``f`` run once on fresh leaves: its output, the leaves, ``f``'s local variables and the output's name."""
+
+    out: Tensor
+    leaves: list
+    names: list
+    local: dict
+    out_name: str | None
+
+
+def run_recorded(f: Callable, inputs: Sequence[Any], names: Sequence[str], differentiated: Any = None,
+                 sites: bool = False, who: str = "trace") -> Run:
+    """Run ``f`` on fresh float leaves (those at positions ``differentiated`` require grad; default all).
+
+    With ``sites=True`` every recorded op keeps the line of user code that
+    made it (``Node.site``).  ``f``'s local variables are kept to name the
+    intermediates.
+    """
+    from ..core.interpret import Sites
+
+    if not callable(f):
+        raise TypeError(f"{who}: the first argument must be a function, got {type(f).__name__}")
+    if not inputs:
+        raise ValueError(f"{who}: give the inputs to evaluate f at, e.g. {who}(f, -2.0, 5.0)")
     leaves = [_as_float_leaf(v) for v in inputs]
+    chosen = set(range(len(leaves)) if differentiated is None else differentiated)
     for i, leaf in enumerate(leaves):
         if i in chosen:
             leaf.requires_grad_(True)
     with enable_grad():
-        out, local = _call_keeping_locals(f, leaves)
+        if sites:
+            with Sites():
+                out, local = _call_keeping_locals(f, leaves)
+        else:
+            out, local = _call_keeping_locals(f, leaves)
     if not isinstance(out, Tensor):
-        raise TypeError(f"trace: f must return one Tensor, got {type(out).__name__}")
+        raise TypeError(f"{who}: f must return one Tensor, got {type(out).__name__}")
     fname = getattr(f, "__name__", "")
     out_name = fname if fname.isidentifier() and fname not in names else None
-    seed = None
-    if mode == "forward":
-        x = leaves[chosen[0]]
-        seed = (x, _tangent_like(x, tangent))
-    return _build(out, leaves, names, local, mode, wrt_name=names[chosen[0]] if mode == "forward" else None,
-                  precision=precision, cotangent=cotangent, out_name=out_name, seed=seed)
+    return Run(out, leaves, list(names), local, out_name)
 
 
 def _resolve_wrt(wrt: Any, inputs: Sequence[Any], names: list[str], mode: str) -> list[int]:
     if wrt is None:
-        return [0] if mode == "forward" else list(range(len(inputs)))
+        return [0] if mode in ("forward", "both") else list(range(len(inputs)))
     items = list(wrt) if isinstance(wrt, (list, tuple)) else [wrt]
     out = []
     for w in items:
@@ -584,24 +660,24 @@ def _resolve_wrt(wrt: Any, inputs: Sequence[Any], names: list[str], mode: str) -
             if not hits:
                 raise ValueError("trace: wrt must be an input's name, position or the input object itself")
             out.append(hits[0])
-    if mode == "forward" and len(out) != 1:
+    if mode in ("forward", "both") and len(out) != 1:
         raise ValueError(f"trace: forward mode follows exactly one input (wrt=...), got {len(out)}")
     return sorted(set(out))
 
 
 def _tangent_like(x: Tensor, tangent: Any) -> Any:
     if tangent is None:
-        return 1.0 if type(x._value) is float else np.ones(x.shape, dtype=x.dtype)
-    t = np.asarray(tangent._value if isinstance(tangent, Tensor) else tangent, dtype=x.dtype)
+        return 1.0 if type(value_of(x)) is float else np.ones(x.shape, dtype=x.dtype)
+    t = np.asarray(value_of(tangent), dtype=x.dtype)
     if t.shape != x.shape:
         raise ValueError(f"trace: tangent has shape {t.shape}, the input has shape {x.shape}")
-    return float(t) if type(x._value) is float else t
+    return float(t) if type(value_of(x)) is float else t
 
 
 def _build(out: Tensor, inputs: Sequence[Tensor], input_names: Sequence[str], local: dict, mode: str,
            wrt_name: str | None, precision: int, cotangent: Any, out_name: str | None,
            with_partials: bool = True, seed: tuple | None = None) -> Trace:
-    """Rows for the list behind ``out``; ``mode`` "reverse", "forward" (``seed`` = (input, tangent)) or "values"."""
+    """Rows for the list behind ``out``; ``mode`` "reverse", "forward"/"both" (``seed`` = (input, tangent)) or "values"."""
     if not out.requires_grad and mode == "forward":
         raise ValueError(f"trace: the output does not depend on wrt={wrt_name!r} (nothing was recorded): "
                          "its derivative is 0; trace by another input")
@@ -616,35 +692,8 @@ def _build(out: Tensor, inputs: Sequence[Tensor], input_names: Sequence[str], lo
     order += [n for n in nodes if n.key not in known]
     node_keys = {n.key for n in nodes} | {node_of(t).key for t in inputs if t.requires_grad}
 
-    # names: tensor.name, then input names, then local variable names, then v1, v2, ...
-    by_key: dict = {}
-    taken: set[str] = set()
-
-    def give(key: Any, name: str) -> None:
-        while name in taken:
-            name += "'"
-        by_key[key] = name
-        taken.add(name)
-
-    for t, n in zip(inputs, input_names):
-        give(node_of(t).key, n)
-    local_names = _tensor_names(local)
-    out_key = node_of(out).key
-    if out_name and out_key not in local_names:
-        local_names.setdefault(out_key, out_name)
-    for n in order:
-        if n.key not in by_key and n.label:
-            give(n.key, n.label)
-    for n in order:
-        if n.key not in by_key and n.key in local_names:
-            give(n.key, local_names[n.key])
-    count = 0
-    for n in order:
-        if n.key not in by_key:
-            count += 1
-            while f"v{count}" in taken:
-                count += 1
-            give(n.key, f"v{count}")
+    namer = Namer(order, inputs, input_names, local, out, out_name)
+    by_key, local_names, give = namer.by_key, namer.local_names, namer.give
 
     # constants that are named (by the caller or a local variable) get a row too, before their first use
     with_consts: list[Node] = []
@@ -665,14 +714,14 @@ def _build(out: Tensor, inputs: Sequence[Tensor], input_names: Sequence[str], lo
 
     adj: dict = {}
     tan: dict = {}
-    if mode == "reverse":
+    if mode in ("reverse", "both"):
         if cotangent is None and out.shape != ():
             raise ValueError(
                 f"trace: the output has shape {out.shape}; reverse mode needs a scalar output or cotangent= "
                 "(the output's cotangent, e.g. np.ones(shape))"
             )
         adj = adjoints(out, cotangent)
-    elif mode == "forward" and seed is not None:
+    if mode in ("forward", "both") and seed is not None:
         tan = tangents(order, {node_of(seed[0]).key: seed[1]})
 
     rows = []
@@ -686,16 +735,53 @@ def _build(out: Tensor, inputs: Sequence[Tensor], input_names: Sequence[str], lo
             args = tuple(_arg_of(a, by_key) for a in n.inputs)
             partials = _merge_partials(n, by_key) if with_partials else ()
         adjoint = tangent = None
-        if mode == "reverse" and differentiated:
+        if mode in ("reverse", "both") and differentiated:
             adjoint = adj.get(n.key)
             if adjoint is None:
                 adjoint = _zeros_like(n.value)
-        if mode == "forward":
+        if mode in ("forward", "both"):
             tangent = tan.get(n.key)
             if tangent is None:
                 tangent = _zeros_like(n.value)
         rows.append(Row(i, by_key[n.key], kind, op, args, params, n.value, partials, adjoint, tangent))
     return Trace(rows, out, mode, wrt=wrt_name, precision=precision, _nodes=order)
+
+
+class Namer:
+    """Names for the nodes of a list: ``t.name``, then the input names, ``f``'s local variables, then v1, v2, ...
+
+    ``by_key`` maps node keys to names; :meth:`give` names one more node
+    (adding primes to keep names distinct).
+    """
+
+    def __init__(self, order: Sequence[Node], inputs: Sequence[Tensor], input_names: Sequence[str], local: dict,
+                 out: Tensor | None = None, out_name: str | None = None) -> None:
+        self.by_key: dict = {}
+        self.taken: set[str] = set()
+        for t, n in zip(inputs, input_names):
+            self.give(node_of(t).key, n)
+        self.local_names = _tensor_names(local)
+        if out is not None and out_name and node_of(out).key not in self.local_names:
+            self.local_names.setdefault(node_of(out).key, out_name)
+        for n in order:
+            if n.key not in self.by_key and n.label:
+                self.give(n.key, n.label)
+        for n in order:
+            if n.key not in self.by_key and n.key in self.local_names:
+                self.give(n.key, self.local_names[n.key])
+        count = 0
+        for n in order:
+            if n.key not in self.by_key:
+                count += 1
+                while f"v{count}" in self.taken:
+                    count += 1
+                self.give(n.key, f"v{count}")
+
+    def give(self, key: Any, name: str) -> None:
+        while name in self.taken:
+            name += "'"
+        self.by_key[key] = name
+        self.taken.add(name)
 
 
 def _arg_of(a: Any, by_key: dict) -> Arg:
@@ -759,7 +845,7 @@ class Tracer:
         self._trace: Trace | None = None
 
     def __enter__(self) -> Tracer:
-        if self.mode == "forward":
+        if self.mode in ("forward", "both"):
             if not isinstance(self.wrt, Tensor):
                 raise ValueError("trace: the 'with' form in forward mode needs wrt=<an input tensor created before the block>")
             if not self.wrt.requires_grad:
@@ -774,12 +860,12 @@ class Tracer:
         del frame
         if exc[0] is None and self._output is None:
             cands = [node_of(v) for k, v in self._locals.items() if isinstance(v, Tensor) and not k.startswith("_")
-                     and v.requires_grad and v._tape is not None]
+                     and v.requires_grad and in_graph(v)]
             cands = [n for n in cands if n.order > self._start]
             if cands:
                 last = max(cands, key=lambda n: n.order)
                 self._output = next(v for v in self._locals.values()
-                                    if isinstance(v, Tensor) and v._tape is not None and node_of(v) == last)
+                                    if in_graph(v) and node_of(v) == last)
         if exc[0] is None and self._output is not None:
             self._trace = self.of(self._output)
 
@@ -793,7 +879,7 @@ class Tracer:
         leaf_names = [t.name or names.get(node_of(t).key) or f"x{i}" for i, t in enumerate(leaves)]
         wrt_name = None
         seed = None
-        if self.mode == "forward":
+        if self.mode in ("forward", "both"):
             wrt_name = names.get(node_of(self.wrt).key) or self.wrt.name or "x"
             seed = (self.wrt, _tangent_like(self.wrt, self.tangent))
         return _build(y, leaves, leaf_names, self._locals, self.mode, wrt_name, self.precision,
@@ -820,7 +906,7 @@ class Tracer:
         return f"<Tracer ({self.mode} mode): {self._trace!r}>"
 
     def _repr_html_(self) -> str:
-        return self.trace.to_html()
+        return self.trace._repr_html_()
 
 
 __all__ = ["Arg", "Partial", "Row", "Trace", "Tracer", "trace"]
