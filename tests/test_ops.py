@@ -154,7 +154,7 @@ def test_vmap_matches_a_loop(name, ci):
         if spec.nondiff or not wrt:
             continue
         u = rng.standard_normal(np.shape(want)[1:])
-        g = wg.grad(lambda *a: wg.sum(f(*a) * u), argnums=wrt[0])
+        g = wg.grad(lambda *a, u=u: wg.sum(f(*a) * u), argnums=wrt[0])
         _close(wg.vmap(g, in_axes=in_axes)(*stacked), np.stack([np.asarray(g(*a)) for a in per_example]), 1e-10)
 
 
