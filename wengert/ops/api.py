@@ -15,7 +15,12 @@ import numpy as np
 
 from ..core.tensor import Tensor, dtype_of, shape_of
 from ..core.tensor import __name__ as _tensor_name
-from . import composite as _composite  # noqa: F401  (its records register on import)
+# the modules whose records (rules, composites) make the public surface register them on import
+from . import complex as _complex  # noqa: F401
+from . import composite as _composite  # noqa: F401
+from . import fft as _fft  # noqa: F401
+from . import linalg as _linalg  # noqa: F401
+from . import numpy_ext as _numpy_ext  # noqa: F401
 from . import table as _table  # noqa: F401
 from .random import manual_seed, rand, randint, randn, randperm
 from .surface import public_function, public_name, records

@@ -1,0 +1,2 @@
+"""(To be filled: see issue 11.)"""
+from __future__ import annotations
