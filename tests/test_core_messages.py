@@ -16,7 +16,7 @@ def test_the_output_of_a_one_op_trace_has_adjoint_one():
         assert wg.trace(f, *args).rows[-1].adjoint == 1.0
     out = subprocess.run([sys.executable, "-m", "wengert", "trace", "x*y", "--at", "x=1", "y=2"],
                          capture_output=True, text=True, check=True).stdout
-    last_row = [line for line in out.splitlines() if line.startswith("2 ")][0]
+    last_row = next(line for line in out.splitlines() if line.startswith("2 "))
     assert last_row.split()[-1] == "1", out
 
 
