@@ -91,6 +91,32 @@ def wengert_step(params: list, lr: float) -> tuple:
     return (lambda x, y: (wg.tensor(x), y)), step
 
 
+def wengert_jit_step(params: list, lr: float) -> tuple:
+    """W2J: the step written functionally (value_and_grad over a list of arrays, then p - lr * g), under wg.jit."""
+    import wengert as wg
+
+    def loss_fn(ps: list, x: Any, y1h: Any) -> Any:
+        W1, b1, W2, b2, W3, b3 = ps
+        h1 = wg.relu(x @ W1 + b1)
+        h2 = wg.relu(h1 @ W2 + b2)
+        return -wg.mean(wg.sum(y1h * wg.log_softmax(h2 @ W3 + b3, axis=1), axis=1))
+
+    grad_fn = wg.value_and_grad(loss_fn)
+
+    @wg.jit
+    def update(ps: list, x: Any, y1h: Any) -> tuple:
+        loss, grads = grad_fn(ps, x, y1h)
+        return [p - lr * g for p, g in zip(ps, grads)], loss
+
+    state = {"params": [p.copy() for p in params]}
+
+    def step(x: np.ndarray, y1h: np.ndarray) -> float:
+        state["params"], loss = update(state["params"], x, y1h)
+        return loss
+
+    return (lambda x, y: (x, np.eye(params[-1].shape[0], dtype=x.dtype)[y])), step
+
+
 def torch_step(params: list, lr: float) -> tuple:
     """PyTorch eager: explicit parameter tensors, F.cross_entropy, torch.optim.SGD."""
     torch = need("torch")
@@ -188,13 +214,14 @@ def mygrad_step(params: list, lr: float) -> tuple:
 
 
 MAKERS: dict[str, Callable[..., tuple]] = {
-    "wengert": wengert_step, "numpy": numpy_step, "torch": torch_step,
+    "wengert": wengert_step, "wengert_jit": wengert_jit_step, "numpy": numpy_step, "torch": torch_step,
     "jax": lambda p, lr: jax_step(p, lr, jit=False), "jax_jit": lambda p, lr: jax_step(p, lr, jit=True),
     "autograd": autograd_step, "mygrad": mygrad_step,
 }
 
 NOTES = {
     "wengert": "nn.Sequential(Linear, ReLU, ...), F.cross_entropy, optim.SGD",
+    "wengert_jit": "wg.jit of value_and_grad + p - lr * g (functional, one-hot labels); first step compiles",
     "numpy": "hand-written backprop (skips the input's gradient)",
     "torch": "eager, F.cross_entropy, torch.optim.SGD",
     "jax": "value_and_grad, no jit",

@@ -23,7 +23,8 @@ import numpy as np
 from common import alternate, main, md_table, median, ratio, side_by_side, sig
 from mlp_steps import NOTES, init_params, make
 
-LIBS = ["wengert", "numpy", "torch", "jax", "jax_jit", "autograd", "mygrad", "interleaved"]
+LIBS = ["wengert", "wengert_jit", "numpy", "torch", "jax", "jax_jit", "autograd", "mygrad", "interleaved",
+        "interleaved_jit"]
 
 N, D, H, C = 2048, 64, 128, 10
 B = 64
@@ -63,10 +64,10 @@ def bench(lib: str, args) -> dict:
             "loss_epoch1": sig(first_loss, 7), "samples_s": [sig(t) for t in times], "note": NOTES[lib]}
 
 
-def bench_interleaved(args) -> dict:
-    """wengert and numpy epochs alternated in one process: the ratio of each pair, then the median."""
+def bench_interleaved(args, lib_a: str = "wengert") -> dict:
+    """``lib_a`` and numpy epochs alternated in one process: the ratio of each pair, then the median."""
     runs = {}
-    for lib in ("wengert", "numpy"):
+    for lib in (lib_a, "numpy"):
         prepare, step = make(lib, init_params(SIZES), LR)
         batches = [prepare(x, y) for x, y in make_batches()]
         runs[lib] = (step, batches)
@@ -76,11 +77,12 @@ def bench_interleaved(args) -> dict:
         for x, y in batches:
             step(x, y)
 
-    pairs = alternate(lambda: epoch("wengert"), lambda: epoch("numpy"), 5 if args.quick else 21)
+    epoch(lib_a)  # (a jitted step compiles in its first epoch: not part of the pairs)
+    pairs = alternate(lambda: epoch(lib_a), lambda: epoch("numpy"), 5 if args.quick else 21)
     ratios = [w / n for w, n in pairs]
     return {"ratio_median": sig(median(ratios)), "ratio_of_minima": sig(min(w for w, _ in pairs) / min(n for _, n in pairs)),
             "wengert_epoch_s": sig(median([w for w, _ in pairs])), "numpy_epoch_s": sig(median([n for _, n in pairs])),
-            "pairs": len(pairs), "note": "wengert / numpy seconds per epoch, alternated in one process"}
+            "pairs": len(pairs), "note": f"{lib_a} / numpy seconds per epoch, alternated in one process"}
 
 
 def table(rows: list) -> str:
@@ -90,7 +92,7 @@ def table(rows: list) -> str:
     body = []
     for lib in LIBS:
         r = by.get(lib)
-        if r is None or lib == "interleaved":
+        if r is None or lib.startswith("interleaved"):
             continue
         if r.get("status") != "ok":
             body.append([lib, r.get("status", "?"), "", "", "", "", ""])
@@ -99,10 +101,13 @@ def table(rows: list) -> str:
                      f"{r['loss_epoch1']:.6f}", r.get("peak_rss_mb")])
     out = md_table(["lib", "s/epoch (median)", "ms/step", "x numpy", "first epoch s", "mean loss epoch 1",
                     "peak RSS MB"], body)
-    return out + side_by_side(by.get("interleaved"), "wengert / numpy", "epochs", "ratio_median", "ratio_of_minima")
+    return (out + side_by_side(by.get("interleaved"), "wengert / numpy", "epochs", "ratio_median", "ratio_of_minima")
+            + side_by_side(by.get("interleaved_jit"), "wengert_jit / numpy", "epochs", "ratio_median",
+                           "ratio_of_minima"))
 
 
 if __name__ == "__main__":
-    benches = {lib: (lambda a, lib=lib: bench(lib, a)) for lib in LIBS if lib != "interleaved"}
+    benches = {lib: (lambda a, lib=lib: bench(lib, a)) for lib in LIBS if not lib.startswith("interleaved")}
     benches["interleaved"] = bench_interleaved
+    benches["interleaved_jit"] = lambda a: bench_interleaved(a, "wengert_jit")
     main("w2_small_mlp", benches)

@@ -99,11 +99,10 @@ from typing import Any
 
 import numpy as np
 
-from .core.graph import Node, node_of, nodes
 from .core.interpret import Stage, anomaly_active
-from .core.rule import REGISTRY, Rule
 from .core.state import ConcretizationError, is_grad_enabled, state
-from .core.tensor import Tensor, _new, dtype_of, live_trace, normalize, shape_of, value_of
+from .core.tensor import Tensor, _new, live_trace, normalize, value_of
+from .program import Program
 from .tree import tree_flatten, tree_unflatten
 
 __all__ = ["ConcretizationError", "JitFallbackWarning", "Jitted", "Program", "jit"]
@@ -172,9 +171,10 @@ class Jitted:
         return f"<wg.jit of {getattr(self.fn, '__qualname__', self.fn)!r}, {len(self._cache)} compiled>"
 
     def _lookup(self, key: Any) -> Any:
-        prog = self._cache.get(key)
-        if prog is not None:
-            self._cache.move_to_end(key)
+        cache = self._cache
+        prog = cache.get(key)
+        if prog is not None and len(cache) > 1:
+            cache.move_to_end(key)  # (the least recently used goes first when the cache is full)
         return prog
 
     def _store(self, key: Any, prog: Any) -> None:
@@ -234,6 +234,21 @@ def _signature(jf: Jitted, args: tuple, kwargs: dict) -> tuple | None:
             elif t is float:
                 key.append(float)
                 values.append(a)
+            elif (t is list or t is tuple) and a:  # a list of parameter arrays: as common, one level down
+                entries = []
+                for e in a:
+                    if type(e) is np.ndarray and e.ndim and e.dtype.kind == "f" and e.dtype.char != "e":
+                        entries.append((e.shape, e.dtype))
+                        values.append(e)
+                    elif type(e) is float:
+                        entries.append(float)
+                        values.append(e)
+                    else:
+                        break
+                else:
+                    key.append((t, tuple(entries)))
+                    continue
+                break
             else:
                 break
         else:
@@ -357,233 +372,3 @@ def _hand_out(out: Any, tensor_mode: bool) -> Any:
         return one(out)
     leaves, td = tree_flatten(out)
     return tree_unflatten(td, [one(o) for o in leaves])
-
-
-# ====================================================================== the program
-def _passes_through(rule: Rule, ans: Any, vals: tuple, ins: list, template: list) -> int | None:
-    """The slot whose value this step hands on unchanged for the traced shapes, or None.
-
-    Dropping such steps is exact: reshape / broadcast_to / sum_to / cast to the
-    input's own shape and dtype, stop_gradient, and x * 1 (a constant of ones,
-    e.g. the seed of a backward pass broadcast by sum's VJP: x * 1 is x for
-    every IEEE value, -0.0 and NaN included).
-    """
-    name = rule.name
-    if len(vals) == 1 and name in ("stop_gradient", "reshape", "broadcast_to", "sum_to", "cast"):
-        keep = 0
-    elif name == "multiply" and len(vals) == 2:
-        ones = [k for k in (1, 0) if _is_one(template[ins[k]])]  # (only constants have a value before the run)
-        if not ones:
-            return None
-        keep = 1 - ones[0]
-    else:
-        return None
-    s = vals[keep]
-    if shape_of(ans) == shape_of(s) and dtype_of(ans) == dtype_of(s) and type(ans) is type(s):
-        return ins[keep]
-    return None
-
-
-def _is_one(c: Any) -> bool:
-    return (type(c) is float or type(c) is np.ndarray) and bool(np.all(np.equal(c, 1.0)))
-
-
-class Program:
-    """A compiled Wengert list: input slots, constants, steps ``(forward, argument slots, output slot)``.
-
-    Slots are positions in one list of values: the traced inputs first, then
-    the constants, then one slot per step.  ``run`` fills the inputs and
-    calls each step's NumPy forward in order.
-    """
-
-    def __init__(self, level: Stage, tracers: list, out_leaves: list, out_td: Any) -> None:
-        self.out_td = out_td
-        template: list = []  # the initial slot values: None for inputs and steps, the constants
-        names: list = []  # for printing: in0, c1, v2 ...
-        self.input_slots = []
-        slot_of: dict = {}  # node key -> slot
-        for i, z in enumerate(tracers):
-            slot_of[node_of(z).key] = len(template)
-            self.input_slots.append(len(template))
-            template.append(None)
-            names.append(f"in{i}")
-        self.input_info = [(shape_of(z), dtype_of(z)) for z in tracers]
-        self.live: list = []  # (slot, Tensor, shape, dtype): closed-over tensors that require grad, read at each call
-        live_of: dict = {}
-        const_of: dict = {}  # id(raw constant) -> slot
-        keep = []  # the objects whose ids key const_of, kept alive while building
-
-        def const(v: Any) -> int:
-            k = id(v)
-            s = const_of.get(k)
-            if s is None:
-                keep.append(v)
-                s = const_of[k] = len(template)
-                template.append(np.array(v, copy=True, order="K") if type(v) is np.ndarray else v)
-                names.append(f"c{sum(n.startswith('c') for n in names)}")
-            return s
-
-        def live(t: Tensor) -> int:
-            s = live_of.get(id(t))
-            if s is None:
-                s = live_of[id(t)] = len(template)
-                self.live.append((s, t, shape_of(t), dtype_of(t)))
-                template.append(None)
-                names.append(f"p{len(self.live) - 1}")
-            return s
-
-        steps = []
-        shown = []  # (name, rule name, argument names, params) for printing
-        for n in nodes([o for o in out_leaves if level.owns(o)]):  # the staged list, in order; dead code is left out
-            if n.is_leaf:  # one of the traced inputs
-                continue
-            rule, vals, ans, params = n.rule, n.input_values, n.value, n.params or None
-            ins = []
-            for a in n.inputs:
-                if isinstance(a, Node):
-                    ins.append(slot_of[a.key])
-                elif a.tensor is not None and a.tensor.requires_grad:
-                    ins.append(live(a.tensor))  # a parameter: the program reads its value at each call
-                else:
-                    ins.append(const(a.value))
-            same = _passes_through(rule, ans, vals, ins, template)
-            if same is not None:
-                slot_of[n.key] = same  # no step: the output is that input
-                continue
-            out = len(template)
-            slot_of[n.key] = out
-            template.append(None)
-            names.append(f"v{len(steps)}")
-            steps.append(_step(rule, ans, vals, params, tuple(ins), out))
-            shown.append((names[out], rule.name, [names[i] for i in ins], params))
-        self.template = template
-        self.tail = template[len(tracers):]
-        self.names = names
-        self.shown = shown
-        # outputs: a slot, or a constant handed out as it is (copied if an array)
-        self.outputs = []
-        made = {st[3] for st in steps}
-        for o in out_leaves:
-            if level.owns(o):
-                s = slot_of[node_of(o).key]
-                self.outputs.append((s, s not in made))  # (an input or a constant is copied when handed out)
-            else:
-                self.outputs.append((None, value_of(o)))
-        self.single = self.outputs[0][0] if len(self.outputs) == 1 and out_td.kind == "leaf" else None
-        self.steps = _with_frees(steps, {s for s, _ in self.outputs if s is not None})
-
-    def run(self, inputs: list, tensor_mode: bool = False) -> Any:
-        """Replay the steps on ``inputs`` (plain values in the order of the traced leaves)."""
-        vals = inputs + self.tail  # the inputs are the first slots; then the constants and steps
-        for s, t, shape, dtype in self.live:
-            v = value_of(t)
-            if shape_of(v) != shape or dtype_of(v) != dtype:
-                raise ValueError(f"wg.jit: a closed-over tensor changed from shape {shape} {dtype} to "
-                                 f"{shape_of(v)} {dtype_of(v)} since the function was traced; make a new wg.jit")
-            vals[s] = v
-        # The hot loop: each step is (NumPy forward, argument slot a, slot b, output slot,
-        # normalise?, slots to free), bound once at compile time.  One- and two-input steps
-        # (nearly all) index their slots directly; b is _ONE or _MANY (then a is a tuple of
-        # slots) otherwise.  An intermediate is dropped after its last use, as eager code
-        # drops a temporary, so the replay's peak memory is not the sum of all its values.
-        for fn, a, b, out, norm, frees in self.steps:
-            if b >= 0:
-                v = fn(vals[a], vals[b])
-            elif b == _ONE:
-                v = fn(vals[a])
-            else:
-                v = fn(*[vals[i] for i in a])
-            vals[out] = normalize(v) if norm else v
-            for k in frees:
-                vals[k] = None
-        if self.single is not None:  # one output: the common case
-            v = vals[self.single]
-            if type(v) is np.ndarray and (self.outputs[0][1] or v.base is not None or not v.flags.writeable):
-                v = v.copy()
-            return _new(v) if tensor_mode else v
-        return self._outputs(vals, tensor_mode)
-
-    def _outputs(self, vals: list, tensor_mode: bool) -> Any:
-        res = []
-        seen = set()
-        for s, extra in self.outputs:
-            if s is None:  # a constant output of fn
-                v = extra.copy() if type(extra) is np.ndarray else extra
-                res.append(_new(v) if tensor_mode and isinstance(v, (float, np.ndarray)) else v)
-                continue
-            v = vals[s]
-            if type(v) is np.ndarray and (extra or v.base is not None or not v.flags.writeable or id(v) in seen):
-                v = v.copy()  # never hand out the program's constants, views, or one array twice
-            seen.add(id(v))
-            res.append(_new(v) if tensor_mode else v)
-        if len(res) == 1 and self.out_td.kind == "leaf":
-            return res[0]
-        return tree_unflatten(self.out_td, res)
-
-    def __str__(self) -> str:
-        used = {n for _, _, ins, _ in self.shown for n in ins}
-        n_const = sum(1 for n in used if n.startswith("c"))
-        n_in = len(self.input_slots)
-        head = f"program: {n_in} input{'s' if n_in != 1 else ''}, {len(self.steps)} steps, "
-        lines = [head + f"{n_const} constant{'s' if n_const != 1 else ''}"]
-        for i, (shape, dtype) in enumerate(self.input_info):
-            lines.append(f"  in{i}: {dtype} {shape}")
-        for s, _, shape, dtype in self.live:
-            lines.append(f"  {self.names[s]}: {dtype} {shape} (a closed-over tensor that requires grad, read at each call)")
-        for name, rule, ins, params in self.shown:
-            p = "".join(f", {k}={v!r}" for k, v in (params or {}).items() if k != "ctx")
-            lines.append(f"  {name} = {rule}({', '.join(ins)}{p})")
-        outs = [self.names[s] if s is not None else "const" for s, _ in self.outputs]
-        lines.append(f"  return {', '.join(outs)}")
-        return "\n".join(lines)
-
-    __repr__ = __str__
-
-
-def _step(rule: Rule, ans: Any, vals: tuple, params: dict | None, ins: tuple, out: int) -> tuple:
-    """Bind one step: the function to call on plain values, and whether its result needs normalising."""
-    if rule.scalar is not None and not params and all(type(v) is float for v in vals):
-        # Python floats: the engine's scalar path (math.tanh ...), exactly as an eager call computes it
-        fn, norm = _scalar_call(rule), False
-    else:
-        impl = _DIRECT.get(rule.name, rule.impl) if REGISTRY.get(rule.name) is rule else rule.impl
-        fn = impl if not params else functools.partial(impl, **params)
-        # An n-d array result comes back from NumPy as an ndarray already; 0-d results
-        # (np.float64 from a full reduction ...) are brought to storage form as the engine does.
-        norm = not (type(ans) is np.ndarray and ans.ndim > 0)
-    if len(ins) == 1:
-        return (fn, ins[0], _ONE, out, norm)
-    if len(ins) == 2:
-        return (fn, ins[0], ins[1], out, norm)
-    return (fn, ins, _MANY, out, norm)
-
-
-_ONE, _MANY = -1, -2  # the b field of a step with one input, or with a tuple of inputs in a
-
-
-def _with_frees(steps: list, keep: set) -> list:
-    """Each step with the slots of intermediates whose last use it is (never the outputs in ``keep``)."""
-    made = {st[3] for st in steps}
-    last: dict = {}
-    for k, (_, a, b, _, _) in enumerate(steps):
-        for i in ((a,) if b == _ONE else (a, b) if b >= 0 else a):
-            if i in made and i not in keep:
-                last[i] = k
-    frees: list = [[] for _ in steps]
-    for i, k in last.items():
-        frees[k].append(i)
-    return [(*st, tuple(f)) for st, f in zip(steps, frees)]
-
-# Rules whose forward only adds input validation to one NumPy call: the trace has
-# validated the inputs, whose shapes the cache key fixes, so the replay calls NumPy.
-_DIRECT = {"matmul": np.matmul}
-
-
-def _scalar_call(rule: Rule) -> Callable:
-    evaluate = rule.evaluate
-    empty: dict = {}
-
-    def call(*values: Any) -> Any:
-        return evaluate(values, empty)
-
-    return call
