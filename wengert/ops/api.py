@@ -15,6 +15,7 @@ import numpy as np
 
 from ..core.tensor import Tensor, dtype_of, shape_of
 from ..core.tensor import __name__ as _tensor_name
+
 # the modules whose records (rules, composites) make the public surface register them on import
 from . import complex as _complex  # noqa: F401
 from . import composite as _composite  # noqa: F401
