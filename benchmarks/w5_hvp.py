@@ -9,11 +9,12 @@ the gradient against a hand-written NumPy gradient, the HVP against central
 differences of it, the Hessian against the HVP and for symmetry.
 
 libs: wengert (wg.grad, wg.hvp = jvp of grad (forward-over-reverse),
-wg.hessian = jacrev(jacrev): reverse-over-reverse, row by row), numpy (f and
+wg.hessian = jacfwd(jacrev): every HVP at once, vmapped), numpy (f and
 the hand-written gradient: the limit), torch (autograd.grad; HVP by double backward, torch.func.jvp(grad)
 as a second figure; torch.func.hessian), jax (jax.grad, jvp of grad,
 jax.hessian, no jit), jax_jit (the same, each jitted), autograd (HIPS: grad,
-hessian_vector_product, hessian).
+hessian_vector_product, hessian).  W5FF: the second directional derivative
+v^T H v by forward over forward (jvp of jvp), for wengert and JAX.
 
     python benchmarks/w5_hvp.py --lib wengert [--quick]
 """
@@ -115,9 +116,19 @@ def bench_wengert(args) -> dict:
                     9 if args.quick else 41)
     out["jvp_s"] = sig(t["jvp"])  # true forward mode: f and J v in one pass, no graph
     out["jvp_over_numpy_f"] = sig(t["jvp"] / t["numpy_f"])
+    out.update(_forward_over_forward(args, lambda: wg.jvp(lambda y: wg.jvp(f, (y,), (v,))[1], (x,), (v,))[1],
+                                     lambda: wg.hvp(f, x, v), W1, W2, x, v))
     out["note"] = ("grad = wg.grad(f) on an ndarray; hvp = wg.hvp (jvp of grad, forward-over-reverse); "
-                   "hessian = wg.hessian (jacrev(jacrev): f and its gradient recorded once, one reverse walk per row); hvp_rev_rev = grad of <grad f, v>")
+                   "hessian = wg.hessian (jacfwd(jacrev): vmap of the HVP over the unit vectors); "
+                   "hvp_rev_rev = grad of <grad f, v>; ff = jvp of jvp (v^T H v)")
     return out
+
+
+def _forward_over_forward(args, ff, hvp, W1, W2, x, v) -> dict:
+    """W5FF: v^T H v by jvp of jvp, timed against NumPy f in one process, checked against v . (H v)."""
+    t = interleaved({"numpy_f": lambda: np_f(W1, W2, x), "ff": ff}, 9 if args.quick else 41)
+    return {"ff_s": sig(t["ff"]), "ff_over_numpy_f": sig(t["ff"] / t["numpy_f"]),
+            "ff_relerr_vs_hvp": sig(relerr(float(np.asarray(ff())), float(np.dot(v, np.asarray(hvp())))), 2)}
 
 
 def bench_wengert_jit(args) -> dict:
@@ -201,12 +212,18 @@ def bench_jax(args, jit: bool) -> dict:
     def hvp(x, v, W1, W2):
         return jax.jvp(lambda y: g(y, W1, W2), (x,), (v,))[1]
 
+    def ff(x, v, W1, W2):  # jvp of jvp: v^T H v
+        return jax.jvp(lambda y: jax.jvp(lambda z: f(z, W1, W2), (y,), (v,))[1], (x,), (v,))[1]
+
     H = jax.hessian(f)
     if jit:
-        f, g, hvp, H = jax.jit(f), jax.jit(g), jax.jit(hvp), jax.jit(H)
+        f, g, hvp, H, ff = jax.jit(f), jax.jit(g), jax.jit(hvp), jax.jit(H), jax.jit(ff)
     b = jax.block_until_ready
     out = measure(args, lambda: b(f(x0, W1, W2)), lambda: np.asarray(b(g(x0, W1, W2))),
                   lambda: np.asarray(b(hvp(x0, v, W1, W2))), lambda: np.asarray(b(H(x0, W1, W2))))
+    Wn1, Wn2, xn, vn = make_data(QUICK_D if args.quick else D)
+    out.update(_forward_over_forward(args, lambda: b(ff(x0, v, W1, W2)), lambda: b(hvp(x0, v, W1, W2)),
+                                     Wn1, Wn2, xn, vn))
     out["note"] = "hvp = jax.jvp(jax.grad(f)); hessian = jax.hessian" + ("; all jitted" if jit else "; no jit")
     return out
 
@@ -259,6 +276,11 @@ def table(rows: list) -> str:
     if w and w.get("status") == "ok" and w.get("jvp_s"):
         notes.append(f"- wengert jvp (true forward mode, f and J v in one pass): {1e3 * w['jvp_s']:.3g} ms "
                      f"({w['jvp_over_numpy_f']:.3g} x numpy f).")
+    for lib in ("wengert", "jax", "jax_jit"):
+        r = by.get(lib)
+        if r and r.get("status") == "ok" and r.get("ff_s"):
+            notes.append(f"- W5FF, {lib}: v^T H v by jvp of jvp {1e3 * r['ff_s']:.3g} ms ({r['ff_over_numpy_f']:.3g} x "
+                         f"numpy f; rel. err vs v . Hv {r['ff_relerr_vs_hvp']:.1e}).")
     t = by.get("torch")
     if t and t.get("status") == "ok" and t.get("hvp_func_s"):
         notes.append(f"- torch.func.jvp(torch.func.grad(f)) HVP: {1e3 * t['hvp_func_s']:.3g} ms; "
@@ -266,7 +288,7 @@ def table(rows: list) -> str:
     d = next((r.get("d") for r in rows if r.get("status") == "ok"), D)
     threads = next((r.get("threads") for r in rows if r.get("status") == "ok"), None)
     notes.append(f"- d = {d}; math libraries pinned to {threads or 'their default number of'} thread(s) "
-                 "(WENGERT_BENCH_THREADS); targets: grad / numpy f <= 2, hvp / numpy f <= 4.")
+                 "(WENGERT_BENCH_THREADS); targets: grad / numpy f <= 2, hvp / numpy f <= 3, jvp of jvp / numpy f <= 6.")
     return text + "\n\n" + "\n".join(notes)
 
 
