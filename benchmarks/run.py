@@ -1,6 +1,6 @@
 """Run the benchmark workloads side by side and write benchmarks/results/RESULTS.md.
 
-Each workload script ``benchmarks/w*_*.py`` defines ``LIBS`` and ``table(rows)``;
+Each workload script ``benchmarks/w*_*.py`` or ``j*_*.py`` defines ``LIBS`` and ``table(rows)``;
 run with ``--lib NAME`` it measures one library and prints one JSON line (see
 ``benchmarks/README.md``).  This runner runs every (workload, library) pair in
 a fresh subprocess, one after the other, with a timeout, collects the rows and
@@ -34,16 +34,16 @@ from common import TIMEOUT_ENV, md_table
 
 # ------------------------------------------------------------------ discovery
 def discover(only: list | None, bench_dir: Path = HERE) -> list:
-    """The workload scripts ``w*_*.py`` in order, filtered by id (``w1``) or stem."""
-    scripts = sorted(bench_dir.glob("w*_*.py"), key=lambda p: _order(p.stem))
+    """The workload scripts ``w*_*.py`` then ``j*_*.py`` in order, filtered by id (``w1``, ``j1``) or stem."""
+    scripts = sorted([*bench_dir.glob("w*_*.py"), *bench_dir.glob("j*_*.py")], key=lambda p: _order(p.stem))
     if only:
         scripts = [p for p in scripts if p.stem.split("_")[0] in only or p.stem in only]
     return scripts
 
 
 def _order(stem: str) -> tuple:
-    head = stem.split("_")[0][1:]
-    return (int(head) if head.isdigit() else 10**6, stem)
+    head = stem.split("_")[0]
+    return (head[0] != "w", int(head[1:]) if head[1:].isdigit() else 10**6, stem)
 
 
 def load(script: Path):

@@ -257,13 +257,17 @@ def _keep(v: Any, kind: str) -> bool:
     return kind == _Kind.TENSOR and _traced(v)
 
 
-def _export(v: Any, kind: str) -> Any:
-    """Hand a result out in the caller's convention (see the module docstring)."""
+def _export(v: Any, kind: str, owned: bool = False) -> Any:
+    """Hand a result out in the caller's convention (see the module docstring).
+
+    ``owned``: the array is new and nobody else holds it (a view of it is fine to hand out as it is).
+    """
     if isinstance(v, Tensor):
         if _keep(v, kind):
             return v
         v = value_of(v)
-    v = _owned(v)
+    if not owned:
+        v = _owned(v)
     if kind == _Kind.TENSOR:
         return _new(v)
     if kind == _Kind.ARRAY:
@@ -879,8 +883,9 @@ def _rows(blocks: list, shape: tuple, kind: str) -> Any:
         from .ops.api import concatenate, reshape
 
         return reshape(blocks[0] if len(blocks) == 1 else concatenate(blocks), shape)
+    # (vmap handed these out as the caller's own arrays: reshaped, not copied)
     data = np.concatenate([np.asarray(value_of(b)) for b in blocks]) if len(blocks) > 1 else value_of(blocks[0])
-    return _export(normalize(np.reshape(data, shape)), kind)
+    return _export(normalize(data if np.shape(data) == shape else np.reshape(data, shape)), kind, owned=True)
 
 
 def jacrev(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
@@ -909,8 +914,11 @@ def jacrev(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
             out = tr.out_primal(i)
             oshape = shape_of(out)
             m = int(np.prod(oshape)) if oshape else 1
-            pull = vmap(lambda ct, i=i: tuple(tr.pull([(i, ct)])))
-            blocks = [pull(_basis(out, lo, hi)) for lo, hi in _chunks(m, chunk_size)]
+            if m == 1:  # one row (a gradient): a plain pullback, no batch
+                blocks = [tuple(_with_row_axis(g) for g in tr.pull([(i, _one_hot(out, 0))]))]
+            else:
+                pull = vmap(lambda ct, i=i: tuple(tr.pull([(i, ct)])))
+                blocks = [pull(_basis(out, lo, hi)) for lo, hi in _chunks(m, chunk_size)]
             leaves = [_rows([b[j] for b in blocks], oshape + shape_of(p), kind) for j, p in enumerate(sel.primals)]
             per_out.append(sel.regroup(leaves, single))
         jac = per_out[0] if tr.out_td is LEAF else tree_unflatten(tr.out_td, per_out)
@@ -978,6 +986,15 @@ def jacfwd(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
     return jacfwd_f
 
 
+def _with_row_axis(g: Any) -> Any:
+    """A pullback's result as a block of one row (a leading axis of size 1)."""
+    if isinstance(g, Tensor):
+        from .ops.api import reshape
+
+        return reshape(g, (1, *shape_of(g)))
+    return np.reshape(g, (1, *np.shape(g)))
+
+
 def _reshaped(x: Any, shape: tuple, kind: str) -> Any:
     if shape_of(x) == shape:
         return x
@@ -985,7 +1002,7 @@ def _reshaped(x: Any, shape: tuple, kind: str) -> Any:
         from .ops.api import reshape
 
         return reshape(x, shape)
-    return _export(normalize(np.reshape(x, shape)), kind)
+    return _export(normalize(np.reshape(x, shape)), kind, owned=True)
 
 
 def _transpose(x: Any, perm: tuple) -> Any:
@@ -995,10 +1012,10 @@ def _transpose(x: Any, perm: tuple) -> Any:
         from .ops.api import transpose
 
         t = transpose(x, perm)
-        return t if _keep(t, _Kind.TENSOR) else _new(np.ascontiguousarray(value_of(t)))
+        return t if _keep(t, _Kind.TENSOR) else _new(value_of(t))
     if type(x) is float:
         return x
-    return np.ascontiguousarray(np.transpose(x, perm))
+    return np.transpose(x, perm)  # (a view of a Jacobian nobody else holds)
 
 
 def jacobian(f: Callable, argnums: int | Sequence[int] = 0, mode: str = "rev", has_aux: bool = False) -> Callable:

@@ -229,12 +229,37 @@ def _setitem(level: Any, vals: list, batched: list, params: dict) -> Any:
 
 
 # ---------------------------------------------------------------------- linear algebra
+def _diagonal(v: Any) -> Any:
+    """The diagonal of ``v`` if it is a square plain matrix with nothing off its diagonal (else None).
+
+    Jacobians push the identity through a function (jacrev: its rows as
+    cotangents, jacfwd: its columns as tangents); by an elementwise op it
+    becomes a diagonal matrix.  Seen by a matrix product, such a batch is a
+    scaling: O(n^2) work instead of an O(n^3) product.
+    """
+    if type(v) is not np.ndarray or v.ndim != 2 or v.shape[0] != v.shape[1] or v.shape[0] < 8:
+        return None
+    d = np.diagonal(v)
+    return d if np.count_nonzero(v) == np.count_nonzero(d) else None
+
+
 def _matmul(level: Any, vals: list, batched: list, params: dict) -> Any:
     a, b = vals
     ba, bb = batched
     na, nb = _nd(a, ba), _nd(b, bb)
     if na == 0 or nb == 0:
         return R.matmul(a, b)  # (the same error as eagerly)
+    # a batch of vectors against one matrix is one matrix product (not B small ones)
+    if ba and not bb and na == 1 and nb == 2:  # rows a_i @ B
+        d = _diagonal(a)
+        return R.matmul(a, b) if d is None else R.reshape(d, shape=(-1, 1)) * b
+    if bb and not ba and nb == 1 and na == 2:  # A @ b_i, as rows: b @ A^T
+        d = _diagonal(b)
+        return R.matmul(b, R.transpose(a)) if d is None else R.transpose(a * d)
+    if ba and not bb and nb == 2 and na >= 2:  # (B, ..., n, k) @ (k, m): the batch and rows as one stack of rows
+        s = shape_of(a)
+        out = R.matmul(R.reshape(a, shape=(-1, s[-1])), b)
+        return R.reshape(out, shape=s[:-1] + (shape_of(b)[-1],))
     if na == 1:  # a vector is a 1 x k matrix ...
         s = shape_of(a)
         a = R.reshape(a, shape=s[:-1] + (1, s[-1]))
