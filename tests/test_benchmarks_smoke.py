@@ -125,3 +125,21 @@ def test_snapshot_of_a_commit(tmp_path):
     run = _load("run")
     short = run.snapshot("HEAD", tmp_path)
     assert short and (tmp_path / "benchmarks" / "run.py").is_file() and (tmp_path / "wengert" / "__init__.py").is_file()
+
+
+def test_gradient_checkpointing_script_runs_and_gives_the_same_gradients():
+    proc = subprocess.run([sys.executable, str(BENCH / "gradient_checkpointing.py"), "--quick"],
+                          capture_output=True, text=True, timeout=300, cwd=str(ROOT), check=False,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "same gradients: True" in proc.stdout and "wg.checkpoint" in proc.stdout
+
+
+def test_j_workloads_run_quick_for_wengert():
+    for script in ("j1_jacobians", "j2_per_example"):
+        proc = subprocess.run([sys.executable, str(BENCH / f"{script}.py"), "--lib", "wengert", "--quick"],
+                              capture_output=True, text=True, timeout=300, cwd=str(BENCH), check=False,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+        rec = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert rec["status"] == "ok", rec
+        assert max(v for k, v in rec.items() if k.endswith("relerr") or k == "mean_abs_err") < 1e-10, rec

@@ -178,3 +178,55 @@ def test_constructors():
     assert r1.shape == (2, 3) and float(u1.min()) >= 0.0
     with pytest.raises(ValueError, match="non-negative int"):
         wg.manual_seed(-1)
+
+
+# ---------------------------------------------------------------------- hooks and gradient checkpointing
+def test_register_hook_matches_pytorch():
+    x, xt = wg.tensor([1.0, 2.0], requires_grad=True), _t([1.0, 2.0], True)
+    seen = []
+    for a in (x, xt):
+        y = a * 3.0
+        y.register_hook(lambda g: g + 1.0)
+        y.retain_grad()
+        h = a.register_hook(lambda g: g * 10)
+        a.register_hook(lambda g: seen.append(float(g.sum())))
+        (y * y).sum().backward()
+        h.remove()
+    np.testing.assert_allclose(x.grad.data, xt.grad.numpy())
+    assert seen[0] == pytest.approx(seen[1])
+    x.grad = None
+    wg.sum(x * 2.0).backward()  # the removed hook no longer runs
+    np.testing.assert_allclose(x.grad.data, [2.0, 2.0])
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        wg.tensor([1.0]).register_hook(lambda g: g)
+
+
+def test_checkpoint_gives_the_same_gradients_and_keeps_no_intermediates():
+    from wengert import nn
+    from wengert.core.state import state
+
+    blocks = [nn.Sequential(nn.Linear(8, 8, rng=i), nn.Tanh(), nn.Linear(8, 8, rng=10 + i), nn.Tanh()).double()
+              for i in range(4)]
+    x0 = np.random.default_rng(0).standard_normal((5, 8))
+
+    def run(ckpt):
+        for b in blocks:
+            b.zero_grad()
+        x = wg.tensor(x0, requires_grad=True)
+        h = x
+        before = len(state().tape)
+        for b in blocks:
+            h = wg.checkpoint(b, h) if ckpt else b(h)
+        entries = len(state().tape) - before
+        wg.sum(h * h).backward()
+        return x.grad.data.copy(), [p.grad.data.copy() for b in blocks for p in b.parameters()], entries
+
+    gx, gp, n_ckpt = run(True)
+    gx2, gp2, n_plain = run(False)
+    np.testing.assert_allclose(gx, gx2, rtol=1e-12)
+    for a, b in zip(gp, gp2):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    assert n_ckpt < n_plain / 3  # one entry per block (and its imports), not one per op
+    y = wg.checkpoint(blocks[0], wg.tensor(x0, requires_grad=True))
+    with pytest.raises(RuntimeError, match="checkpoint is differentiable once"):
+        wg.sum(y).backward(create_graph=True)

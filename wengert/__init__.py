@@ -26,6 +26,7 @@ from .core import (  # noqa: F401  (the engine)
     set_grad_enabled,
     tensor,
 )
+from .checkpoint import checkpoint  # noqa: F401  (gradient checkpointing: recompute instead of keeping)
 from .io import load, save  # noqa: F401  (safetensors checkpoints)
 from .jit import ConcretizationError, jit  # noqa: F401  (record once, replay on NumPy values)
 from .ops.api import *  # wg.exp, wg.sum, ... as plain module functions

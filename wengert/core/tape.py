@@ -50,7 +50,7 @@ _next_order = itertools.count().__next__
 class Tape:
     """One stretch of the Wengert list (see the module docstring for the entry layouts)."""
 
-    __slots__ = ("__weakref__", "entries", "imports", "names", "nbytes", "order", "retained", "sites")
+    __slots__ = ("__weakref__", "entries", "hooks", "imports", "names", "nbytes", "order", "retained", "sites")
 
     def __init__(self) -> None:
         self.entries: list = []
@@ -59,6 +59,7 @@ class Tape:
         self.names: dict | None = None  # index -> name given to the entry's value (t.name = ...)
         self.sites: dict | None = None  # index -> the user's line that made it (detect_anomaly)
         self.retained: dict | None = None  # index -> weakref of a tensor whose .grad backward() fills (retain_grad)
+        self.hooks: dict | None = None  # index -> functions called with the entry's gradient (register_hook)
         self.nbytes = 0  # bytes of array outputs recorded (see TAPE_BYTES)
 
     def __repr__(self) -> str:

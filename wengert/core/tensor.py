@@ -163,6 +163,36 @@ class Tensor:
         self.requires_grad = bool(flag)
         return self
 
+    def register_hook(self, hook: Any) -> Any:
+        """Call ``hook(grad)`` when backward computes this tensor's gradient; a returned value replaces it.
+
+        As in PyTorch: the hook gets the gradient as a Tensor, runs before
+        ``.grad`` of a leaf is filled (or the next op's gradient is computed,
+        for an intermediate), and the returned handle's ``remove()`` takes it off.
+
+        >>> import wengert as wg
+        >>> x = wg.tensor([1.0, 2.0], requires_grad=True)
+        >>> h = x.register_hook(lambda g: g * 10)
+        >>> (x * x).sum().backward()
+        >>> x.grad
+        tensor([20., 40.])
+        """
+        if not self.requires_grad or self._trace is not None:
+            raise RuntimeError("register_hook() on a tensor that does not require grad: it gets no gradient")
+        if not callable(hook):
+            raise TypeError(f"register_hook: the hook must be callable, got {type(hook).__name__}")
+        if self._tape is not None:
+            tape = self._tape
+            if tape.hooks is None:
+                tape.hooks = {}
+            hooks = tape.hooks.setdefault(self._idx, [])
+        else:
+            if self._meta is None:
+                self._meta = {}
+            hooks = self._meta.setdefault("hooks", [])
+        hooks.append(hook)
+        return _HookHandle(hooks, hook)
+
     def retain_grad(self) -> None:
         """Keep ``.grad`` on this non-leaf tensor after ``backward()``."""
         if not self.requires_grad:
@@ -249,6 +279,20 @@ class Tensor:
 
     def __getstate__(self):  # no pickling: checkpoints go through safetensors
         raise TypeError("wengert tensors are not pickled; save a state_dict with wg.save() (safetensors)")
+
+
+class _HookHandle:
+    """What register_hook returns: ``remove()`` takes the hook off."""
+
+    __slots__ = ("hook", "hooks")
+
+    def __init__(self, hooks: list, hook: Any) -> None:
+        self.hooks = hooks
+        self.hook = hook
+
+    def remove(self) -> None:
+        if self.hook in self.hooks:
+            self.hooks.remove(self.hook)
 
 
 def check_concrete(t: Tensor, what: str, strict: bool = True) -> None:

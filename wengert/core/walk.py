@@ -117,7 +117,7 @@ def walk(roots: list, retain: bool = False, views: bool = False, on_leaf: Callab
         while pending:
             tape = max(pending, key=_order)
             start = pending.pop(tape)
-            if slow or tape.retained:
+            if slow or tape.retained or tape.hooks:
                 done = _walk_tape_general(tape, start, pending, leaves, views, st, cotangents)
             else:
                 done = _walk_tape(tape, start, pending, leaves)
@@ -133,10 +133,26 @@ def walk(roots: list, retain: bool = False, views: bool = False, on_leaf: Callab
         handed: set = set()
         with _LEAF_LOCK:
             for leaf, g in leaves.values():
+                if leaf._meta and leaf._meta.get("hooks"):
+                    g = run_hooks(leaf._meta["hooks"], g, views)
                 _accumulate(leaf, g, views, handed)
     if not retain:
         for tape, done in walked:
             tape.release(done)
+
+
+def run_hooks(hooks: list, g: Any, differentiable: bool) -> Any:
+    """Call each hook with the gradient (as a Tensor); a hook that returns a value replaces it (PyTorch's order)."""
+    for h in list(hooks):
+        t = g if isinstance(g, Tensor) else _new(g)
+        r = h(t)
+        if r is not None:
+            r = r if (differentiable and isinstance(r, Tensor)) else (r._value if isinstance(r, Tensor) else
+                                                                      to_value(r, None))
+            if shape_of(r) != shape_of(g):
+                raise ValueError(f"a gradient hook returned shape {shape_of(r)} for a gradient of shape {shape_of(g)}")
+            g = r
+    return g
 
 
 def _order(tape: Tape) -> int:
@@ -292,12 +308,15 @@ def _walk_tape_general(tape: Tape, start: dict, pending: dict, leaves: dict, vie
         cot[i] = g
     anomaly = anomaly_active(st)
     retained = tape.retained or {}
+    hooks = tape.hooks or {}
     done = []
     for i in range(top, -1, -1):
         g = cot[i]
         if g is None:
             continue
         cot[i] = None
+        if i in hooks:
+            g = run_hooks(hooks[i], g, views)
         if cotangents is not None:
             cotangents[(tape, i)] = g
         if i in retained:
