@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from . import data, nn, optim  # noqa: F401  (neural networks, optimisers, datasets)
+from .checkpoint import checkpoint  # noqa: F401  (gradient checkpointing: recompute instead of keeping)
 from .core import (  # noqa: F401  (the engine)
     REGISTRY,
     Context,
@@ -26,7 +27,6 @@ from .core import (  # noqa: F401  (the engine)
     set_grad_enabled,
     tensor,
 )
-from .checkpoint import checkpoint  # noqa: F401  (gradient checkpointing: recompute instead of keeping)
 from .io import load, save  # noqa: F401  (safetensors checkpoints)
 from .jit import ConcretizationError, jit  # noqa: F401  (record once, replay on NumPy values)
 from .ops.api import *  # wg.exp, wg.sum, ... as plain module functions
