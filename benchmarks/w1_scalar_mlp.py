@@ -7,7 +7,9 @@ loss is ``sum((out - y) ** 2)`` over the 100 points.  One step = forward over
 all points, backward, SGD update (lr 5e-4).
 
 libs: wengert (0-d ``wg.tensor`` values), wengert_nogc (same, cyclic GC
-disabled), hand (chain rule written out on Python floats: the limit),
+disabled), wengert_f32 (same as wengert, the data fed as NumPy float32 scalars,
+as a loop over ``make_moons`` output sees them: NumPy scalars take the same
+fast path as Python floats), hand (chain rule written out on Python floats: the limit),
 micrograd (as users run it, GC on), micrograd_nogc (GC disabled during the
 timed steps, ``gc.collect()`` after each one, untimed and reported), torch0d
 (0-d float64 torch tensors).
@@ -24,7 +26,7 @@ import time
 import numpy as np
 from common import fmt, main, md_table, median, need, ratio, sig
 
-LIBS = ["wengert", "wengert_nogc", "hand", "micrograd", "micrograd_nogc", "torch0d"]
+LIBS = ["wengert", "wengert_nogc", "wengert_f32", "hand", "micrograd", "micrograd_nogc", "torch0d"]
 
 SIZES = (2, 16, 16, 1)
 N_POINTS = 100
@@ -41,8 +43,11 @@ OPS_PER_STEP = N_POINTS * (80 + 528 + 32 + 2) + N_POINTS
 
 
 # ------------------------------------------------------------------ data
-def two_moons() -> tuple:
-    """100 noisy two-moons points (seed 0) with labels -1 / +1, shuffled."""
+def two_moons(f32: bool = False) -> tuple:
+    """100 noisy two-moons points (seed 0) with labels -1 / +1, shuffled.
+
+    Python floats; with ``f32`` NumPy float32 scalars (iterating a float32 array).
+    """
     rng = np.random.default_rng(0)
     half = N_POINTS // 2
     t_a = np.linspace(0.0, np.pi, half)
@@ -52,6 +57,8 @@ def two_moons() -> tuple:
     X = np.concatenate([upper, lower]) + rng.normal(scale=0.1, size=(N_POINTS, 2))
     y = np.concatenate([-np.ones(half), np.ones(N_POINTS - half)])
     order = rng.permutation(N_POINTS)
+    if f32:
+        return [list(row) for row in X[order].astype(np.float32)], list(y[order].astype(np.float32))
     return X[order].tolist(), y[order].tolist()
 
 
@@ -137,10 +144,10 @@ def network(scalar) -> tuple:
     return layers, params
 
 
-def sgd_step(layers, params, tanh, update, value, zero=None):
+def sgd_step(layers, params, tanh, update, value, zero=None, f32=False):
     """One step as a micrograd user writes it: loss, zero the grads (``p.grad = zero``),
     ``loss.backward()``, ``update(params)``.  Returns (loss as float, fwd_s, bwd_s, upd_s)."""
-    X, Y = two_moons()
+    X, Y = two_moons(f32)
 
     def step():
         t0 = time.perf_counter()
@@ -169,7 +176,7 @@ def time_steps_gc(step, args, nogc: bool, between=None) -> dict:
 
 
 # ------------------------------------------------------------------ wengert
-def bench_wengert(args, nogc: bool = False) -> dict:
+def bench_wengert(args, nogc: bool = False, f32: bool = False) -> dict:
     import wengert as wg
 
     layers, params = network(lambda v: wg.tensor(v, requires_grad=True))
@@ -179,12 +186,13 @@ def bench_wengert(args, nogc: bool = False) -> dict:
             p.data -= LR * p.grad.data
 
     # untimed check: the graph has micrograd's node count
-    loss = squared_loss(layers, *two_moons(), wg.tanh)
+    loss = squared_loss(layers, *two_moons(f32), wg.tanh)
     from wengert.core.graph import nodes  # the read API of the Wengert list
 
     ops = sum(not n.is_leaf for n in nodes([loss]))
     del loss
-    out = time_steps_gc(sgd_step(layers, params, wg.tanh, update, lambda t: t.item()), args, nogc)
+    out = time_steps_gc(sgd_step(layers, params, wg.tanh, update, lambda t: t.item(), f32=f32), args, nogc)
+    out["data"] = "float32 NumPy scalars" if f32 else "Python floats"
     out["op_nodes_measured"] = ops
     out["gc_unreachable_after_steps"] = gc.collect()  # objects only the cyclic GC could free: 0 = no cycles
     return out
@@ -331,9 +339,13 @@ def table(rows: list) -> str:
             out.append([r["lib"]] + [None] * 10 + [r.get("status", "?")])
             continue
         l1, l2 = r.get("loss_step1"), r.get("loss_step2")
-        agree = all(a is not None and b is not None and abs(a - b) <= 1e-9 * max(1.0, abs(b))
+        tol = 1e-5 if r["lib"].endswith("_f32") else 1e-9  # float32 data rounds the inputs
+        agree = all(a is not None and b is not None and abs(a - b) <= tol * max(1.0, abs(b))
                     for a, b in zip((l1, l2), ref_losses))
         notes = []
+        f32_ratio = ratio(r.get("step_s"), base) if r["lib"].endswith("_f32") else None
+        if f32_ratio is not None:
+            notes.append(f"float32 data: {f32_ratio:.2f}x wengert's step on Python floats")
         if r.get("op_nodes_measured") not in (None, OPS_PER_STEP):
             notes.append(f"graph has {r['op_nodes_measured']} op nodes")
         if "gc_unreachable_after_steps" in r:
@@ -359,6 +371,7 @@ if __name__ == "__main__":
     main("w1_scalar_mlp", {
         "wengert": bench_wengert,
         "wengert_nogc": lambda a: bench_wengert(a, nogc=True),
+        "wengert_f32": lambda a: bench_wengert(a, f32=True),
         "hand": bench_hand,
         "micrograd": bench_micrograd,
         "micrograd_nogc": lambda a: bench_micrograd(a, nogc=True),
