@@ -33,8 +33,8 @@ from typing import Any
 
 from .core.rule import Rule, bind
 from .core.state import enable_grad, is_grad_enabled, no_grad, state
-from .core.tensor import Tensor, live_trace, value_of
-from .core.walk import _LEAF_LOCK, _accumulate, walk
+from .core.tensor import Tensor, entry_of, live_trace, value_of
+from .core.walk import walk, walk_leaf
 
 
 def _impl(*values: Any, run: Callable) -> Any:
@@ -59,11 +59,11 @@ def _vjp_all(g: Any, ans: Any, needs: list, *xs: Any, run: Callable) -> list:
         if k is not None:
             grads[k] = c if grads[k] is None else grads[k] + c
         else:  # a parameter the block uses: its gradient is added to .grad now, as PyTorch's checkpoint does
-            with _LEAF_LOCK:
-                _accumulate(t, c, False, set())
+            walk_leaf(t, c, False)
 
-    if out._tape is not None:
-        walk([(out._tape, out._idx, g)], on_leaf=on_leaf)
+    root = entry_of(out)
+    if root is not None:
+        walk([(*root, g)], on_leaf=on_leaf)
     return grads
 
 

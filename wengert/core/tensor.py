@@ -457,6 +457,13 @@ def live_trace(x: Any) -> Any:
     return None
 
 
+def entry_of(x: Any) -> tuple | None:
+    """``(tape, index)`` of the Wengert-list entry that computed eager tensor ``x``, or None (a leaf or a constant)."""
+    if isinstance(x, Tensor) and x._tape is not None:
+        return x._tape, x._idx
+    return None
+
+
 def in_graph(x: Any) -> bool:
     """Is ``x`` an eager tensor computed by a recorded op (a non-leaf of the eager graph)?"""
     return isinstance(x, Tensor) and x._trace is None and x._tape is not None

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..core.rule import Rule
 from ..core.shapes import broadcast_to, cast, stop_gradient, sum_to
-from ..core.tensor import Tensor, dtype_of, shape_of
+from ..core.tensor import Tensor, dtype_of, shape_of, value_of
 from .surface import Surface
 
 # ============================================================== helpers
@@ -333,7 +333,7 @@ def _clip_d(ans: Any, x: Any, a_min: Any = None, a_max: Any = None) -> Any:
         if hi is not None:
             m = less_equal(x, hi) if m is None else logical_and(m, less_equal(x, hi))
         if m is None:
-            return np.ones(x.shape, dtype=x.dtype) if type(x._value) is not float else 1.0
+            return np.ones(x.shape, dtype=x.dtype) if type(value_of(x)) is not float else 1.0
         return cast(m, x.dtype)
     xr = x
     m = np.ones(np.shape(xr), dtype=bool)

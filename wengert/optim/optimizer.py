@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.tensor import Tensor
+from ..core.tensor import Tensor, value_of
 
 
 def _as_param_list(params: Any) -> list:
@@ -223,7 +223,7 @@ class SGD(Optimizer):
                 if gt is None:
                     continue
                 if simple:  # the common case, kept lean: theta -= lr * grad, in place
-                    data, grad = p._value, gt._value
+                    data, grad = value_of(p), value_of(gt)
                     if type(data) is np.ndarray:
                         data -= lr * grad
                         continue
