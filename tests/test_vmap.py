@@ -180,3 +180,64 @@ def test_jacobians_and_hessians_are_one_batched_pass(rng):
         np.testing.assert_allclose(wg.hessian(s, mode=mode)(x), H, rtol=1e-10, atol=1e-12)
     with pytest.raises(ValueError, match="chunk_size must be a positive int"):
         wg.jacrev(f, chunk_size=0)(x)
+
+
+# ---------------------------------------------------------------------- the identity basis kept as its diagonal
+_DENSE_CASES = [
+    ("matvec", lambda W, x: W @ x),
+    ("vecmat", lambda W, x: x @ W),
+    ("tanh of matvec", lambda W, x: wg.tanh(W @ x)),
+    ("scaled twice", lambda W, x: -(2.0 * (x * np.arange(1.0, 7.0)))),
+    ("scaled then summed", lambda W, x: wg.sum(W * x, axis=1)),
+    ("matvec of a scaled input", lambda W, x: W @ (x * 3.0) + wg.sin(x)),
+    ("through a matrix", lambda W, x: wg.exp(W.T @ wg.tanh(W @ x))),
+]
+
+
+@pytest.mark.parametrize("name,f", _DENSE_CASES, ids=[c[0] for c in _DENSE_CASES])
+def test_jacobians_equal_the_dense_identity(rng, name, f):
+    """jacrev / jacfwd carry the identity as its diagonal (ScaledBasis); the results are those of the dense identity."""
+    W, x = rng.standard_normal((6, 6)), rng.standard_normal(6)
+    g = lambda x: f(W, x)
+    eye = np.eye(6)
+    _, pull = wg.vjp(g, x)
+    by_rows = wg.vmap(pull)(np.eye(np.size(g(x))))[0]
+    by_cols = wg.vmap(lambda t: wg.jvp(g, (x,), (t,))[1], out_axes=-1)(eye)
+    np.testing.assert_allclose(wg.jacrev(g)(x), by_rows, rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(wg.jacfwd(g)(x), by_cols, rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(wg.jit(wg.jacrev(g))(x), by_rows, rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(wg.jit(wg.jacfwd(g))(x), by_cols, rtol=1e-13, atol=1e-14)
+
+
+def test_jacobians_are_not_views_of_the_callers_matrix(rng):
+    W, x = rng.standard_normal((5, 5)), rng.standard_normal(5)
+    for J in (wg.jacrev(lambda x: W @ x)(x), wg.jacfwd(lambda x: W @ x)(x),
+              wg.jacrev(lambda x: x @ W)(x), wg.jacfwd(lambda x: x @ W)(x)):
+        assert not np.shares_memory(J, W)
+        J[...] = 0.0  # the caller may write into the result
+    assert np.all(W != 0.0)
+
+
+def test_the_diagonal_basis_keeps_non_finite_scales_exact(rng):
+    """A scale that is inf or nan makes the dense batch's zeros nan: the basis is then made dense, as eagerly."""
+    x = rng.standard_normal(4)
+    for s in (np.array([1.0, np.inf, 2.0, 3.0]), np.array([1.0, np.nan, 2.0, 3.0])):
+        scale = lambda x, s=s: x * s
+        dense = wg.vmap(lambda t, scale=scale: wg.jvp(scale, (x,), (t,))[1], out_axes=-1)(np.eye(4))
+        np.testing.assert_array_equal(wg.jacfwd(scale)(x), dense)
+
+
+def test_the_diagonal_basis_against_a_matrix_of_the_wrong_size_is_the_eager_error(rng):
+    W = rng.standard_normal((3, 4))
+    with pytest.raises(ValueError, match=r"matmul"):
+        wg.jacfwd(lambda x: W @ x)(np.ones(5))
+    with pytest.raises(ValueError, match=r"matmul"):
+        wg.jacrev(lambda x: x @ W)(np.ones(5))
+
+
+def test_a_custom_function_sees_the_basis_as_an_array(rng):
+    x = rng.standard_normal(3)
+    cube = cube_gate()
+    J = wg.jacrev(lambda x: cube.apply(x))(x)
+    np.testing.assert_allclose(J, np.diag(3 * x ** 2), rtol=1e-12)
+    np.testing.assert_allclose(wg.jacfwd(lambda x: cube.apply(x))(x), np.diag(3 * x ** 2), rtol=1e-12)

@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from .core.interpret import Forward, Reverse
+from .core.interpret import Forward, Reverse, ScaledBasis
 from .core.rule import fit
 from .core.state import is_grad_enabled, no_grad
 from .core.tensor import Tensor, _new, dtype_of, in_graph, live_trace, normalize, shape_of, value_of
@@ -534,7 +534,7 @@ def _check_cotangent(name: str, ct: Any, value: Any, i: int) -> Any:
     else:
         cv = ct if type(ct) is float else np.asarray(ct)
         traced = False
-    cshape, shape = shape_of(cv), shape_of(value)
+    cshape, shape = shape_of(ct if isinstance(ct, Tensor) else cv), shape_of(value)  # (a vmap box: one example's)
     if cshape != shape:
         raise ValueError(f"{name}: cotangent for output {i} has shape {cshape} but the output has shape {shape}; "
                          "a cotangent must have exactly its output's shape")
@@ -794,6 +794,9 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
                                      f"({len(shape)} axes)")
                 ax %= len(shape)
                 sizes.setdefault(shape[ax], []).append(i)
+                if type(leaf) is ScaledBasis and ax == 0:  # (a Jacobian's basis: batched as it is)
+                    moved.append(leaf)
+                    continue
                 v = leaf if _traced(leaf) else (value_of(leaf) if isinstance(leaf, Tensor) else np.asarray(leaf))
                 moved.append(v if ax == 0 else R.transpose(v, axes=(ax, *(k for k in range(len(shape)) if k != ax))))
             flat_args.append((moved, td, arg_axes))
@@ -817,6 +820,8 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
         for o, ax in zip(out_leaves, oaxes):
             if level.owns(o):
                 v = level.primal(o)
+                if type(v) is ScaledBasis:
+                    v = v.dense()
                 if ax is None:
                     raise ValueError("vmap: out_axes=None for an output that depends on a batched argument; "
                                      "give the axis to stack its examples along")
@@ -870,10 +875,15 @@ def _chunks(n: int, chunk_size: int | None) -> list:
     return [(lo, min(lo + step, n)) for lo in range(0, max(n, 1), max(step, 1))]
 
 
-def _basis(like: Any, lo: int, hi: int) -> np.ndarray:
-    """Rows lo .. hi of the identity, each shaped like ``like`` (the unit vectors of its elements)."""
+def _basis(like: Any, lo: int, hi: int) -> Any:
+    """Rows lo .. hi of the identity, each shaped like ``like`` (the unit vectors of its elements).
+
+    The whole basis of a vector is a :class:`ScaledBasis` (kept as its diagonal, O(n) until an op needs it whole).
+    """
     shape, dt = shape_of(like), dtype_of(like)
     n = int(np.prod(shape)) if shape else 1
+    if len(shape) == 1 and lo == 0 and hi == n:
+        return ScaledBasis(np.ones(n, dtype=dt))
     return np.eye(n, dtype=dt)[lo:hi].reshape((hi - lo, *shape))
 
 

@@ -92,7 +92,7 @@ def _function_rule(cls: type) -> Rule:
     def vjp_all(g: Any, ans: Any, needs: list, *args: Any, ctx: Context) -> list:
         if _batch_of_plain(g) and not any(isinstance(v, Tensor) for v in (ans, *args)):
             # many cotangents at once (wg.jacrev is vmap of the pullback): one backward call per cotangent
-            rows = [vjp_all(gk, ans, needs, *args, ctx=ctx) for gk in g._primal]
+            rows = [vjp_all(gk, ans, needs, *args, ctx=ctx) for gk in g._trace.stacked(g)]
             return [None if rows[0][i] is None else g._trace.box(np.stack([r[i] for r in rows]))
                     for i in range(len(args))]
         traced = [v for v in (g, ans, *args) if isinstance(v, Tensor)]
@@ -131,7 +131,8 @@ def _function_rule(cls: type) -> Rule:
                 not any(isinstance(v, Tensor) for v in (ans, *args)):
             # many tangents at once (wg.jacfwd is vmap of the JVP): one jvp call per tangent
             level = batched[0]._trace
-            rows = [raw(cls.jvp(ctx, *[t._primal[k] if isinstance(t, Tensor) else t for t in tangents]))
+            stacks = [level.stacked(t) if isinstance(t, Tensor) else None for t in tangents]
+            rows = [raw(cls.jvp(ctx, *[t if s is None else s[k] for t, s in zip(tangents, stacks)]))
                     for k in range(level.size)]
             return level.box(np.stack(rows))
         if any(isinstance(v, Tensor) for v in (ans, *args, *tangents)):

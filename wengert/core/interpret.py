@@ -270,6 +270,49 @@ class Stage(Level):
         return True
 
 
+class ScaledBasis:
+    """A batch of ``n`` vectors whose example ``i`` is ``d[i]`` times the ``i``-th unit vector: diag(d), kept as d.
+
+    Jacobians push the identity through a function (jacrev: its rows as
+    cotangents, jacfwd: its columns as tangents).  Stored dense, that batch
+    costs O(n^2) memory and time in every op it meets; stored as ``d`` it
+    costs O(n) until an op needs it whole.  :class:`Batch` hands it only to
+    batching rules marked ``diagonal = True`` (a scaling keeps it a scaled
+    basis; a matrix product turns it into a scaled copy of the matrix); every
+    other rule gets ``dense()``, so nothing else needs to know it exists.
+    ``d`` is always a plain 1-D array.
+    """
+
+    __slots__ = ("d",)
+    ndim = 2
+
+    def __init__(self, d: np.ndarray) -> None:
+        self.d = d
+
+    @property
+    def shape(self) -> tuple:
+        n = self.d.shape[0]
+        return (n, n)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.d.dtype
+
+    @property
+    def size(self) -> int:
+        return self.d.shape[0] ** 2
+
+    def dense(self) -> np.ndarray:
+        return np.diag(self.d)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        a = self.dense()
+        return a if dtype is None else a.astype(dtype, copy=False)
+
+    def __repr__(self) -> str:
+        return f"ScaledBasis(diag {self.d!r})"
+
+
 class Batch(Level):
     """Batching for wg.vmap: each box holds a whole batch of values, stacked along axis 0 of its primal.
 
@@ -291,7 +334,10 @@ class Batch(Level):
         batched = []
         for a in args:
             if isinstance(a, Tensor) and a._trace is self:
-                values.append(a._primal)
+                v = a._primal
+                if type(v) is ScaledBasis and not getattr(rule.batch, "diagonal", False):
+                    v = v.dense()
+                values.append(v)
                 batched.append(True)
             else:
                 values.append(self.unbox(_plain(rule, a)))
@@ -304,6 +350,11 @@ class Batch(Level):
 
     def box_shape(self, t: Tensor) -> tuple:
         return super().box_shape(t)[1:]
+
+    def stacked(self, t: Tensor) -> Any:
+        """The whole batch that box ``t`` stands for, one level down, as an array (a scaled basis made dense)."""
+        v = t._primal
+        return v.dense() if type(v) is ScaledBasis else v
 
     def read(self, t: Tensor, what: str, strict: bool, array: bool = False) -> None:
         if not self.alive:
@@ -431,5 +482,6 @@ class detect_anomaly:
         return wrapper
 
 
-__all__ = ["Anomaly", "Batch", "Dynamic", "Forward", "Level", "Reverse", "Sites", "Stage", "anomaly_active",
+__all__ = ["Anomaly", "Batch", "Dynamic", "Forward", "Level", "Reverse", "ScaledBasis", "Sites", "Stage",
+           "anomaly_active",
            "detect_anomaly"]

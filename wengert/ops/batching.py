@@ -20,11 +20,13 @@ Most rules batch by a handful of patterns, applied at the end of this file:
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from ..core.interpret import ScaledBasis
 from ..core.rule import REGISTRY
 from ..core.shapes import broadcast_to, cast, stop_gradient, sum_to
 from ..core.tensor import dtype_of, shape_of
@@ -229,33 +231,65 @@ def _setitem(level: Any, vals: list, batched: list, params: dict) -> Any:
 
 
 # ---------------------------------------------------------------------- linear algebra
-def _diagonal(v: Any) -> Any:
-    """The diagonal of ``v`` if it is a square plain matrix with nothing off its diagonal (else None).
+def _plain_vector(u: Any, n: int) -> bool:
+    """Is ``u`` a plain, finite value that scales the n examples of a basis elementwise (shape () or (n,))?"""
+    if isinstance(u, (float, int)):
+        return math.isfinite(u)
+    return (type(u) is np.ndarray or isinstance(u, np.generic)) and np.shape(u) in ((), (n,)) \
+        and bool(np.isfinite(u).all())
 
-    Jacobians push the identity through a function (jacrev: its rows as
-    cotangents, jacfwd: its columns as tangents); by an elementwise op it
-    becomes a diagonal matrix.  Seen by a matrix product, such a batch is a
-    scaling: O(n^2) work instead of an O(n^3) product.
+
+def _ones(d: np.ndarray) -> bool:
+    return bool((d == 1).all())
+
+
+def scaling(rule: Any, fn: Callable) -> Callable:
+    """The batching rule of an elementwise op that is linear in its one batched argument (multiply, negative).
+
+    A :class:`ScaledBasis` scaled by plain finite values stays one: ``fn(d,
+    *others)`` gives its new diagonal.  (Off its diagonal the dense batch
+    holds zeros, which finite values keep zero.)  Anything else is batched
+    by broadcasting.
     """
-    if type(v) is not np.ndarray or v.ndim != 2 or v.shape[0] != v.shape[1] or v.shape[0] < 8:
-        return None
-    d = np.diagonal(v)
-    return d if np.count_nonzero(v) == np.count_nonzero(d) else None
+    dense = elementwise(rule)
+
+    def batch(level: Any, vals: list, batched: list, params: dict) -> Any:
+        for k, v in enumerate(vals):
+            if type(v) is ScaledBasis:
+                n = v.d.shape[0]
+                others = vals[:k] + vals[k + 1:]
+                if not params and all(_plain_vector(u, n) for u in others):
+                    return ScaledBasis(fn(v.d, *others))
+                vals = [u.dense() if type(u) is ScaledBasis else u for u in vals]
+                break
+        return dense(level, vals, batched, params)
+
+    batch.diagonal = True
+    return batch
 
 
 def _matmul(level: Any, vals: list, batched: list, params: dict) -> Any:
     a, b = vals
     ba, bb = batched
+    # a scaled basis (see ScaledBasis) against one matrix is a scaling: O(n^2) instead of an O(n^3) product
+    if type(a) is ScaledBasis:
+        if not bb and _nd(b, False) == 2 and shape_of(b)[0] == a.d.shape[0]:  # rows d_i e_i @ B = d_i B[i]
+            if _ones(a.d):  # (a view: the caller's matrix itself must not come out of vmap, where it may be written)
+                return b.view() if type(b) is np.ndarray else b
+            return R.reshape(a.d, shape=(-1, 1)) * b
+        a = a.dense()
+    if type(b) is ScaledBasis:
+        if not ba and _nd(a, False) == 2 and shape_of(a)[1] == b.d.shape[0]:  # A @ d_i e_i = d_i A[:, i], as rows
+            return R.transpose(a if _ones(b.d) else a * b.d)  # (jacfwd's A @ I is a view of A)
+        b = b.dense()
     na, nb = _nd(a, ba), _nd(b, bb)
     if na == 0 or nb == 0:
         return R.matmul(a, b)  # (the same error as eagerly)
     # a batch of vectors against one matrix is one matrix product (not B small ones)
     if ba and not bb and na == 1 and nb == 2:  # rows a_i @ B
-        d = _diagonal(a)
-        return R.matmul(a, b) if d is None else R.reshape(d, shape=(-1, 1)) * b
+        return R.matmul(a, b)
     if bb and not ba and nb == 1 and na == 2:  # A @ b_i, as rows: b @ A^T
-        d = _diagonal(b)
-        return R.matmul(b, R.transpose(a)) if d is None else R.transpose(a * d)
+        return R.matmul(b, R.transpose(a))
     if ba and not bb and nb == 2 and na >= 2:  # (B, ..., n, k) @ (k, m): the batch and rows as one stack of rows
         s = shape_of(a)
         out = R.matmul(R.reshape(a, shape=(-1, s[-1])), b)
@@ -362,6 +396,8 @@ def _install() -> None:
     rules = dict(REGISTRY)
     for name in _ELEMENTWISE:
         rules[name].batch = elementwise(rules[name])
+    rules["multiply"].batch = scaling(rules["multiply"], np.multiply)
+    rules["negative"].batch = scaling(rules["negative"], np.negative)
     for name in _REDUCTIONS:
         rules[name].batch = reduction(rules[name])
     for name in ("argmax", "argmin"):
@@ -378,8 +414,9 @@ def _install() -> None:
            "conv2d_weight_grad": loop(N.conv2d_weight_grad), "cross_entropy": decompose(_cross_entropy)}
     for name, fn in own.items():
         rules[name].batch = fn
+    _matmul.diagonal = True
 
 
 _install()
 
-__all__ = ["arg_reduction", "decompose", "elementwise", "loop", "reduction"]
+__all__ = ["arg_reduction", "decompose", "elementwise", "loop", "reduction", "scaling"]
