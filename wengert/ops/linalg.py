@@ -20,13 +20,15 @@ in the gauge NumPy's values have locally (LAPACK's choice of signs), and:
 
 * repeated eigenvalues (eigh, eig) or singular values (svd) make the
   derivative of the vectors undefined: the pairs with *equal* values are
-  left out of it (their 1 / (w_j - w_i) is taken as 0).  That is exact for
+  left out of it (their 1 / (w_j - w_i) is taken as 0; "equal" means within
+  rounding, 4 n eps max|w|, since LAPACK returns equal values a few eps apart).  That is exact for
   functions of the values alone and for functions that do not depend on the
   basis chosen inside a repeated eigenspace (projectors, U diag(s) V^T ...);
   for others no derivative exists there.  Nearly equal values give large
   (correct) derivatives.
 * a zero singular value makes 1 / s infinite: it is taken as 0, which is
-  exact for functions of the singular values and for U S Vh products;
+  exact for functions of the singular values (the nuclear norm's gradient
+  is then U Vh, a subgradient);
 * the extra columns of ``svd(full_matrices=True)``'s U (and rows of Vh) and of
   ``qr(mode='complete')``'s Q are some basis of a complement space: they move
   with the first ones and are otherwise not rotated (the derivative that
@@ -60,9 +62,9 @@ from .table import (
     concatenate,
     copy,
     einsum,
-    equal,
     getitem,
     inv,
+    less_equal,
     matmul,
     negative,
     not_equal,
@@ -173,15 +175,27 @@ def _tri_sym_adjoint(s: Any, lower: bool = True) -> Any:
     return (s + _T(s)) * _mask(n, s, -1, lower) + s * _eye(n, s)
 
 
-def _safe_recip(d: Any) -> Any:
-    """1 / d, and 0 where d == 0 (the convention for equal eigenvalues and zero singular values)."""
-    zero = equal(d, 0.0)
+def _safe_recip(d: Any, scale: Any, n: int) -> Any:
+    """1 / d, and 0 where d is 0 up to rounding (|d| <= 4 n eps scale): the convention for equal eigenvalues
+    and zero singular values (LAPACK returns equal ones a few eps apart)."""
+    tol = (4.0 * n * float(np.finfo(_float(d)).eps)) * scale
+    zero = less_equal(absolute(d), tol)
     return where(zero, 0.0, 1.0 / where(zero, 1.0, d))
 
 
+def _largest(w: Any) -> Any:
+    """max |w| over the last axis, kept as an axis (the scale that "equal up to rounding" refers to)."""
+    return _max(absolute(w), axis=-1, keepdims=True)
+
+
 def _gaps(w: Any) -> Any:
-    """F with F_ij = 1 / (w_j - w_i), 0 on the diagonal and where w_i == w_j."""
-    return _safe_recip(_row(w) - _col(w))
+    """F with F_ij = 1 / (w_j - w_i), 0 on the diagonal and where w_i == w_j up to rounding."""
+    return _safe_recip(_row(w) - _col(w), _col(_largest(w)), shape_of(w)[-1])
+
+
+def _recip_singular(s: Any) -> Any:
+    """1 / s, and 0 for singular values that are 0 up to rounding."""
+    return _safe_recip(s, _largest(s), shape_of(s)[-1])
 
 
 def _stacked(rule: Rule) -> Any:
@@ -251,7 +265,7 @@ def _svd_vjp(g: Any, ans: Any, a: Any, full_matrices: bool = False) -> Any:
     kk = f * vtgv
     inner = _diag(gs) + (j + _T(j)) * _row(s) + _col(s) * (kk + _T(kk))
     ga = matmul(matmul(u, inner), _T(v))
-    s_inv = _safe_recip(s)
+    s_inv = _recip_singular(s)
     if m > k:
         ga = ga + matmul((gu - matmul(u, utgu)) * _row(s_inv), _T(v))
     if n > k:
@@ -270,7 +284,7 @@ def _svd_jvp(t: Any, ans: Any, a: Any, full_matrices: bool = False) -> Any:
     ds = _diagonal(p)
     du = matmul(u, f * (p * _row(s) + _col(s) * _T(p)))
     dv = matmul(v, f * (_col(s) * p + _T(p) * _row(s)))
-    s_inv = _row(_safe_recip(s))
+    s_inv = _row(_recip_singular(s))
     if m > k:
         dav = matmul(t, v)
         du = du + (dav - matmul(u, matmul(_T(u), dav))) * s_inv
@@ -956,10 +970,7 @@ def tensordot(a: Any, b: Any, axes: Any = 2) -> Any:
     return einsum(a, b, subscripts=f"{la},{''.join(lb)}->{out}")
 
 
-@composite(public=False, numpy=(np.linalg.multi_dot,))
-def multi_dot(arrays: Any, *, out: Any = None) -> Any:
-    """The product of several matrices (np.linalg.multi_dot; the first and last may be vectors), as one einsum
-    in the cheapest order (NumPy's ``optimize``)."""
+def _multi_dot_args(arrays: Any, *, out: Any = None) -> tuple:
     if out is not None:
         raise TypeError("multi_dot: out= is not supported (a tensor is never written in place); use the result")
     arrays = list(arrays)
@@ -967,7 +978,14 @@ def multi_dot(arrays: Any, *, out: Any = None) -> Any:
         raise ValueError("multi_dot: expects at least two arrays")
     from ..core.tensor import as_tensor
 
-    arrays[0] = as_tensor(arrays[0])
+    arrays[0] = as_tensor(arrays[0])  # (so that the result is a Tensor)
+    return (arrays,), {}
+
+
+@composite(public=False, numpy=(np.linalg.multi_dot,), prepare=_multi_dot_args)
+def multi_dot(arrays: Any) -> Any:
+    """The product of several matrices (np.linalg.multi_dot; the first and last may be vectors), as one einsum
+    in the cheapest order (NumPy's ``optimize``)."""
     terms = []
     for i, x in enumerate(arrays):
         nd = len(shape_of(x))
