@@ -198,6 +198,12 @@ def test_ord_0_counts_nonzeros_without_gradient():
     assert not n.requires_grad
 
 
+def test_norm_of_a_list_of_tensors():
+    """np.linalg.norm([x, x + 2]): the list becomes one tensor in the graph (d/dx at 0 is 2 / sqrt(4) = 1)."""
+    assert float(wg.grad(lambda x: wg.linalg.norm([x, x + 2]))(0.0)) == 1.0
+    assert float(wg.grad(lambda x: wg.linalg.vector_norm((x, x + 2), ord=1))(1.0)) == 2.0
+
+
 def test_norm_keeps_its_default_behaviour():
     """ord=None: the 2-norm of all elements for any shape, with axis and keepdims as before, and PyTorch's dim=."""
     x = _normal((2, 3, 4))

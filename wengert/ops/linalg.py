@@ -858,6 +858,7 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> A
     >>> wg.norm(x), wg.norm(x, 1), wg.norm(x, "nuc"), wg.norm(x, 3, axis=1)
     (tensor(13., grad_fn=<sqrt>), tensor(16., grad_fn=<max>), tensor(15.5242, grad_fn=<sum>), tensor([ 4.4979, 12.    ], grad_fn=<power>))
     """
+    x = _array(x)
     nd = len(shape_of(x))
     if axis is None:
         if ord is None:
@@ -876,6 +877,15 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> A
     raise ValueError(f"norm: axis must name one axis (a vector norm) or two different ones (a matrix norm), got {axis}")
 
 
+def _array(x: Any) -> Any:
+    """A list or tuple (of numbers or tensors: np.linalg.norm([x, y])) as one tensor, in the graph."""
+    if isinstance(x, (list, tuple)):
+        from ..core.tensor import as_tensor
+
+        return as_tensor(x)
+    return x
+
+
 def _bad_axis(a: Any, nd: int) -> int:
     raise np.exceptions.AxisError(f"norm: axis {a} is out of bounds for an array of dimension {nd}")
 
@@ -883,6 +893,7 @@ def _bad_axis(a: Any, nd: int) -> int:
 @composite(public=False, numpy=(np.linalg.vector_norm,))
 def vector_norm(x: Any, axis: Any = None, keepdims: bool = False, ord: Any = 2) -> Any:
     """The vector norm of np.linalg.vector_norm: over ``axis`` (all elements, flattened, by default)."""
+    x = _array(x)
     if axis is None:
         out = _vector_norm(reshape(x, (-1,)), ord, 0, False)
         return reshape(out, (1,) * len(shape_of(x))) if keepdims else out
@@ -1017,6 +1028,7 @@ def matrix_transpose(x: Any) -> Any:
 @composite(public=False, numpy=(np.linalg.vecdot,))
 def vecdot(x1: Any, x2: Any, axis: int = -1) -> Any:
     """The dot product of vectors along ``axis``, broadcasting the rest (np.linalg.vecdot)."""
+    x1, x2 = _array(x1), _array(x2)
     return sum_(x1 * x2, axis=axis)
 
 
