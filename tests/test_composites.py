@@ -123,14 +123,6 @@ def test_prod_gradient_with_zeros_is_exact():
     np.testing.assert_array_equal(x.grad.data, [0.0, 6.0, 0.0])
 
 
-def test_einsum_errors_are_clear():
-    a = wg.tensor(np.ones((2, 2)))
-    with pytest.raises(ValueError, match="ellipsis"):
-        wg.einsum("...i,i->...", a, np.ones(2))
-    with pytest.raises(ValueError, match="repeated index"):
-        wg.einsum("ii->", a)
-
-
 def test_split_and_stack_errors():
     with pytest.raises(ValueError, match="cannot be split into 3 equal sections"):
         wg.split(wg.tensor(np.ones(4)), 3)

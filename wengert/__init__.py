@@ -51,3 +51,6 @@ __version__ = "0.1.0"
 
 # ---- teaching tools that debug backprop (issue 15): the wrong gate named, NaNs traced, forward vs reverse
 from .teach import check_gates, compare_modes, explain_nan  # noqa: F401
+
+# ---- wg.linalg: NumPy's np.linalg on tensors (issue 11, linear algebra)
+from . import linalg  # noqa: F401  # isort: skip

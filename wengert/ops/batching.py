@@ -318,13 +318,15 @@ def _matmul(level: Any, vals: list, batched: list, params: dict) -> Any:
 
 
 def _einsum(level: Any, vals: list, batched: list, params: dict) -> Any:
-    from .table import _parse_einsum
+    from .table import _einsum_terms
 
-    ins, out = _parse_einsum(params["subscripts"], len(vals))
+    # the letters of one example ('...' written out), then a fresh letter for the batch axis
+    shapes = [shape_of(v)[1:] if b else shape_of(v) for v, b in zip(vals, batched)]
+    ins, out = _einsum_terms(params["subscripts"], shapes)
     used = set("".join(ins) + out)
     z = next(c for c in "zyxwvutsrqponmlkjihgfedcbaZYXWVUTSRQPONMLKJIHGFEDCBA" if c not in used)
     spec = ",".join(z + t if b else t for t, b in zip(ins, batched)) + "->" + z + out
-    return R.einsum(*vals, subscripts=spec)
+    return R.einsum(*vals, subscripts=spec, optimize=params.get("optimize", False))
 
 
 def _trace(level: Any, vals: list, batched: list, params: dict) -> Any:

@@ -68,18 +68,6 @@ def std(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Any:
     return sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
 
 
-def _norm_args(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> tuple:
-    if ord not in (None, 2, "fro"):
-        raise ValueError(f"norm: only the 2-norm / Frobenius norm is supported, got ord={ord!r}")
-    return (x,), {"axis": axis, "keepdims": keepdims}
-
-
-@composite(methods=("norm",), numpy=(np.linalg.norm,), prepare=_norm_args)
-def norm(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
-    """Euclidean (Frobenius) norm over axis: sqrt(sum(x^2))."""
-    return sqrt(sum_(x * x, axis=axis, keepdims=keepdims))
-
-
 @composite(methods=("log_softmax",))
 def log_softmax(x: Any, axis: int = -1) -> Any:
     """log(softmax(x)) = x - logsumexp(x): stable for any logits."""
@@ -413,7 +401,6 @@ __all__ = [
     "log_softmax",
     "mean",
     "moveaxis",
-    "norm",
     "outer",
     "repeat",
     "softmax",

@@ -17,7 +17,7 @@ import numpy as np
 from ..core.state import is_grad_enabled
 from ..core.tensor import Tensor, is_traced, live_trace, raw, value_of
 from .api import PUBLIC
-from .surface import public_name, records
+from .surface import public_function, public_name, records
 
 UFUNCS: dict = {}
 FUNCTIONS: dict = {}
@@ -45,7 +45,7 @@ def _numpy_entry(fn: Callable, np_name: str) -> Callable:
 
 
 for _target, _s in records():
-    _fn = PUBLIC.get(public_name(_target, _s)) if _s.public else None
+    _fn = PUBLIC.get(public_name(_target, _s)) if _s.public else public_function(_target, _s)
     if _s.ufunc is not None:
         UFUNCS[_s.ufunc] = _target
     for _f in _s.numpy:

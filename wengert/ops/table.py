@@ -773,68 +773,176 @@ matmul = Rule(
 )
 
 
-def _parse_einsum(subscripts: str, n: int) -> tuple:
+# ---------------------------------------------------------------- einsum
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"  # NumPy's index letters (sublist ints 0-51)
+
+
+def _einsum_terms(subscripts: str, shapes: Any) -> tuple:
+    """The operands' index strings and the output's, explicit: ``...`` written out as letters (NumPy's rules).
+
+    ``shapes`` are the operands' shapes (an ellipsis stands for the axes its
+    operand has beyond its letters; ellipses broadcast, aligned from the right).
+    In implicit mode (no ``->``) the output is the ellipsis, then the letters
+    seen once, in alphabetical order.
+    """
     s = subscripts.replace(" ", "")
-    if "." in s:
-        raise ValueError("einsum: ellipsis ('...') is not supported; write the indices out")
-    if "->" in s:
-        lhs, out = s.split("->")
-    else:
-        lhs = s
-        letters = lhs.replace(",", "")
-        out = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    if s.count("->") > 1:
+        raise ValueError(f"einsum: subscripts {subscripts!r} have more than one '->'")
+    lhs, arrow, out = s.partition("->")
     ins = lhs.split(",")
-    if len(ins) != n:
-        raise ValueError(f"einsum: subscripts {subscripts!r} name {len(ins)} operands, got {n}")
-    for term in ins:
-        if len(set(term)) != len(term):
-            raise ValueError(f"einsum: repeated index within one operand ({term!r}, a diagonal) is not supported; use trace")
+    if len(ins) != len(shapes):
+        raise ValueError(f"einsum: subscripts {subscripts!r} name {len(ins)} operand(s), got {len(shapes)}")
+    for term in ins + [out]:
+        bad = set(term.replace("...", "")) - set(_LETTERS)
+        if bad or term.count("...") > 1:
+            raise ValueError(f"einsum: subscripts {subscripts!r}: use letters, at most one '...' per operand, "
+                             f"',' between operands and '->' before the output")
+    if not arrow:
+        letters = lhs.replace(",", "").replace(".", "")
+        out = ("..." if "..." in lhs else "") + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    free = [c for c in _LETTERS if c not in s]
+    widths = []
+    for i, (term, shape) in enumerate(zip(ins, shapes)):
+        named = len(term.replace("...", ""))
+        width = len(shape) - named if "..." in term else 0
+        if width < 0 or ("..." not in term and named != len(shape)):
+            raise ValueError(f"einsum: operand {i} has shape {tuple(shape)}, but its subscripts {term!r} "
+                             f"name {named} axes")
+        widths.append(width)
+    width = max(widths, default=0)
+    ell = "".join(free[:width])
+    ins = [t.replace("...", ell[width - w:]) for t, w in zip(ins, widths)]
+    if "..." in out:
+        out = out.replace("...", ell)
+    elif width:
+        raise ValueError(f"einsum: subscripts {subscripts!r}: the operands' '...' axes need a '...' in the output")
+    for c in out:
+        if out.count(c) > 1 or not any(c in t for t in ins):
+            raise ValueError(f"einsum: output index {c!r} of {subscripts!r} must appear once in the output "
+                             "and in some operand")
     return ins, out
 
 
-def _einsum_impl(*ops: Any, subscripts: str) -> Any:
-    ins, out = _parse_einsum(subscripts, len(ops))
-    return np.einsum(f"{','.join(ins)}->{out}", *ops)
+def _einsum_impl(*ops: Any, subscripts: str, optimize: Any = False) -> Any:
+    ins, out = _einsum_terms(subscripts, [np.shape(o) for o in ops])
+    return np.einsum(f"{','.join(ins)}->{out}", *ops, optimize=optimize)
 
 
-def _einsum_vjp(g: Any, ans: Any, needs: list, *ops: Any, subscripts: str) -> list:
-    ins, out = _parse_einsum(subscripts, len(ops))
-    res = []
-    for i, need in enumerate(needs):
-        if not need:
-            res.append(None)
-            continue
-        others = [ins[j] for j in range(len(ops)) if j != i]
-        present = set(out).union(*others) if others else set(out)
-        target = "".join(c for c in ins[i] if c in present)
-        spec = ",".join([out] + others) + "->" + target
-        r = einsum(g, *[ops[j] for j in range(len(ops)) if j != i], subscripts=spec)
-        if target != ins[i]:  # letters summed only within this operand: the gradient is broadcast along them
-            shape_i = shape_of(ops[i])
-            keep = tuple(s if c in present else 1 for c, s in zip(ins[i], shape_i))
-            r = broadcast_to(reshape(r, keep), shape_i)
-        res.append(r)
-    return res
+def _fit_sizes(r: Any, sizes: tuple) -> Any:
+    """Sum ``r`` over axes where the operand has size 1 (it was broadcast), broadcast it where ``r`` has."""
+    rs = shape_of(r)
+    if rs == sizes:
+        return r
+    axes = tuple(k for k, (a, b) in enumerate(zip(rs, sizes)) if b == 1 and a != 1)
+    if axes:
+        r = sum_(r, axis=axes, keepdims=True)
+    return r if shape_of(r) == sizes else broadcast_to(r, sizes)
 
 
-def _einsum_jvp(tangents: list, ans: Any, *ops: Any, subscripts: str) -> Any:
+def _embed_diagonal(r: Any, unique: str, term: str, sizes: dict) -> Any:
+    """``r`` over the distinct letters of ``term`` (``'ij'``), placed on the diagonal that ``term`` (``'iji'``) names."""
+    free = iter(c for c in _LETTERS if c not in term)
+    seen: set = set()
+    new, eye_terms, eyes = [], [], []
+    for c in term:
+        if c in seen:  # a repeat: a fresh letter tied to the first one by an identity matrix
+            f = next(free)
+            new.append(f)
+            eye_terms.append(c + f)
+            eyes.append(np.eye(sizes[c], dtype=dtype_of(r)))
+        else:
+            seen.add(c)
+            new.append(c)
+    return einsum(r, *eyes, subscripts=",".join([unique, *eye_terms]) + "->" + "".join(new))
+
+
+def _einsum_operand_vjp(g: Any, ops: tuple, ins: list, out: str, i: int, optimize: Any) -> Any:
+    """The cotangent of operand ``i``: ``g`` contracted with the other operands, spread over operand i's indices."""
+    term = ins[i]
+    sizes = dict(zip(term, shape_of(ops[i])))
+    unique = "".join(dict.fromkeys(term))
+    others = [j for j in range(len(ops)) if j != i]
+    present = set(out).union(*(ins[j] for j in others))
+    target = "".join(c for c in unique if c in present)
+    spec = ",".join([out] + [ins[j] for j in others]) + "->" + target
+    r = einsum(g, *[ops[j] for j in others], subscripts=spec, optimize=optimize)
+    r = _fit_sizes(r, tuple(sizes[c] for c in target))
+    if target != unique:  # letters summed within this operand only: the gradient is the same along them
+        keep = tuple(sizes[c] if c in present else 1 for c in unique)
+        r = broadcast_to(reshape(r, keep), tuple(sizes[c] for c in unique))
+    if unique != term:  # a repeated letter (a diagonal, 'ii'): the gradient lies on that diagonal
+        r = _embed_diagonal(r, unique, term, sizes)
+    return r
+
+
+def _einsum_vjp(g: Any, ans: Any, needs: list, *ops: Any, subscripts: str, optimize: Any = False) -> list:
+    ins, out = _einsum_terms(subscripts, [shape_of(o) for o in ops])
+    return [_einsum_operand_vjp(g, ops, ins, out, i, optimize) if need else None for i, need in enumerate(needs)]
+
+
+def _einsum_jvp(tangents: list, ans: Any, *ops: Any, subscripts: str, optimize: Any = False) -> Any:
+    # linear in each operand: the tangent is the sum of einsums with one operand replaced by its tangent
     total = None
     for i, t in enumerate(tangents):
         if t is None:
             continue
         args = list(ops)
         args[i] = t
-        c = einsum(*args, subscripts=subscripts)
+        c = einsum(*args, subscripts=subscripts, optimize=optimize)
         total = c if total is None else total + c
     return total
 
 
-def _einsum_args(subscripts: str, *operands: Any) -> tuple:
-    return operands, {"subscripts": subscripts}
+def _sublist_subscripts(args: tuple) -> tuple:
+    """NumPy's sublist form ``einsum(a, [0, 1], b, [1, 2], [0, 2])`` as (operands, ``'ab,bc->ac'``)."""
+
+    def term(sub: Any) -> str:
+        s = ""
+        for k in sub:
+            if k is Ellipsis:
+                s += "..."
+                continue
+            k = operator.index(k)
+            if not 0 <= k < len(_LETTERS):
+                raise ValueError(f"einsum: sublist subscripts are integers from 0 to 51 or Ellipsis, got {k}")
+            s += _LETTERS[k]
+        return s
+
+    args = list(args)
+    out = args.pop() if len(args) % 2 else None
+    ops, subs = args[0::2], args[1::2]
+    for sub in subs + ([out] if out is not None else []):
+        if isinstance(sub, str) or not hasattr(sub, "__iter__"):
+            raise TypeError("einsum: in the sublist form, each operand is followed by a list of integer indices, "
+                            "e.g. einsum(a, [0, 1], b, [1, 2], [0, 2])")
+    return tuple(ops), ",".join(term(s) for s in subs) + ("" if out is None else "->" + term(out))
 
 
-einsum = Rule("einsum", _einsum_impl, vjp_all=_einsum_vjp, jvp_all=_einsum_jvp,
-              doc="Einstein summation over explicit indices (any number of operands; no ellipsis or diagonals)", surface=Surface(numpy=(np.einsum,), prepare=_einsum_args))
+def _einsum_args(*operands: Any, out: Any = None, optimize: Any = False, **kw: Any) -> tuple:
+    if out is not None:
+        raise TypeError("einsum: out= is not supported (a tensor is never written in place); use the result")
+    if kw:
+        raise TypeError(f"einsum: argument(s) {', '.join(kw)} are not supported")
+    if not operands:
+        raise TypeError("einsum: give the subscripts and at least one operand")
+    if isinstance(operands[0], str):
+        ops, subscripts = operands[1:], operands[0]
+    else:
+        ops, subscripts = _sublist_subscripts(operands)
+    if isinstance(optimize, (list, tuple)):  # an explicit contraction path (np.einsum_path): NumPy finds it again
+        optimize = True
+    return ops, {"subscripts": subscripts, "optimize": optimize}
+
+
+einsum = Rule(
+    "einsum", _einsum_impl, vjp_all=_einsum_vjp, jvp_all=_einsum_jvp,
+    # linear in each operand: d/d(operand i) is g contracted with the other operands ('ij,jk->ik': dA = G B^T),
+    # spread over i's letters that the others lack, and onto the diagonal of a repeated letter ('ii')
+    doc="Einstein summation (np.einsum): any number of operands, '...' broadcasting, repeated letters within an "
+        "operand (diagonals: 'ii->i', 'ii->'), implicit output, NumPy's sublist form "
+        "einsum(a, [0, 1], b, [1, 2], [0, 2]); optimize= as in NumPy (an explicit path is found again)",
+    surface=Surface(numpy=(np.einsum,), prepare=_einsum_args),
+)
 
 
 def _trace_impl(x: Any) -> Any:

@@ -1,0 +1,128 @@
+"""Specs for the linear algebra rules (wengert/ops/linalg.py) and einsum (wengert/ops/table.py).
+
+A decomposition's rule packs its parts side by side on the last axis, so its
+spec checks all parts at once (forward against NumPy's parts, packed the same
+way).  Where a part is not unique (the extra columns of full_matrices=True /
+mode='complete'), the spec's ``call`` checks what is: the projector onto them.
+"""
+from __future__ import annotations
+
+import numpy as np
+from opspec import Case, Spec, well_conditioned
+
+from wengert.core.tensor import shape_of
+from wengert.ops import linalg as L
+from wengert.ops.table import matmul
+
+
+def _spd(rng, shape, i):
+    """Symmetric positive definite matrices (batched), well conditioned."""
+    x = rng.standard_normal(shape) * 0.5
+    return np.swapaxes(x, -1, -2) @ x + shape[-1] * np.eye(shape[-1])
+
+
+def _real_eigs(rng, shape, i):
+    """Non-symmetric matrices with real eigenvalues at least 1 apart: P diag(w) P^-1."""
+    n = shape[-1]
+    p = np.eye(n) + 0.3 * rng.standard_normal(shape)
+    w = np.arange(n, dtype=float) * 1.5 - 1.0 + rng.uniform(-0.2, 0.2, shape[:-1])
+    return p @ (w[..., :, None] * np.linalg.inv(p))
+
+
+def _signed(rng, shape, i):
+    """Well-conditioned matrices, some with a negative determinant."""
+    x = well_conditioned(rng, shape, i)
+    x[..., 0, :] *= np.where(rng.random(shape[:-2] + (1,)) < 0.5, -1.0, 1.0)
+    return x
+
+
+def _packed(fn):
+    """NumPy's decomposition, packed as the rule packs it."""
+    return lambda a, **p: L._pack(fn(a, **p), a.ndim - 2)
+
+
+def _projector(x):
+    return matmul(x, L._T(x))
+
+
+def _svd_call(a, full_matrices=False):
+    """The packed svd; with full_matrices, the extra columns of U and V as projectors (a basis is not unique)."""
+    out = L.svd_rule(a, full_matrices=full_matrices)
+    if not full_matrices:
+        return out
+    u, s, vh = L._unpack(out, L._svd_shapes(shape_of(a), True))
+    k = min(shape_of(a)[-2:])
+    parts = [L._cols(u, 0, k), s, L._rows(vh, 0, k), _projector(L._cols(u, k)), _projector(L._T(L._rows(vh, k)))]
+    return L._pack_tangents(parts, shape_of(a)[:-2])
+
+
+def _svd_ref(a, full_matrices=False):
+    u, s, vh = np.linalg.svd(a, full_matrices=full_matrices)
+    if not full_matrices:
+        return L._pack((u, s, vh), a.ndim - 2)
+    k = min(a.shape[-2:])
+    u2, v2 = u[..., k:], np.swapaxes(vh[..., k:, :], -1, -2)
+    parts = (u[..., :k], s, vh[..., :k, :], u2 @ np.swapaxes(u2, -1, -2), v2 @ np.swapaxes(v2, -1, -2))
+    return L._pack(parts, a.ndim - 2)
+
+
+def _qr_call(a, mode="reduced"):
+    out = L.qr_rule(a, mode=mode)
+    m, n = shape_of(a)[-2:]
+    if mode != "complete" or m <= n:
+        return out
+    q, r = L._unpack(out, L._qr_shapes(shape_of(a), mode))
+    return L._pack_tangents([L._cols(q, 0, n), r, _projector(L._cols(q, n))], shape_of(a)[:-2])
+
+
+def _qr_ref(a, mode="reduced"):
+    q, r = np.linalg.qr(a, mode=mode)
+    m, n = a.shape[-2:]
+    if mode != "complete" or m <= n:
+        return L._pack((q, r), a.ndim - 2)
+    q2 = q[..., n:]
+    return L._pack((q[..., :n], r, q2 @ np.swapaxes(q2, -1, -2)), a.ndim - 2)
+
+
+def _einsum_ref(*ops, subscripts, optimize=False):
+    return np.einsum(subscripts, *ops)
+
+
+def _symmetric(rng, shape, i):
+    x = rng.standard_normal(shape)
+    return x + np.swapaxes(x, -1, -2)
+
+
+SPECS = {
+    "einsum": Spec(cases=[
+        Case([(2, 3), (3, 4)], {"subscripts": "ij,jk->ik"}), Case([(2, 3), (2, 3)], {"subscripts": "ij,ij->"}),
+        Case([(2, 3, 4), (4,)], {"subscripts": "bij,j->bi"}), Case([(3, 4)], {"subscripts": "ij->j"}),
+        Case([(2, 3), (4,)], {"subscripts": "ij,k->ik"}),
+        # the ellipsis, broadcasting against size 1, implicit output
+        Case([(2, 2, 3), (3, 4)], {"subscripts": "...ij,jk->...ik"}),
+        Case([(1, 2, 3), (4, 3, 2)], {"subscripts": "...ij,...jk"}),
+        # repeated letters within an operand: diagonals and traces
+        Case([(3, 3)], {"subscripts": "ii->i"}), Case([(3, 3)], {"subscripts": "ii"}),
+        Case([(2, 3, 3), (3,)], {"subscripts": "bii,i->b", "optimize": True}),
+        Case([(3, 2, 3)], {"subscripts": "iji->j"}),
+    ], ref=_einsum_ref),
+    "svd": Spec(cases=[
+        Case([(3, 3)]), Case([(4, 2)]), Case([(2, 4)]), Case([(2, 3, 2)]),
+        Case([(4, 2)], {"full_matrices": True}), Case([(2, 3)], {"full_matrices": True}),
+    ], call=_svd_call, ref=_svd_ref, rtol=1e-5),
+    "eigh": Spec(cases=[Case([(3, 3)]), Case([(3, 3)], {"UPLO": "U"}), Case([(2, 3, 3)])],
+                 ref=_packed(np.linalg.eigh), rtol=1e-5),
+    "eig": Spec(cases=[Case([(3, 3)]), Case([(2, 2, 2)])], draw=_real_eigs, ref=_packed(np.linalg.eig), rtol=1e-5),
+    "qr": Spec(cases=[Case([(4, 3)]), Case([(3, 3)]), Case([(2, 4)]), Case([(2, 3, 2)]),
+                      Case([(4, 2)], {"mode": "complete"})], call=_qr_call, ref=_qr_ref, rtol=1e-5),
+    "cholesky": Spec(cases=[Case([(3, 3)]), Case([(3, 3)], {"upper": True}), Case([(2, 2, 2)])], draw=_spd,
+                     ref=lambda a, upper=False: np.linalg.cholesky(a, upper=upper)),
+    "slogdet": Spec(cases=[Case([(3, 3)]), Case([(2, 2, 2)])], draw=_signed, ref=_packed(np.linalg.slogdet)),
+    "pinv": Spec(cases=[Case([(3, 2)]), Case([(2, 3)]), Case([(3, 3)]), Case([(2, 3, 2)]),
+                        Case([(3, 3)], {"hermitian": True})],
+                 ref=lambda a, rcond=1e-15, hermitian=False: np.linalg.pinv(a, rcond=rcond, hermitian=hermitian),
+                 rtol=1e-5),
+    "matrix_rank": Spec(cases=[Case([(3, 3)]), Case([(2, 3, 4)])], nondiff=True,
+                        draw=lambda rng, s, i: rng.standard_normal(s) * (rng.random(s[:-1] + (1,)) < 0.7),
+                        ref=lambda a: np.linalg.matrix_rank(a)),
+}
