@@ -51,3 +51,7 @@ __version__ = "0.1.0"
 
 # ---- teaching tools that debug backprop (issue 15): the wrong gate named, NaNs traced, forward vs reverse
 from .teach import check_gates, compare_modes, explain_nan  # noqa: F401
+
+# ---- NumPy's index-expression builders (issue 11): np.r_ / np.c_ cannot dispatch, so these take their place
+# isort: split
+from .ops.numpy_ext import c_, r_  # noqa: F401
