@@ -4,7 +4,7 @@ Everything here is reached as ``wg.NAME``, through NumPy dispatch
 (``np.NAME(tensor)``), and as a Tensor method where NumPy or PyTorch has
 one.  Most of it is composites of the primitives of ``ops/table.py``; the
 primitives of this file are the elementwise functions (each a one-line
-partial derivative), the two scans (``cumsum``, ``cumprod``), the sorting
+partial derivative), the scan ``cumsum``, the sorting
 permutations (``argsort``, ``argpartition``, no gradient) and the gather /
 scatter along an axis with an index *input* (``gather_along`` /
 ``scatter_along``), which let ``sort`` and ``partition`` be composites that
@@ -24,7 +24,7 @@ derivative; these are the choices, tested):
 * ``hypot``: gradient 0 at the origin (as ``abs``); ``arctan2`` is undefined there;
 * ``sort`` / ``partition``: the gradient follows the values to where they
   came from (between tied values, to the one ``argsort`` put there);
-* ``cumprod``: exact at zeros (no division by an element that is zero);
+* ``cumprod``: exact at zeros in every order (a scan of multiplications, no division);
 * ``sinc``: exact derivatives of every order at 0 (a Taylor branch near 0).
 """
 from __future__ import annotations
@@ -98,6 +98,28 @@ def _all_tensors(*arys: Any) -> tuple:
     return tuple(as_tensor(a) for a in arys), {}
 
 
+def _keywords(*names: str) -> Any:
+    """Public prepare of a rule without gradient: its parameters given by position become keywords.
+
+    (A rule with no derivative does not know how many of its arguments are arrays, so it treats every
+    positional argument as one; its parameters must reach it as keywords.)
+    """
+
+    def prepare(x: Any, *args: Any, **kw: Any) -> tuple:
+        if len(args) > len(names):
+            raise TypeError(f"takes at most {len(names) + 1} positional arguments ({', '.join(('a',) + names)}), "
+                            f"got {len(args) + 1}")
+        for name, value in zip(names, args):
+            if name in kw:
+                raise TypeError(f"got {name}= both by position and by keyword")
+            kw[name] = value
+        if isinstance(kw.get("kth"), list):
+            kw["kth"] = tuple(kw["kth"])  # (parameters are kept in the graph: hashable)
+        return (x,), kw
+
+    return prepare
+
+
 def _sequence_first(xs: Any, *args: Any, **kw: Any) -> tuple:
     """Public prepare for functions of a sequence of arrays (vstack, ...): its first element becomes a Tensor."""
     xs = list(xs)
@@ -117,11 +139,11 @@ def _unary(name: str, impl: Any, partial: Any, doc: str, *, scalar: Any = None, 
 
 
 def _nondiff_unary(name: str, impl: Any, doc: str, *, ufunc: Any = None, numpy: tuple = (),
-                   methods: tuple | None = None, aliases: tuple = ()) -> Rule:
+                   methods: tuple | None = None, aliases: tuple = (), prepare: Any = None) -> Rule:
     """An elementwise function with no gradient (piecewise constant: zero almost everywhere)."""
     rule = Rule(name, impl, differentiable=False, doc=doc,
                 surface=Surface(ufunc=ufunc, numpy=numpy, methods=(name,) if methods is None else methods,
-                                aliases=aliases))
+                                aliases=aliases, prepare=prepare))
     rule.batch = B.elementwise(rule)
     return rule
 
@@ -205,7 +227,8 @@ def _round_impl(x: Any, decimals: int = 0) -> Any:
 
 
 round_ = _nondiff_unary("round", _round_impl, "x rounded to `decimals` decimals, ties to even (no gradient)",
-                        numpy=_numpy("round", "around"), methods=("round",), aliases=("around",))
+                        numpy=_numpy("round", "around"), methods=("round",), aliases=("around",),
+                        prepare=_keywords("decimals"))
 
 
 @composite(methods=("fix",), numpy=(np.fix,), differentiable=False)
@@ -342,41 +365,24 @@ _cumsum = Rule(
 )
 
 
-def _zeros_before(x: Any, axis: int) -> tuple:
-    """Where x is zero, whether no zero comes at or before each place, and the first zero along axis."""
-    zero = equal(x, 0)
-    count = _cumsum(zero, axis=axis)
-    before = equal(count, 0)
-    first = logical_and(zero, equal(count, 1))
-    return zero, before, first
+def _cumprod(x: Any, axis: int) -> Any:
+    """Products of prefixes along axis by recursive doubling (Hillis-Steele: y[s:] *= y[:-s] for s = 1, 2, 4, ...).
 
-
-def _cumprod_vjp(g: Any, ans: Any, x: Any, axis: int) -> Any:
-    # dx_k = sum_{i >= k} g_i prod_{j <= i, j != k} x_j, computed without dividing by a zero:
-    # before the first zero z it is (sum_{i >= k} g_i y_i) / x_k; at z it is sum_{i >= z} g_i y'_i with y'
-    # the cumprod of x with x_z replaced by 1; after z every term holds x_z = 0
-    zero, before, first = _zeros_before(x, axis)
-    skip_first = _cumprod(where(first, 1.0, x), axis=axis)
-    a = _reverse_cumsum(g * ans, axis) / where(zero, 1.0, x)
-    b = _reverse_cumsum(g * skip_first, axis)
-    return where(before, a, where(first, b, 0.0))
-
-
-def _cumprod_jvp(t: Any, ans: Any, x: Any, axis: int) -> Any:
-    # dy_i = sum_{k <= i} t_k prod_{j <= i, j != k} x_j: y_i sum_{k <= i} t_k / x_k before the first zero z,
-    # t_z y'_i from z on (y' as in the VJP)
-    zero, before, first = _zeros_before(x, axis)
-    skip_first = _cumprod(where(first, 1.0, x), axis=axis)
-    t_first = sum_(where(first, t, 0.0), axis=axis, keepdims=True)
-    return where(before, ans * _cumsum(t / where(zero, 1.0, x), axis=axis), t_first * skip_first)
-
-
-def _cumprod_impl(x: Any, axis: int) -> Any:
-    return np.cumprod(x, axis=axis)
-
-
-_cumprod = Rule("cumprod", _cumprod_impl, vjp=(_cumprod_vjp,), jvp=(_cumprod_jvp,),
-                doc="cumulative product along one axis (exact gradient at zeros)")
+    Made of multiplications and slices only, so its derivatives of every order are exact, also where x has zeros
+    (no division by an element); log2(n) steps of O(n) work each.
+    """
+    if dtype_of(x) == np.bool_:
+        x = astype(x, np.int64)  # (as np.cumprod: bools multiply as integers)
+    n = shape_of(x)[axis]
+    if n <= 1:
+        return copy(x)
+    step = 1
+    while step < n:
+        head = _slice_along(x, axis, slice(0, step))
+        tail = _slice_along(x, axis, slice(step, None)) * _slice_along(x, axis, slice(0, n - step))
+        x = concatenate(head, tail, axis=axis)
+        step *= 2
+    return x
 
 
 def _scan_batch(rule: Rule) -> Any:
@@ -388,14 +394,13 @@ def _scan_batch(rule: Rule) -> Any:
 
 
 _cumsum.batch = _scan_batch(_cumsum)
-_cumprod.batch = _scan_batch(_cumprod)
 
 
-def _scan(rule: Rule, a: Any, axis: Any, dtype: Any) -> Any:
+def _scan(scan: Any, name: str, a: Any, axis: Any, dtype: Any) -> Any:
     x = a if dtype is None else astype(a, dtype)
     if axis is None:
-        return rule(reshape(x, (-1,)), axis=0)
-    return rule(x, axis=_axis(axis, _ndim(x), rule.name))
+        return scan(reshape(x, (-1,)), axis=0)
+    return scan(x, axis=_axis(axis, _ndim(x), name))
 
 
 @composite(methods=("cumsum",), numpy=(np.cumsum,))
@@ -406,12 +411,13 @@ def cumsum(a: Any, axis: int | None = None, dtype: Any = None) -> Any:
     >>> wg.cumsum(wg.tensor([1.0, 2.0, 3.0]))
     tensor([1., 3., 6.])
     """
-    return _scan(_cumsum, a, axis, dtype)
+    return _scan(_cumsum, "cumsum", a, axis, dtype)
 
 
 @composite(methods=("cumprod",), numpy=(np.cumprod,))
 def cumprod(a: Any, axis: int | None = None, dtype: Any = None) -> Any:
-    """Cumulative product along ``axis`` (flattened when None), as np.cumprod; the gradient is exact at zeros.
+    """Cumulative product along ``axis`` (flattened when None), as np.cumprod; derivatives of every order are exact,
+    also at zeros (a scan of multiplications: see ``_cumprod``).
 
     >>> import wengert as wg
     >>> x = wg.tensor([2.0, 0.0, 3.0], requires_grad=True)
@@ -419,19 +425,18 @@ def cumprod(a: Any, axis: int | None = None, dtype: Any = None) -> Any:
     >>> x.grad                  # d/dx (x0 + x0 x1 + x0 x1 x2) at x1 = 0
     tensor([1., 8., 0.])
     """
-    return _scan(_cumprod, a, axis, dtype)
+    return _scan(_cumprod, "cumprod", a, axis, dtype)
 
 
-def _cumulative(rule: Rule, x: Any, axis: Any, dtype: Any, include_initial: bool, initial: float) -> Any:
+def _cumulative(scan: Any, name: str, x: Any, axis: Any, dtype: Any, include_initial: bool, initial: float) -> Any:
     if axis is None:
         if _ndim(x) > 1:
-            raise ValueError(f"cumulative_{'sum' if rule is _cumsum else 'prod'}: axis must be given for an array "
-                             f"of {_ndim(x)} dimensions")
+            raise ValueError(f"{name}: axis must be given for an array of {_ndim(x)} dimensions")
         axis = 0
-    out = _scan(rule, x, axis, dtype)
+    out = _scan(scan, name, x, axis, dtype)
     if not include_initial:
         return out
-    ax = _axis(axis, _ndim(out), rule.name)
+    ax = _axis(axis, _ndim(out), name)
     shape = list(shape_of(out))
     shape[ax] = 1
     return concatenate(np.full(shape, initial, dtype=dtype_of(out)), out, axis=ax)
@@ -442,13 +447,13 @@ if hasattr(np, "cumulative_sum"):  # (NumPy 2)
     def cumulative_sum(x: Any, /, *, axis: int | None = None, dtype: Any = None,
                        include_initial: bool = False) -> Any:
         """NumPy 2's cumulative_sum (the array API's): cumsum, optionally starting with 0."""
-        return _cumulative(_cumsum, x, axis, dtype, include_initial, 0.0)
+        return _cumulative(_cumsum, "cumulative_sum", x, axis, dtype, include_initial, 0.0)
 
     @composite(numpy=(np.cumulative_prod,))
     def cumulative_prod(x: Any, /, *, axis: int | None = None, dtype: Any = None,
                         include_initial: bool = False) -> Any:
         """NumPy 2's cumulative_prod (the array API's): cumprod, optionally starting with 1."""
-        return _cumulative(_cumprod, x, axis, dtype, include_initial, 1.0)
+        return _cumulative(_cumprod, "cumulative_prod", x, axis, dtype, include_initial, 1.0)
 
 
 # ====================================================================== sorting (primitives: permutations and gathers)
@@ -467,10 +472,12 @@ def _argpartition_impl(x: Any, kth: Any, axis: int | None = -1, kind: str = "int
 
 argsort = Rule("argsort", _argsort_impl, differentiable=False,
                doc="the indices that sort x along axis (flattened when None; no gradient: integer indices)",
-               surface=Surface(methods=("argsort",), numpy=(np.argsort,)))
+               surface=Surface(methods=("argsort",), numpy=(np.argsort,),
+                               prepare=_keywords("axis", "kind", "order")))
 argpartition = Rule("argpartition", _argpartition_impl, differentiable=False,
                     doc="the indices that partition x around its kth elements (no gradient: integer indices)",
-                    surface=Surface(methods=("argpartition",), numpy=(np.argpartition,)))
+                    surface=Surface(methods=("argpartition",), numpy=(np.argpartition,),
+                                    prepare=_keywords("kth", "axis", "kind", "order")))
 
 
 def _permutation_batch(rule: Rule) -> Any:
@@ -593,7 +600,8 @@ def partition(a: Any, kth: Any, axis: int | None = -1, kind: str = "introselect"
         a = reshape(a, (-1,))
         axis = 0
     ax = _axis(axis, _ndim(a), "partition")
-    return gather_along(a, argpartition(a, kth, axis=ax, kind=kind), axis=ax)
+    kth = tuple(kth) if isinstance(kth, list) else kth
+    return gather_along(a, argpartition(a, kth=kth, axis=ax, kind=kind), axis=ax)
 
 
 # ====================================================================== stacking and splitting (composites)

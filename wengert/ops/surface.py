@@ -141,25 +141,28 @@ def markdown() -> str:
     >>> print(markdown().splitlines()[0])
     | function | Tensor methods | NumPy | kind | gradient | what it computes |
     """
-    from . import api  # noqa: F401  (every module with records is imported by now)
+    from . import api  # (every module with records is imported by now)
 
     rows = []
     for target, s in records():
         rule = isinstance(target, Rule)
-        names = [public_name(target, s), *s.aliases] if s.public else []
+        # (a name that wengert.ops.api defines by hand, e.g. the constructor linspace, is not this record's)
+        names = [n for n in (public_name(target, s), *s.aliases) if getattr(api, n, None) is api.PUBLIC.get(n)]
+        names = names if s.public else []
         numpy = ([f"np.{s.ufunc.__name__}"] if s.ufunc is not None else []) + [_numpy_name(f) for f in s.numpy]
         differentiable = target.differentiable if rule else s.differentiable
         doc = (target.doc if rule else target.__doc__ or "").strip()
         first = " ".join(doc.split("\n\n")[0].split())  # the first paragraph, on one line
         cells = [
-            ", ".join(f"`wg.{n}`" for n in names) or "(methods only)",
+            ", ".join(f"`wg.{n}`" for n in names) or ("(NumPy only)" if numpy else "(methods only)"),
             ", ".join(f"`.{m}()`" for m in s.methods),
             ", ".join(f"`{n}`" for n in numpy),
             f"primitive `{target.name}`" if rule else "composite",
             "yes" if differentiable else "none",
             _md_text(first),
         ]
-        rows.append(((names or [f"~{m}" for m in s.methods] or ["~"])[0].lower(), cells))
+        key = (names or [public_name(target, s)])[0].lower()
+        rows.append((key, cells))
     lines = ["| function | Tensor methods | NumPy | kind | gradient | what it computes |",
              "|---|---|---|---|---|---|"]
     lines += ["| " + " | ".join(cells) + " |" for _, cells in sorted(rows, key=lambda r: r[0])]
