@@ -180,9 +180,10 @@ def squeeze(x: Any, axis: Any = None) -> Any:
 
 
 @composite(methods=("swapaxes",), numpy=(np.swapaxes,))
-def swapaxes(x: Any, a: int, b: int) -> Any:
+def swapaxes(x: Any, axis1: int, axis2: int) -> Any:
+    """Exchange two axes (np.swapaxes: its argument names, axis1 and axis2)."""
     perm = list(range(_ndim(x)))
-    perm[a], perm[b] = perm[b], perm[a]
+    perm[axis1], perm[axis2] = perm[axis2], perm[axis1]
     return transpose(x, axes=tuple(perm))
 
 

@@ -29,6 +29,7 @@ derivative; these are the choices, tested):
 """
 from __future__ import annotations
 
+import inspect
 import itertools
 import math
 import operator
@@ -98,11 +99,12 @@ def _all_tensors(*arys: Any) -> tuple:
     return tuple(as_tensor(a) for a in arys), {}
 
 
-def _keywords(*names: str) -> Any:
+def _keywords(impl: Any, *names: str) -> Any:
     """Public prepare of a rule without gradient: its parameters given by position become keywords.
 
     (A rule with no derivative does not know how many of its arguments are arrays, so it treats every
-    positional argument as one; its parameters must reach it as keywords.)
+    positional argument as one; its parameters must reach it as keywords.)  The public function shows
+    ``impl``'s signature.
     """
 
     def prepare(x: Any, *args: Any, **kw: Any) -> tuple:
@@ -117,7 +119,21 @@ def _keywords(*names: str) -> Any:
             kw["kth"] = tuple(kw["kth"])  # (parameters are kept in the graph: hashable)
         return (x,), kw
 
+    prepare.__signature__ = inspect.signature(impl)
     return prepare
+
+
+def _public(prepare: Any, **surface: Any) -> Any:
+    """``@composite`` with a public ``prepare`` (arguments made tensors), showing the composite's own signature."""
+
+    def mark(fn: Any) -> Any:
+        def prep(*args: Any, **kw: Any) -> tuple:
+            return prepare(*args, **kw)
+
+        prep.__signature__ = inspect.signature(fn)
+        return composite(prepare=prep, **surface)(fn)
+
+    return mark
 
 
 def _sequence_first(xs: Any, *args: Any, **kw: Any) -> tuple:
@@ -228,7 +244,7 @@ def _round_impl(x: Any, decimals: int = 0) -> Any:
 
 round_ = _nondiff_unary("round", _round_impl, "x rounded to `decimals` decimals, ties to even (no gradient)",
                         numpy=_numpy("round", "around"), methods=("round",), aliases=("around",),
-                        prepare=_keywords("decimals"))
+                        prepare=_keywords(_round_impl, "decimals"))
 
 
 @composite(methods=("fix",), numpy=(np.fix,), differentiable=False)
@@ -473,11 +489,11 @@ def _argpartition_impl(x: Any, kth: Any, axis: int | None = -1, kind: str = "int
 argsort = Rule("argsort", _argsort_impl, differentiable=False,
                doc="the indices that sort x along axis (flattened when None; no gradient: integer indices)",
                surface=Surface(methods=("argsort",), numpy=(np.argsort,),
-                               prepare=_keywords("axis", "kind", "order")))
+                               prepare=_keywords(_argsort_impl, "axis", "kind", "order")))
 argpartition = Rule("argpartition", _argpartition_impl, differentiable=False,
                     doc="the indices that partition x around its kth elements (no gradient: integer indices)",
                     surface=Surface(methods=("argpartition",), numpy=(np.argpartition,),
-                                    prepare=_keywords("kth", "axis", "kind", "order")))
+                                    prepare=_keywords(_argpartition_impl, "kth", "axis", "kind", "order")))
 
 
 def _permutation_batch(rule: Rule) -> Any:
@@ -623,52 +639,56 @@ def _atleast_all(arys: tuple, n: int) -> Any:
     return out[0] if len(out) == 1 else out
 
 
-@composite(numpy=(np.atleast_1d,), prepare=_all_tensors)
+@_public(_all_tensors, numpy=(np.atleast_1d,))
 def atleast_1d(*arys: Any) -> Any:
     """Each input with at least one axis (a tuple for several inputs), as np.atleast_1d."""
     return _atleast_all(arys, 1)
 
 
-@composite(numpy=(np.atleast_2d,), prepare=_all_tensors)
+@_public(_all_tensors, numpy=(np.atleast_2d,))
 def atleast_2d(*arys: Any) -> Any:
     """Each input with at least two axes: a vector (n,) becomes a row (1, n), as np.atleast_2d."""
     return _atleast_all(arys, 2)
 
 
-@composite(numpy=(np.atleast_3d,), prepare=_all_tensors)
+@_public(_all_tensors, numpy=(np.atleast_3d,))
 def atleast_3d(*arys: Any) -> Any:
     """Each input with at least three axes: (n,) becomes (1, n, 1), (m, n) becomes (m, n, 1), as np.atleast_3d."""
     return _atleast_all(arys, 3)
 
 
-def _join(name: str, tup: Any, n: int, axis: Any, dtype: Any) -> Any:
+def _join(name: str, tup: Any, n: int, axis: Any, dtype: Any = None, casting: str = "same_kind") -> Any:
     arrs = [_atleast(x, n) for x in tup]
     if not arrs:
         raise ValueError(f"{name}: need at least one array to concatenate")
     if dtype is not None:
+        for x in arrs:
+            if not np.can_cast(dtype_of(x), dtype, casting):
+                raise TypeError(f"{name}: cannot cast {dtype_of(x)} to {np.dtype(dtype)} with casting={casting!r}")
         arrs = [astype(x, dtype) for x in arrs]
     return concatenate(*arrs, axis=axis(arrs) if callable(axis) else axis)
 
 
-@composite(aliases=("row_stack",), numpy=_numpy("vstack", "row_stack"), prepare=_sequence_first)
-def vstack(tup: Sequence[Any], *, dtype: Any = None) -> Any:
-    """Stack arrays vertically (along the first axis; vectors become rows), as np.vstack and np.row_stack."""
-    return _join("vstack", tup, 2, 0, dtype)
+@_public(_sequence_first, aliases=("row_stack",), numpy=(np.vstack,))
+def vstack(tup: Sequence[Any], *, dtype: Any = None, casting: str = "same_kind") -> Any:
+    """Stack arrays vertically (along the first axis; vectors become rows), as np.vstack (and np.row_stack, which
+    calls it)."""
+    return _join("vstack", tup, 2, 0, dtype, casting)
 
 
-@composite(numpy=(np.hstack,), prepare=_sequence_first)
-def hstack(tup: Sequence[Any], *, dtype: Any = None) -> Any:
+@_public(_sequence_first, numpy=(np.hstack,))
+def hstack(tup: Sequence[Any], *, dtype: Any = None, casting: str = "same_kind") -> Any:
     """Stack arrays horizontally (along the second axis; vectors end to end), as np.hstack."""
-    return _join("hstack", tup, 1, lambda arrs: 0 if _ndim(arrs[0]) == 1 else 1, dtype)
+    return _join("hstack", tup, 1, lambda arrs: 0 if _ndim(arrs[0]) == 1 else 1, dtype, casting)
 
 
-@composite(numpy=(np.dstack,), prepare=_sequence_first)
+@_public(_sequence_first, numpy=(np.dstack,))
 def dstack(tup: Sequence[Any]) -> Any:
     """Stack arrays along the third axis (depth), as np.dstack."""
-    return _join("dstack", tup, 3, 2, None)
+    return _join("dstack", tup, 3, 2)
 
 
-@composite(numpy=(np.column_stack,), prepare=_sequence_first)
+@_public(_sequence_first, numpy=(np.column_stack,))
 def column_stack(tup: Sequence[Any]) -> Any:
     """Stack vectors as the columns of a matrix (2-D arrays as they are), as np.column_stack."""
     arrs = [x if _ndim(x) >= 2 else reshape(x, (-1, 1)) for x in tup]
@@ -1180,7 +1200,7 @@ def _select_args(condlist: Any, choicelist: Any, default: Any = 0) -> tuple:
     return (list(condlist), choicelist, default), {}
 
 
-@composite(numpy=(np.select,), prepare=_select_args)
+@_public(_select_args, numpy=(np.select,))
 def select(condlist: Sequence[Any], choicelist: Sequence[Any], default: Any = 0) -> Any:
     """Elements of the first choice whose condition holds, ``default`` where none does (np.select).
 
