@@ -4,12 +4,11 @@ Everything here is reached as ``wg.NAME``, through NumPy dispatch
 (``np.NAME(tensor)``), and as a Tensor method where NumPy or PyTorch has
 one.  Most of it is composites of the primitives of ``ops/table.py``; the
 primitives of this file are the elementwise functions (each a one-line
-partial derivative), the scan ``cumsum``, the sorting
-permutations (``argsort``, ``argpartition``, no gradient) and the gather /
-scatter along an axis with an index *input* (``gather_along`` /
-``scatter_along``), which let ``sort`` and ``partition`` be composites that
-``wg.jit`` and ``wg.vmap`` take: the permutation is computed in the graph,
-never read back into Python.
+partial derivative), the scan ``cumsum``, the sorting permutations
+(``argsort``, ``argpartition``, no gradient) and the gather / scatter along
+an axis with an index *input* (``gather_along`` / ``scatter_along``), which
+let ``sort`` and ``partition`` be composites that ``wg.jit`` and ``wg.vmap``
+take: the permutation is computed in the graph, never read back into Python.
 
 Conventions at kinks and for non-differentiable functions (NumPy gives no
 derivative; these are the choices, tested):
@@ -107,20 +106,27 @@ def _keywords(impl: Any, *names: str) -> Any:
     ``impl``'s signature.
     """
 
+    who = impl.__name__.strip("_").removesuffix("_impl")
+
     def prepare(x: Any, *args: Any, **kw: Any) -> tuple:
         if len(args) > len(names):
-            raise TypeError(f"takes at most {len(names) + 1} positional arguments ({', '.join(('a',) + names)}), "
-                            f"got {len(args) + 1}")
+            raise TypeError(f"{who} takes at most {len(names) + 1} positional arguments "
+                            f"({', '.join(('a',) + names)}), got {len(args) + 1}")
         for name, value in zip(names, args):
             if name in kw:
-                raise TypeError(f"got {name}= both by position and by keyword")
+                raise TypeError(f"{who}: {name}= given both by position and by keyword")
             kw[name] = value
-        if isinstance(kw.get("kth"), list):
-            kw["kth"] = tuple(kw["kth"])  # (parameters are kept in the graph: hashable)
+        if "kth" in kw:
+            kw["kth"] = _kth(kw["kth"])
         return (x,), kw
 
     prepare.__signature__ = inspect.signature(impl)
     return prepare
+
+
+def _kth(kth: Any) -> Any:
+    """partition's kth as an int or a tuple of ints (parameters are kept in the graph: hashable)."""
+    return int(kth) if np.ndim(kth) == 0 else tuple(int(k) for k in np.ravel(kth))
 
 
 def _public(prepare: Any, **surface: Any) -> Any:
@@ -358,7 +364,7 @@ floor_divide = Rule("floor_divide", np.floor_divide, differentiable=False,
 floor_divide.batch = B.elementwise(floor_divide)
 
 
-# ====================================================================== scans (primitives)
+# ====================================================================== scans
 def _flip_along(x: Any, axis: int) -> Any:
     return _slice_along(x, axis, slice(None, None, -1))
 
@@ -477,6 +483,8 @@ def _argsort_impl(x: Any, axis: int | None = -1, kind: str | None = None, order:
                   stable: bool | None = None) -> Any:
     if order is not None:
         raise TypeError("argsort: order= (fields of structured arrays) is not supported on tensors")
+    if stable is None:  # (NumPy 1 has no stable=)
+        return np.argsort(x, axis=axis, kind=kind)
     return np.argsort(x, axis=axis, kind=kind, stable=stable)
 
 
@@ -616,8 +624,7 @@ def partition(a: Any, kth: Any, axis: int | None = -1, kind: str = "introselect"
         a = reshape(a, (-1,))
         axis = 0
     ax = _axis(axis, _ndim(a), "partition")
-    kth = tuple(kth) if isinstance(kth, list) else kth
-    return gather_along(a, argpartition(a, kth=kth, axis=ax, kind=kind), axis=ax)
+    return gather_along(a, argpartition(a, kth=_kth(kth), axis=ax, kind=kind), axis=ax)
 
 
 # ====================================================================== stacking and splitting (composites)
