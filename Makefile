@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-test
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: demo test bench lint clean venv
+.PHONY: demo test bench lint docs clean venv
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -33,6 +33,10 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[bench]' || echo "some peers could not be installed: they are reported as missing"
 	$(BIN)/python benchmarks/run.py
+
+# the generated table of docs/numpy.md (the supported NumPy surface; a test fails when it is out of date)
+docs: $(STAMP)
+	$(BIN)/python -c "from wengert.ops.surface import write_page; write_page('docs/numpy.md')"
 
 lint: $(STAMP)
 	$(BIN)/ruff check wengert tests benchmarks examples

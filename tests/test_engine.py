@@ -383,10 +383,10 @@ def test_ndarray_on_the_left_defers_to_tensor():
 
 def test_numpy_function_without_rule_is_a_clear_error():
     x = wg.tensor([1.0, 2.0], requires_grad=True)
-    with pytest.raises(TypeError, match="numpy.cumsum has no wengert rule"):
-        np.cumsum(x)
-    with pytest.raises(TypeError, match="numpy.arcsinh has no wengert rule"):
-        np.arcsinh(x)
+    with pytest.raises(TypeError, match="numpy.nancumsum has no wengert rule"):
+        np.nancumsum(x)
+    with pytest.raises(TypeError, match="numpy.spacing has no wengert rule"):
+        np.spacing(x)
     with pytest.raises(TypeError, match="out="):
         np.exp(x, out=np.zeros(2))
     with pytest.raises(TypeError, match="add.reduce"):

@@ -49,8 +49,12 @@ from .transforms import (  # noqa: F401  (derivatives as functions)
 
 __version__ = "0.1.0"
 
-# ---- teaching tools that debug backprop (issue 15): the wrong gate named, NaNs traced, forward vs reverse
+# ---- teaching tools that debug backprop: the wrong gate named, NaNs traced, forward vs reverse
 from .teach import check_gates, compare_modes, explain_nan  # noqa: F401
 
-# ---- wg.linalg: NumPy's np.linalg on tensors (issue 11, linear algebra)
+# ---- wg.linalg: NumPy's np.linalg on tensors
 from . import linalg  # noqa: F401  # isort: skip
+
+# ---- NumPy's index-expression builders: np.r_ / np.c_ cannot dispatch, so these take their place
+# isort: split
+from .ops.numpy_ext import c_, r_  # noqa: F401

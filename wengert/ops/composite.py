@@ -24,6 +24,7 @@ from .table import (
     cast,
     clip,
     concatenate,
+    equal,
     erf,
     exp,
     getitem,
@@ -64,8 +65,11 @@ def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Any:
 
 @composite(methods=("std",), numpy=(np.std,))
 def std(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Any:
-    """Standard deviation over axis: sqrt(var)."""
-    return sqrt(var(x, axis=axis, keepdims=keepdims, ddof=ddof))
+    """Standard deviation over axis: sqrt(var); where the variance is 0 (a length-1 axis, equal values) the
+    gradient is 0, as in PyTorch (sqrt'(0) is infinite, and inf * 0 would give NaN)."""
+    v = var(x, axis=axis, keepdims=keepdims, ddof=ddof)
+    zero = equal(v, 0)
+    return where(zero, 0.0, sqrt(where(zero, 1.0, v)))
 
 
 @composite(methods=("log_softmax",))
@@ -93,12 +97,20 @@ def gelu(x: Any, approximate: str = "none") -> Any:
 
 @composite(methods=("dot",), numpy=(np.dot,))
 def dot(a: Any, b: Any) -> Any:
-    """np.dot for 0-, 1- and 2-D arrays (matmul, or a product for scalars)."""
-    if _ndim(a) == 0 or _ndim(b) == 0:
+    """np.dot: a product for scalars, matmul up to 2-D, and for more axes the sum over the last axis of a and the
+    second-to-last of b (shape a.shape[:-1] + b.shape[:-2] + b.shape[-1:])."""
+    na, nb = _ndim(a), _ndim(b)
+    if na == 0 or nb == 0:
         return a * b
-    if _ndim(a) > 2 or _ndim(b) > 2:
-        raise ValueError("dot: arrays with more than 2 dimensions are not supported; use matmul or einsum")
-    return matmul(a, b)
+    if nb == 1 or (na <= 2 and nb <= 2):
+        return matmul(a, b)
+    sa, sb = shape_of(a), shape_of(b)
+    n = sa[-1]
+    if sb[-2] != n:
+        raise ValueError(f"dot: shapes {sa} and {sb} are not aligned: {n} (axis -1) != {sb[-2]} (axis -2)")
+    rows = reshape(a, (-1, n))
+    cols = reshape(transpose(b, axes=(nb - 2, *range(nb - 2), nb - 1)), (n, -1))
+    return reshape(matmul(rows, cols), sa[:-1] + sb[:-2] + sb[-1:])
 
 
 @composite(numpy=(np.outer,))
@@ -156,9 +168,10 @@ def squeeze(x: Any, axis: Any = None) -> Any:
 
 
 @composite(methods=("swapaxes",), numpy=(np.swapaxes,))
-def swapaxes(x: Any, a: int, b: int) -> Any:
+def swapaxes(x: Any, axis1: int, axis2: int) -> Any:
+    """Exchange two axes (np.swapaxes: its argument names, axis1 and axis2)."""
     perm = list(range(_ndim(x)))
-    perm[a], perm[b] = perm[b], perm[a]
+    perm[axis1], perm[axis2] = perm[axis2], perm[axis1]
     return transpose(x, axes=tuple(perm))
 
 

@@ -10,6 +10,7 @@ from ..core.rule import Rule, apply2
 from ..core.tensor import Tensor
 from . import api as A
 from . import composite as C
+from . import numpy_ext as X
 from . import table as R
 from .inplace import METHODS
 from .interop import array_function, array_ufunc
@@ -43,6 +44,8 @@ _OPERATORS = {
     "__truediv__": _binop(R.divide), "__rtruediv__": _rbinop(R.divide),
     "__pow__": _binop(R.power), "__rpow__": _rbinop(R.power),
     "__matmul__": _binop(R.matmul), "__rmatmul__": _rbinop(R.matmul),
+    "__mod__": _binop(X.remainder), "__rmod__": _rbinop(X.remainder),
+    "__floordiv__": _binop(X.floor_divide), "__rfloordiv__": _rbinop(X.floor_divide),
     "__neg__": _unop(R.negative), "__pos__": lambda self: self, "__abs__": _unop(R.absolute),
     # comparisons (bool tensors, no gradient)
     "__lt__": _binop(R.less), "__le__": _binop(R.less_equal),

@@ -32,6 +32,7 @@ class Surface:
     ufunc: Any = None  # the NumPy ufunc that dispatches here (__array_ufunc__)
     prepare: Callable | None = None  # public (args, kwargs) -> the target's (args, kwargs)
     public: bool = True  # False: methods / NumPy only, no wg.NAME
+    differentiable: bool = True  # False: a composite with no gradient (a rule says so in its own record)
 
 
 #: The composites marked with :func:`composite`, in declaration order: (function, Surface).
@@ -124,10 +125,103 @@ def method(fn: Callable, name: str) -> Callable:
     return m
 
 
+# ---------------------------------------------------------------- the supported surface, as Markdown
+MARK_BEGIN = "<!-- BEGIN the generated table: `make docs` rewrites it (wengert.ops.surface.write_page) -->"
+MARK_END = "<!-- END the generated table -->"
+
+
+def markdown() -> str:
+    """Every op of the records as a Markdown table: its ``wg`` names, Tensor methods, NumPy functions, whether it is
+    a primitive (a rule of its own) or a composite of primitives, whether it has a gradient, and its doc's first line.
+
+    ``docs/numpy.md`` holds this table, and a test fails when it is out of date, so the page cannot drift from the
+    code.
+
+    >>> from wengert.ops.surface import markdown
+    >>> print(markdown().splitlines()[0])
+    | function | Tensor methods | NumPy | kind | gradient | what it computes |
+    """
+    from . import api  # (every module with records is imported by now)
+
+    rows = []
+    for target, s in records():
+        rule = isinstance(target, Rule)
+        # (a name that wengert.ops.api defines by hand, e.g. the constructor linspace, is not this record's)
+        names = [n for n in (public_name(target, s), *s.aliases) if getattr(api, n, None) is api.PUBLIC.get(n)]
+        names = names if s.public else []
+        numpy = ([f"np.{s.ufunc.__name__}"] if s.ufunc is not None else []) + [_numpy_name(f) for f in s.numpy]
+        differentiable = target.differentiable if rule else s.differentiable
+        doc = (target.doc if rule else target.__doc__ or "").strip()
+        first = " ".join(doc.split("\n\n")[0].split())  # the first paragraph, on one line
+        cells = [
+            ", ".join(f"`wg.{n}`" for n in names) or ("(NumPy only)" if numpy else "(methods only)"),
+            ", ".join(f"`.{m}()`" for m in s.methods),
+            ", ".join(f"`{n}`" for n in numpy),
+            f"primitive `{target.name}`" if rule else "composite",
+            "yes" if differentiable else "none",
+            _md_text(first),
+        ]
+        key = (names or [public_name(target, s)])[0].lower()
+        rows.append((key, cells))
+    lines = ["| function | Tensor methods | NumPy | kind | gradient | what it computes |",
+             "|---|---|---|---|---|---|"]
+    lines += ["| " + " | ".join(cells) + " |" for _, cells in sorted(rows, key=lambda r: r[0])]
+    return "\n".join(lines) + "\n"
+
+
+def write_page(path: str) -> bool:
+    """Rewrite the generated table of the Markdown page ``path`` (between its markers); True if it changed.
+
+    The file is replaced atomically (written next to it, then renamed).
+    """
+    import os
+
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    new = page_with_table(text, path)
+    if new == text:
+        return False
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(new)
+    os.replace(tmp, path)
+    return True
+
+
+def page_with_table(text: str, path: str = "the page") -> str:
+    """``text`` with the part between the markers replaced by :func:`markdown`'s table."""
+    start, end = text.find(MARK_BEGIN), text.find(MARK_END)
+    if start < 0 or end < start:
+        raise ValueError(f"{path}: the markers of the generated table are missing; put {MARK_BEGIN!r} and "
+                         f"{MARK_END!r} on lines of their own where the table goes")
+    return text[: start + len(MARK_BEGIN)] + "\n" + markdown() + text[end:]
+
+
+def _numpy_name(f: Any) -> str:
+    module = getattr(f, "__module__", None) or "numpy"
+    prefix = "np" + module[len("numpy"):] if module.startswith("numpy") and "._" not in module else "np"
+    return f"{prefix}.{getattr(f, '__name__', str(f))}"
+
+
+def _md_text(text: str) -> str:
+    """A doc line as Markdown table text: RST ``code`` as `code`, and the characters Markdown would read escaped."""
+    parts = text.replace("``", "`").split("`")
+    out = []
+    for i, part in enumerate(parts):
+        if i % 2:  # inside a code span
+            out.append("`" + part.replace("|", "\\|") + "`")
+        else:
+            for ch in "\\*_<>[]|":
+                part = part.replace(ch, "\\" + ch)
+            out.append(part)
+    return "".join(out)
+
+
 def _as_tensor(x: Any) -> Tensor:
     from ..core.tensor import as_tensor
 
     return as_tensor(x)
 
 
-__all__ = ["COMPOSITES", "Surface", "composite", "method", "public_function", "public_name", "records"]
+__all__ = ["COMPOSITES", "Surface", "composite", "markdown", "method", "public_function", "public_name", "records",
+           "write_page"]

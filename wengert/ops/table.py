@@ -113,13 +113,22 @@ def _pow_scalar(x: float, y: float) -> Any:
 
 
 def _pow_dx(ans: Any, x: Any, y: Any) -> Any:
-    # d(x^y)/dx = y x^(y-1)
+    # d(x^y)/dx = y x^(y-1), and 0 where y == 0 (x^0 = 1 is constant; y x^(y-1) would be 0 * inf at x = 0)
     if type(y) is int or type(y) is float:
         if y == 2:
             return 2.0 * x
         if y == 1:
             return 1.0 + 0.0 * x
-    return y * power(x, y - 1)
+        if y == 0:
+            return 0.0 * x
+    if isinstance(y, Tensor):
+        zero = equal(y, 0)
+    else:
+        zero = np.equal(y, 0)
+        if not zero.any():
+            return y * power(x, y - 1)
+    safe = where(zero, 1.0, y)  # (so that no branch, nor its derivative, computes 0 * inf)
+    return where(zero, 0.0, safe * power(x, safe - 1))
 
 
 def _pow_dy(ans: Any, x: Any, y: Any) -> Any:
@@ -960,8 +969,7 @@ trace = Rule(
     "trace", _trace_impl,
     vjp=(lambda g, ans, x: g * _eye_like(x),),  # d tr(X) / dX = I
     jvp=(lambda t, ans, x: trace(t),),
-    doc="sum of the diagonal of a matrix",
-    surface=Surface(numpy=(np.trace,)),
+    doc="sum of the diagonal of a matrix (reached through wg.trace, ops/numpy_ext.py, which adds offset and axes)",
 )
 
 inv = Rule(
