@@ -18,7 +18,11 @@ def test_tensor_basics():
     assert x.shape == (2, 2) and x.ndim == 2 and x.size == 4 and x.dtype == np.float64
     assert isinstance(x.data, np.ndarray) and x.grad is None and x.is_leaf
     assert len(x) == 2
-    np.testing.assert_array_equal(np.asarray(x), [[1, 2], [3, 4]])
+    np.testing.assert_array_equal(np.asarray(x.detach()), [[1, 2], [3, 4]])
+    with pytest.raises(TypeError, match=r"requires grad would drop its gradient.*wg.r_.*\.detach\(\)"):
+        np.asarray(x)  # as PyTorch: the implicit conversion of a tensor that requires grad is refused
+    with wg.no_grad():
+        np.testing.assert_array_equal(np.asarray(x), [[1, 2], [3, 4]])
     np.testing.assert_array_equal(x.T.data, [[1, 3], [2, 4]])
     assert x.numpy() is x.data
     s = wg.tensor(2.5)

@@ -456,3 +456,39 @@ def test_the_table_lists_every_record_once():
     assert "| none |" in row and "`np.floor`" in row and "primitive `floor`" in row
     row = next(line for line in table.splitlines() if line.startswith("| `wg.vstack`"))
     assert "`wg.row_stack`" in row and "| composite | yes |" in row
+
+
+def test_wg_trace_of_an_array_takes_numpys_arguments():
+    A = np.arange(27.0).reshape(3, 3, 3)
+    np.testing.assert_array_equal(wg.trace(A, 1, 1, 2).data, np.trace(A, 1, 1, 2))
+    np.testing.assert_array_equal(wg.trace(A[0], offset=-1).data, np.trace(A[0], offset=-1))
+    x = wg.tensor(A[0], requires_grad=True)
+    wg.trace(x, offset=1).backward()
+    np.testing.assert_array_equal(x.grad.data, np.eye(3, k=1))
+    with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\) offset for the trace table"):
+        wg.trace(lambda x: x, 1.0, offset=1)
+
+
+def test_wg_linspace_is_differentiable_in_start_and_stop():
+    g = wg.grad(lambda s: wg.sum(wg.linspace(0.0, s, 5) ** 2))(2.0)
+    assert g == pytest.approx(60 * 2.0 / 16)
+    lo = wg.tensor(1.0, requires_grad=True)
+    wg.sum(wg.linspace(lo, 3.0, 4)).backward()  # each value is lo + k (3 - lo) / 3
+    assert lo.grad.item() == pytest.approx(2.0)
+    t, step = wg.linspace(0.0, 1.0, 3, retstep=True)
+    np.testing.assert_array_equal(t.data, [0.0, 0.5, 1.0])
+    assert step == 0.5
+    assert wg.linspace(0.0, 1.0, 3, requires_grad=True).is_leaf
+    with pytest.raises(ValueError, match="requires_grad=True makes a new leaf"):
+        wg.linspace(lo, 3.0, 4, requires_grad=True)
+
+
+def test_np_r_of_a_tensor_that_requires_grad_is_refused_and_names_wg_r():
+    x = wg.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(TypeError, match=r"wg\.r_ / wg\.c_"):
+        np.r_[x, 3.0]
+    with pytest.raises(TypeError, match=r"would drop its gradient"):
+        np.r_[x * 2.0, 3.0]
+    y = wg.r_[x, 3.0]
+    wg.sum(y * y).backward()
+    np.testing.assert_array_equal(x.grad.data, [2.0, 4.0])

@@ -214,11 +214,12 @@ class Tensor:
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         if self._trace is not None:
             self._trace.read(self, "conversion to a NumPy array (np.asarray / np.array)", strict=True, array=True)
-        elif self._tape is not None and state().grad_enabled:
+        elif self.requires_grad and state().grad_enabled:
+            what = "computed in a graph" if self._tape is not None else "that requires grad"
             raise TypeError(
-                "np.asarray / np.array of a tensor computed in a graph would drop its gradient silently. "
-                "Use wg.stack / wg.tensor([...]) to build arrays of tensors (they stay in the graph), "
-                "or .detach() (or .data) for the plain value")
+                f"np.asarray / np.array of a tensor {what} would drop its gradient silently (as PyTorch, this "
+                "refuses). Use wg.stack / wg.tensor([...]) to build arrays of tensors and wg.r_ / wg.c_ for "
+                "np.r_ / np.c_ (they stay in the graph), or .detach() (or .data) for the plain value")
         v = self._value
         a = np.array(v) if type(v) is float else v
         if dtype is not None:

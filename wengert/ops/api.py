@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.tensor import Tensor, dtype_of, shape_of
+from ..core.tensor import Tensor, dtype_of, is_traced, shape_of, value_of
 from ..core.tensor import __name__ as _tensor_name
 
 # the modules whose records (rules, composites) make the public surface register them on import
@@ -21,7 +21,7 @@ from . import complex as _complex  # noqa: F401
 from . import composite as _composite  # noqa: F401
 from . import fft as _fft  # noqa: F401
 from . import linalg as _linalg  # noqa: F401
-from . import numpy_ext as _numpy_ext  # noqa: F401
+from . import numpy_ext as _numpy_ext
 from . import table as _table  # noqa: F401
 from .random import manual_seed, rand, randint, randn, randperm
 from .surface import public_function, public_name, records
@@ -67,10 +67,31 @@ def full(shape: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = F
     return Tensor(np.full(shape, fill_value, dtype=dtype), requires_grad=requires_grad)
 
 
-def linspace(start: float, stop: float, num: int = 50, endpoint: bool = True, dtype: Any = None,
-             requires_grad: bool = False) -> Tensor:
-    """``num`` evenly spaced values from ``start`` to ``stop`` (NumPy's ``linspace``; PyTorch's ``steps`` is ``num``)."""
-    return Tensor(np.linspace(start, stop, num, endpoint=endpoint, dtype=dtype), requires_grad=requires_grad)
+def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, retstep: bool = False, dtype: Any = None,
+             axis: int = 0, requires_grad: bool = False) -> Any:
+    """``num`` evenly spaced values from ``start`` to ``stop`` (NumPy's ``linspace``; PyTorch's ``steps`` is ``num``).
+
+    With plain ``start`` and ``stop`` it makes a new tensor (a leaf if
+    ``requires_grad``); with a ``start`` or ``stop`` that carries a gradient it
+    is an op of the graph, differentiable in both.
+
+    >>> import wengert as wg
+    >>> s = wg.tensor(1.0, requires_grad=True)
+    >>> wg.sum(wg.linspace(0.0, s, 5)).backward()     # d/ds of 0 + s/4 + s/2 + 3s/4 + s
+    >>> s.grad
+    tensor(2.5)
+    """
+    if int(num) < 0:
+        raise ValueError(f"linspace: the number of samples must be non-negative, got {num}")
+    if is_traced(start) or is_traced(stop):
+        if requires_grad:
+            raise ValueError("linspace: requires_grad=True makes a new leaf, but start or stop is already in the graph "
+                             "(the result is differentiable in them); leave requires_grad out")
+        return _numpy_ext.linspace(start, stop, num, endpoint=endpoint, retstep=retstep, dtype=dtype, axis=axis)
+    out = np.linspace(value_of(start), value_of(stop), num, endpoint=endpoint, retstep=retstep, dtype=dtype, axis=axis)
+    if retstep:
+        return Tensor(out[0], requires_grad=requires_grad), out[1]
+    return Tensor(out, requires_grad=requires_grad)
 
 
 __all__ = [*PUBLIC, "arange", "eye", "full", "linspace", "manual_seed", "ones", "ones_like", "rand", "randint",

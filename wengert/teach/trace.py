@@ -525,6 +525,7 @@ def trace(
     precision: int = 6,
     cotangent: Any = None,
     tangent: Any = None,
+    **numpy_args: Any,
 ) -> Trace | Tracer:
     """The Wengert list of ``f(*inputs)`` with values, local partials and adjoints (or tangents).
 
@@ -542,9 +543,10 @@ def trace(
     ``v1, v2, ...``.  ``precision`` is the number of significant digits shown.
 
     Called without ``f``, returns a context manager (:class:`Tracer`) that
-    traces the code in its block.  Called with a matrix instead of a
-    function, ``wg.trace(A)`` keeps NumPy's meaning (the sum of the diagonal,
-    as ``np.trace``), so the two uses of the name do not clash.
+    traces the code in its block.  Called with an array instead of a
+    function, ``wg.trace(A, offset=0, axis1=0, axis2=1, dtype=None)`` keeps
+    NumPy's meaning (the sum of a diagonal, as ``np.trace``, differentiable),
+    so the two uses of the name do not clash.
 
     >>> import wengert as wg
     >>> t = wg.trace(lambda x: wg.exp(-x), 0.0)
@@ -554,6 +556,8 @@ def trace(
     (Partial(wrt='v1', value=1.0, kind='elementwise'),)
     >>> wg.teach.trace([[1.0, 2.0], [3.0, 4.0]])      # a matrix: the sum of its diagonal
     tensor(5.)
+    >>> wg.trace([[1.0, 2.0], [3.0, 4.0]], offset=1)  # as np.trace
+    tensor(2.)
     """
     if mode not in MODES:
         raise ValueError(f"trace: mode must be 'reverse', 'forward' or 'both', got {mode!r}")
@@ -561,16 +565,19 @@ def trace(
         raise ValueError(f"trace: precision must be an int between 1 and 17, got {precision!r}")
     if f is None:
         return Tracer(mode=mode, wrt=wrt, precision=precision, cotangent=cotangent, tangent=tangent)
-    if not callable(f) and not inputs and isinstance(f, (Tensor, np.ndarray, list, tuple)):
-        # ``wg.trace(matrix)`` keeps NumPy's meaning: the sum of the diagonal (wengert.ops.api.trace)
+    if not callable(f) and isinstance(f, (Tensor, np.ndarray, list, tuple)):
+        # ``wg.trace(matrix)`` keeps NumPy's meaning: the sum of a diagonal (wengert.ops.api.trace)
         from ..ops.api import trace as matrix_trace
 
-        if np.ndim(value_of(f)) != 2:
+        if np.ndim(value_of(f)) < 2:
             raise ValueError(
-                f"trace: wg.trace(A) of an array is the matrix trace (the sum of the diagonal, as np.trace), which "
-                f"needs a 2-D matrix, got shape {np.shape(value_of(f))}; for the trace "
+                f"trace: wg.trace(A) of an array is the matrix trace (the sum of a diagonal, as np.trace), which "
+                f"needs at least 2 axes, got shape {np.shape(value_of(f))}; for the trace "
                 "table (the Wengert list) of a function, call wg.trace(f, *inputs)")
-        return matrix_trace(f)
+        return matrix_trace(f, *inputs, **numpy_args)
+    if numpy_args:
+        raise TypeError(f"trace: unexpected keyword argument(s) {', '.join(sorted(numpy_args))} for the trace table "
+                        "of a function (offset, axis1, axis2 and dtype are for wg.trace(A) of an array)")
     if not callable(f):
         raise TypeError(f"trace: the first argument must be a function (or nothing, for the 'with' form), got {type(f).__name__}")
     if not inputs:
