@@ -492,3 +492,15 @@ def test_np_r_of_a_tensor_that_requires_grad_is_refused_and_names_wg_r():
     y = wg.r_[x, 3.0]
     wg.sum(y * y).backward()
     np.testing.assert_array_equal(x.grad.data, [2.0, 4.0])
+
+
+def test_numpy_ufunc_keywords_are_honoured_or_refused():
+    x = wg.tensor([1.0, 2.0], requires_grad=True)
+    y = np.exp(x, dtype=np.float32)
+    assert y.dtype == np.float32
+    wg.sum(y).backward()
+    np.testing.assert_allclose(x.grad.data, np.exp([1.0, 2.0]), rtol=1e-6)
+    with pytest.raises(TypeError, match=r"numpy.exp on a wengert Tensor takes no where= .*wg.where"):
+        np.exp(x, where=np.array([True, False]))
+    with pytest.raises(TypeError, match=r"takes no casting="):
+        np.add(x, 1.0, casting="unsafe")

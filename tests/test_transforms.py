@@ -531,3 +531,10 @@ def test_derivative_of_an_hvp():
     xt = wg.tensor(x, requires_grad=True)
     wg.sum(wg.hvp(f, xt, v)).backward()
     np.testing.assert_allclose(xt.grad.data, 2 * x * v)
+
+
+def test_gradcheck_and_jacobians_of_an_empty_input():
+    assert wg.gradcheck(lambda x: wg.sum(x ** 2), np.zeros(0), modes=("rev", "fwd")).ok
+    assert wg.gradcheck(lambda x, y: wg.sum(x ** 2) * y, np.zeros(0), 2.0, modes=("rev", "fwd")).ok
+    assert wg.jacfwd(lambda x: x ** 2)(np.zeros(0)).shape == (0, 0)
+    assert wg.jacrev(lambda x: x ** 2)(np.zeros(0)).shape == (0, 0)

@@ -1240,7 +1240,7 @@ def gradcheck(f: Callable, *inputs: Any, eps: float = 1e-6, atol: float = 1e-5, 
                             for jj, x in enumerate(base)]
                 tr = JVP("gradcheck", f, tuple(args), _EMPTY, tuple(nums), tangents, False)
                 cols[j].append(_flat_out(tr.tangents))
-        analytic["fwd"] = [np.stack(c, axis=1) for c in cols]
+        analytic["fwd"] = [np.stack(c, axis=1) if c else np.zeros((n_out, 0)) for c in cols]
 
     report = GradcheckReport(eps=eps, atol=atol, rtol=rtol)
     k = 0

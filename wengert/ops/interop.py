@@ -89,9 +89,14 @@ def array_ufunc(self: Tensor, ufunc: Any, method: str, *inputs: Any, **kwargs: A
     if rule is None:
         raise TypeError(
             f"numpy.{ufunc.__name__} has no wengert rule, so it cannot be differentiated; "
-            f"use np.asarray(t) to compute on the data without gradient, or write a wg.Function"
+            f"use t.detach() to compute on the data without gradient, or write a wg.Function"
         )
-    return rule(*[i if isinstance(i, Tensor) else raw(i) for i in inputs])
+    dtype = kwargs.pop("dtype", None)
+    if kwargs:  # where=, casting=, order=, ...: refused rather than silently ignored
+        raise TypeError(f"numpy.{ufunc.__name__} on a wengert Tensor takes no {', '.join(sorted(kwargs))}= "
+                        "(only dtype=); for where= use wg.where(mask, f(x), x)")
+    out = rule(*[i if isinstance(i, Tensor) else raw(i) for i in inputs])
+    return out if dtype is None else out.astype(dtype)
 
 
 def array_function(self: Tensor, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
@@ -103,5 +108,5 @@ def array_function(self: Tensor, func: Any, types: Any, args: Any, kwargs: Any) 
     name = getattr(func, "__name__", str(func))
     raise TypeError(
         f"numpy.{name} has no wengert rule, so it cannot be differentiated; "
-        f"use np.asarray(t) to compute on the data without gradient, or a wengert function"
+        f"use t.detach() to compute on the data without gradient, or a wengert function"
     )
