@@ -10,6 +10,7 @@ derivatives, both modes), wg.vmap against a loop, and wg.jit against eager calls
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -504,3 +505,27 @@ def test_numpy_ufunc_keywords_are_honoured_or_refused():
         np.exp(x, where=np.array([True, False]))
     with pytest.raises(TypeError, match=r"takes no casting="):
         np.add(x, 1.0, casting="unsafe")
+
+
+def test_take_and_gather_with_indices_computed_under_jit_and_vmap():
+    """Indices computed inside a transform stay inputs of the graph: the compiled program is right for new inputs."""
+    rng = np.random.default_rng(0)
+    X, X2 = rng.standard_normal((4, 5)), rng.standard_normal((4, 5))
+
+    def f(X):
+        i = wg.argmax(X, axis=1)
+        a = wg.take(X[0], i)
+        b = wg.take_along_axis(X, wg.reshape(i, (4, 1)), axis=1)
+        c = wg.gather(X, 1, wg.reshape(i, (4, 1)))
+        d = wg.take(X, i, axis=1)
+        return wg.sum(a) + wg.sum(b * b) + wg.sum(c) + wg.sum(d * d)
+
+    step = wg.jit(wg.value_and_grad(f))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no fallback to eager
+        for A in (X, X2):
+            v, g = step(A)
+            v_ref, g_ref = wg.value_and_grad(f)(A)
+            assert v == pytest.approx(v_ref)
+            np.testing.assert_allclose(g, g_ref)
+        np.testing.assert_allclose(wg.vmap(f)(np.stack([X, X2])), [f(X).item(), f(X2).item()])

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.tensor import dtype_of, raw, shape_of
+from ..core.tensor import dtype_of, live_trace, raw, shape_of
 from .surface import composite
 from .table import (
     _axes,
@@ -221,9 +221,31 @@ def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list:
     return [getitem(x, index=(slice(None),) * ax + (slice(lo, hi),)) for lo, hi in itertools.pairwise(bounds)]
 
 
+def _traced_indices(indices: Any) -> bool:
+    """Are ``indices`` a value a transform is tracing (jit, vmap)?  Then they must stay an input of the graph."""
+    return live_trace(indices) is not None
+
+
+def _gather(x: Any, indices: Any, axis: int) -> Any:
+    """np.take_along_axis with the indices as an input of the graph (never read back into Python)."""
+    from .numpy_ext import gather_along  # (numpy_ext builds on this module)
+
+    return gather_along(x, indices, axis=axis)
+
+
 @composite(methods=("take",), numpy=(np.take,))
 def take(x: Any, indices: Any, axis: int | None = None) -> Any:
     """Elements at integer indices along an axis (repeated indices accumulate gradients)."""
+    if _traced_indices(indices):  # indices computed under jit / vmap: a gather along the axis
+        ishape = shape_of(indices)
+        if axis is None:
+            x, ax = reshape(x, (-1,)), 0
+        else:
+            ax = axis % _ndim(x)
+        xs = shape_of(x)
+        flat = reshape(indices, (1,) * ax + (-1,) + (1,) * (len(xs) - ax - 1))
+        out = _gather(x, flat, ax)
+        return reshape(out, xs[:ax] + tuple(ishape) + xs[ax + 1:])
     indices = np.asarray(raw(indices))
     if axis is None:
         return getitem(reshape(x, (-1,)), index=indices)
@@ -264,6 +286,10 @@ def flip(x: Any, axis: Any = None) -> Any:
 @composite(numpy=(np.take_along_axis,))
 def take_along_axis(x: Any, indices: Any, axis: int) -> Any:
     """np.take_along_axis, as an advanced index (gradients accumulate on repeats)."""
+    if _traced_indices(indices):
+        if len(shape_of(indices)) != _ndim(x):
+            raise ValueError(f"take_along_axis: indices have {len(shape_of(indices))} dimensions, the array {_ndim(x)}")
+        return _gather(x, indices, axis % _ndim(x))
     indices = np.asarray(raw(indices))
     shape = shape_of(x)
     nd = len(shape)
