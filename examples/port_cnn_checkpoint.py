@@ -24,6 +24,11 @@ What changed in the port, besides ``import torch`` becoming ``import wengert as 
   shuffling generator): in PyTorch that is ``generator.get_state()``, which the tutorial leaves out.
 - ``torch.load(PATH, weights_only=True)`` is ``wg.load(PATH)``: the file is safetensors, never
   pickle, so there is nothing else to load, but the ``weights_only`` keyword is refused (reported).
+- The tutorial's test loop writes ``_, predicted = torch.max(outputs, 1)``: in wengert a
+  positional second argument is NumPy's ``axis`` and gives the values only (unpacking them fails,
+  or, for a batch of two, silently gives the wrong thing), so the port writes ``dim=1``, which
+  returns values and indices as in PyTorch (reported). And ``labels.size(0)`` is ``len(labels)``:
+  the loader yields NumPy arrays, whose ``size`` is a number.
 - ``torch.manual_seed`` seeds the layers' initial weights; ``wg.manual_seed`` does not, so the
   port calls ``nn.init.seed`` (reported).
 - The optimiser is Adam (lr 1e-2, halved every 3 epochs by ``StepLR``) instead of the tutorial's
@@ -100,10 +105,21 @@ def train_epoch(net, optimizer, trainloader, criterion) -> float:
 
 
 def accuracy(net, X, y) -> float:
+    """The tutorial's test loop: the share of test images whose largest score is their label."""
     net.eval()
+    testloader = data.DataLoader((X, y), batch_size=100, shuffle=False)
+    correct = 0
+    total = 0
+    # since we're not training, we don't need to calculate the gradients for our outputs
     with wg.no_grad():
-        predicted = net(X).argmax(1)
-    return float(np.mean(predicted.numpy() == y))
+        for images, labels in testloader:
+            # calculate outputs by running images through the network
+            outputs = net(images)
+            # the class with the highest energy is what we choose as prediction
+            _, predicted = wg.max(outputs, dim=1)  # torch.max(outputs, 1): see the docstring
+            total += len(labels)  # labels.size(0): the loader yields NumPy arrays
+            correct += (predicted == labels).sum().item()
+    return correct / total
 
 
 def run(epochs: int, X_train, y_train, *, path: str | None = None, stop_after: int | None = None,

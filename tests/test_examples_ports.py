@@ -223,3 +223,11 @@ def test_habit_load_accepts_weights_only(tmp_path):
 @pytest.mark.xfail(strict=True, reason="no dtype names wg.float32 / wg.float / wg.float64 / wg.int64 (torch.float32 ...)")
 def test_habit_dtype_names():
     assert wg.float32 == np.float32 and wg.float == np.float32 and wg.float64 == np.float64 and wg.int64 == np.int64
+
+
+@pytest.mark.xfail(strict=True, reason="wg.max(t, 1), as in torch.max(outputs, 1), gives the values only (NumPy's axis); "
+                                        "dim=1 gives (values, indices). For a batch of two, unpacking is silently wrong")
+def test_habit_max_with_a_positional_dim_returns_values_and_indices():
+    outputs = wg.tensor([[1.0, 3.0], [4.0, 2.0]])
+    _, predicted = wg.max(outputs, 1)
+    assert predicted.tolist() == [1, 0]
