@@ -52,7 +52,7 @@ def test_port_pytorch_examples_in_place_updates_keep_leaves(pytorch_examples):
 
 
 def test_port_pytorch_examples_match_pytorch():
-    """The port's autograd part and RMSprop part give PyTorch's numbers from the same start (float32)."""
+    """The port's autograd, custom-Function and RMSprop parts give PyTorch's numbers from the same start (float32)."""
     torch = pytest.importorskip("torch")
     ex = _load("port_pytorch_examples")
     steps = 300
