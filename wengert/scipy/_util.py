@@ -87,7 +87,9 @@ def tensor_out(value: Any) -> Any:
     """A public function's result: Tensors (tuples of them stay tuples), as every ``wg.*`` function returns."""
     if isinstance(value, tuple):
         return type(value)(*map(tensor_out, value)) if hasattr(value, "_fields") else tuple(map(tensor_out, value))
-    return value if isinstance(value, Tensor) else as_tensor(value)
+    if isinstance(value, (Tensor, bool)):  # (a flag such as cho_factor's lower stays a flag)
+        return value
+    return as_tensor(value)
 
 
 def public(module: str, name: str | None = None, signature: Callable | None = None) -> Callable:

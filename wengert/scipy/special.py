@@ -13,8 +13,8 @@ are constants: differentiating with respect to one is an error that says so.
 >>> from wengert.scipy import special
 >>> special.gammaln(np.array([1.0, 4.0]))                 # log 0!, log 3!
 tensor([0.    , 1.7918])
->>> wg.grad(special.gammaln)(4.0)                        # digamma(4) = 1 + 1/2 + 1/3 - euler_gamma
-1.2561176684318003
+>>> round(wg.grad(special.gammaln)(4.0), 12)             # digamma(4) = 1 + 1/2 + 1/3 - euler_gamma
+1.256117668432
 >>> wg.grad(lambda x: special.gammainc(2.0, x))(1.0)     # d/dx P(a, x) = x^(a-1) e^-x / Gamma(a)
 0.36787944117144233
 >>> special.logsumexp(np.array([1.0, 2.0]), b=np.array([1.0, -2.0]), return_sign=True)

@@ -55,7 +55,10 @@ def _quantiles(x: Any, dim: int) -> Any:
     if len(s) == 0:
         return R.reshape(x, shape=(1, 1) if dim == 1 else (1,))
     if len(s) == 1:
-        return R.reshape(x, shape=(s[0], 1) if dim == 1 else (1, s[0]))
+        x = R.reshape(x, shape=(s[0], 1) if dim == 1 else (1, s[0]))
+    if shape_of(x)[-1] != dim:
+        raise ValueError(f"multivariate_normal: x has {shape_of(x)[-1]} components on its last axis (shape {s}), "
+                         f"the distribution has {dim}")
     return x
 
 
