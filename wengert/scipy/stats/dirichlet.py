@@ -1,4 +1,4 @@
-"""The Dirichlet distribution (``scipy.stats.dirichlet``): pdf, logpdf.
+"""The Dirichlet distribution (``scipy.stats.dirichlet``): pdf, logpdf, and rvs (samples, no derivative).
 
 logpdf = sum((alpha - 1) log x) + gammaln(sum alpha) - sum gammaln(alpha), over the components,
 which are x's *first* axis, as in SciPy (x of shape (K,) or (K, N); with K - 1 rows the last
@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import scipy.stats
 
-from ...core.tensor import shape_of
+from ...core.tensor import shape_of, value_of
 from ...ops import table as R
 from .._util import concrete, public
 from ..special import _gammaln, _xlogy
@@ -68,3 +69,9 @@ def logpdf(x: Any, alpha: Any) -> Any:
 def pdf(x: Any, alpha: Any) -> Any:
     """The Dirichlet density exp(logpdf)."""
     return R.exp(_logpdf(x, alpha))
+
+
+@public("stats.dirichlet")
+def rvs(alpha: Any, size: Any = 1, random_state: Any = None) -> Any:
+    """Samples from the Dirichlet distribution (SciPy's ``rvs``: shape ``size + (K,)``); no derivative."""
+    return scipy.stats.dirichlet.rvs(np.asarray(value_of(alpha)), size=size, random_state=random_state)
