@@ -1,16 +1,21 @@
 """The beta distribution (``scipy.stats.beta``): pdf, logpdf, cdf, logcdf, sf, logsf.
 
 y = (x - loc) / scale in [0, 1];  logpdf = (a-1) log y + (b-1) log(1-y) - betaln(a, b) - log(scale),
-differentiable in x, a, b, loc and scale;  cdf = betainc(a, b, y) (no derivative in a, b).
+differentiable in x, a, b, loc and scale;  cdf = betainc(a, b, y), sf = betainc(b, a, 1 - y)
+(no derivative in a, b).
 """
 from __future__ import annotations
 
 from typing import Any
 
 from ...ops import table as R
-from .._util import public, safe
+from .._util import PUBLIC, safe
 from ..special import _betainc, _betaln, _xlog1py, _xlogy
-from ._common import nan_unless, on_support, positive, standardize
+from ._common import family, nan_unless, on_support, positive, standardize
+
+
+def _signature(x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> None:
+    """SciPy's arguments."""
 
 
 def _params(x: Any, a: Any, b: Any, loc: Any, scale: Any) -> tuple:
@@ -38,37 +43,6 @@ def _cdf(x: Any, a: Any, b: Any, loc: Any, scale: Any, upper: bool) -> Any:
     return nan_unless(ok, out)
 
 
-@public("stats.beta")
-def logpdf(x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """log of the beta density (-inf outside [loc, loc + scale])."""
-    return _logpdf(x, a, b, loc, scale)
-
-
-@public("stats.beta")
-def pdf(x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """The beta density exp(logpdf)."""
-    return R.exp(_logpdf(x, a, b, loc, scale))
-
-
-@public("stats.beta")
-def cdf(x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """P(X <= x) = betainc(a, b, y) (no derivative in a, b)."""
-    return _cdf(x, a, b, loc, scale, upper=False)
-
-
-@public("stats.beta")
-def logcdf(x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """log P(X <= x) (no derivative in a, b)."""
-    return R.log(_cdf(x, a, b, loc, scale, upper=False))
-
-
-@public("stats.beta")
-def sf(x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """P(X > x) = betainc(b, a, 1 - y) (no derivative in a, b)."""
-    return _cdf(x, a, b, loc, scale, upper=True)
-
-
-@public("stats.beta")
-def logsf(x: Any, a: Any, b: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """log P(X > x) (no derivative in a, b)."""
-    return R.log(_cdf(x, a, b, loc, scale, upper=True))
+family("stats.beta", _signature, "beta", _logpdf, _cdf, note=" (betainc: no derivative in a, b)")
+globals().update(PUBLIC["stats.beta"])
+__all__ = sorted(PUBLIC["stats.beta"])

@@ -10,9 +10,13 @@ import math
 from typing import Any
 
 from ...ops import table as R
-from .._util import public, safe
+from .._util import PUBLIC, safe
 from ..special import _gammainc, _gammaincc, _gammaln, _xlogy
-from ._common import nan_unless, on_support, positive, standardize
+from ._common import family, nan_unless, on_support, positive, standardize
+
+
+def _signature(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> None:
+    """SciPy's arguments."""
 
 
 def _logpdf(x: Any, df: Any, loc: Any, scale: Any) -> Any:
@@ -35,37 +39,6 @@ def _cdf(x: Any, df: Any, loc: Any, scale: Any, upper: bool) -> Any:
     return nan_unless(ok, out)
 
 
-@public("stats.chi2")
-def logpdf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """log of the chi-squared density with df degrees of freedom (-inf below loc)."""
-    return _logpdf(x, df, loc, scale)
-
-
-@public("stats.chi2")
-def pdf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """The chi-squared density exp(logpdf)."""
-    return R.exp(_logpdf(x, df, loc, scale))
-
-
-@public("stats.chi2")
-def cdf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """P(X <= x) = gammainc(df/2, y/2) (no derivative in df)."""
-    return _cdf(x, df, loc, scale, upper=False)
-
-
-@public("stats.chi2")
-def logcdf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """log P(X <= x) (no derivative in df)."""
-    return R.log(_cdf(x, df, loc, scale, upper=False))
-
-
-@public("stats.chi2")
-def sf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """P(X > x) = gammaincc(df/2, y/2) (no derivative in df)."""
-    return _cdf(x, df, loc, scale, upper=True)
-
-
-@public("stats.chi2")
-def logsf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """log P(X > x) (no derivative in df)."""
-    return R.log(_cdf(x, df, loc, scale, upper=True))
+family("stats.chi2", _signature, "chi-squared", _logpdf, _cdf, note=" (gammainc: no derivative in df)")
+globals().update(PUBLIC["stats.chi2"])
+__all__ = sorted(PUBLIC["stats.chi2"])

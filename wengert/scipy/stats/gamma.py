@@ -8,9 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 from ...ops import table as R
-from .._util import public, safe
+from .._util import PUBLIC, safe
 from ..special import _gammainc, _gammaincc, _gammaln, _xlogy
-from ._common import nan_unless, on_support, positive, standardize
+from ._common import family, nan_unless, on_support, positive, standardize
+
+
+def _signature(x: Any, a: Any, loc: Any = 0.0, scale: Any = 1.0) -> None:
+    """SciPy's arguments."""
 
 
 def _logpdf(x: Any, a: Any, loc: Any, scale: Any) -> Any:
@@ -33,37 +37,6 @@ def _cdf(x: Any, a: Any, loc: Any, scale: Any, upper: bool) -> Any:
     return nan_unless(ok, out)
 
 
-@public("stats.gamma")
-def logpdf(x: Any, a: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """log of the gamma density with shape a (-inf below loc)."""
-    return _logpdf(x, a, loc, scale)
-
-
-@public("stats.gamma")
-def pdf(x: Any, a: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """The gamma density with shape a, exp(logpdf)."""
-    return R.exp(_logpdf(x, a, loc, scale))
-
-
-@public("stats.gamma")
-def cdf(x: Any, a: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """P(X <= x) = gammainc(a, (x - loc) / scale) (no derivative in a)."""
-    return _cdf(x, a, loc, scale, upper=False)
-
-
-@public("stats.gamma")
-def logcdf(x: Any, a: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """log P(X <= x) (no derivative in a)."""
-    return R.log(_cdf(x, a, loc, scale, upper=False))
-
-
-@public("stats.gamma")
-def sf(x: Any, a: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """P(X > x) = gammaincc(a, (x - loc) / scale) (no derivative in a)."""
-    return _cdf(x, a, loc, scale, upper=True)
-
-
-@public("stats.gamma")
-def logsf(x: Any, a: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """log P(X > x) (no derivative in a)."""
-    return R.log(_cdf(x, a, loc, scale, upper=True))
+family("stats.gamma", _signature, "gamma", _logpdf, _cdf, note=" (gammainc: no derivative in a)")
+globals().update(PUBLIC["stats.gamma"])
+__all__ = sorted(PUBLIC["stats.gamma"])

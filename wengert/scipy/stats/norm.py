@@ -10,11 +10,15 @@ import math
 from typing import Any
 
 from ...ops import table as R
-from .._util import public
+from .._util import PUBLIC, public
 from ..special import _log_ndtr, _ndtr, _ndtri
-from ._common import nan_unless, standardize
+from ._common import family, nan_unless, standardize
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+def _signature(x: Any, loc: Any = 0.0, scale: Any = 1.0) -> None:
+    """SciPy's arguments."""
 
 
 def _logpdf(x: Any, loc: Any, scale: Any) -> Any:
@@ -22,44 +26,17 @@ def _logpdf(x: Any, loc: Any, scale: Any) -> Any:
     return nan_unless(ok, -0.5 * (z * z) - R.log(s) - _HALF_LOG_2PI)
 
 
-@public("stats.norm")
-def logpdf(x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """log of the normal density: -((x - loc)/scale)^2 / 2 - log(scale) - log(2 pi)/2."""
-    return _logpdf(x, loc, scale)
-
-
-@public("stats.norm")
-def pdf(x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """The normal density exp(logpdf)."""
-    return R.exp(_logpdf(x, loc, scale))
-
-
-@public("stats.norm")
-def cdf(x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """P(X <= x) = ndtr((x - loc) / scale)."""
+def _cdf(x: Any, loc: Any, scale: Any, upper: bool) -> Any:
     z, _, ok = standardize(x, loc, scale)
-    return nan_unless(ok, _ndtr(z))
+    return nan_unless(ok, _ndtr(-z if upper else z))
 
 
-@public("stats.norm")
-def logcdf(x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """log P(X <= x) = log_ndtr((x - loc) / scale), accurate far in the lower tail."""
+def _logcdf(x: Any, loc: Any, scale: Any, upper: bool) -> Any:
     z, _, ok = standardize(x, loc, scale)
-    return nan_unless(ok, _log_ndtr(z))
+    return nan_unless(ok, _log_ndtr(-z if upper else z))  # (accurate far in the tail, where cdf underflows)
 
 
-@public("stats.norm")
-def sf(x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """P(X > x) = ndtr(-(x - loc) / scale)."""
-    z, _, ok = standardize(x, loc, scale)
-    return nan_unless(ok, _ndtr(-z))
-
-
-@public("stats.norm")
-def logsf(x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """log P(X > x) = log_ndtr(-(x - loc) / scale), accurate far in the upper tail."""
-    z, _, ok = standardize(x, loc, scale)
-    return nan_unless(ok, _log_ndtr(-z))
+family("stats.norm", _signature, "normal", _logpdf, _cdf, logcdf=_logcdf)
 
 
 @public("stats.norm")
@@ -72,3 +49,7 @@ def ppf(q: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
 def isf(q: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
     """The inverse survival function: loc - scale ndtri(q)."""
     return nan_unless(R.greater(scale, 0), loc - scale * _ndtri(q))
+
+
+globals().update(PUBLIC["stats.norm"])
+__all__ = sorted(PUBLIC["stats.norm"])

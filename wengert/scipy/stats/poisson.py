@@ -9,9 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from ...ops import table as R
-from .._util import floor_nonneg, public
+from .._util import PUBLIC, floor_nonneg
 from ..special import _gammainc, _gammaincc, _gammaln, _xlogy
-from ._common import nan_unless, on_support
+from ._common import family, nan_unless, on_support
+
+
+def _signature(k: Any, mu: Any, loc: Any = 0) -> None:
+    """SciPy's arguments."""
 
 
 def _counts(k: Any, loc: Any) -> tuple:
@@ -32,44 +36,13 @@ def _cdf(k: Any, mu: Any, loc: Any, upper: bool) -> Any:
     fk, nonneg = _counts(k, loc)
     ok = R.greater_equal(mu, 0)
     m = R.where(ok, mu, 1.0)
-    if upper:
+    if upper:  # P(X > k) = P(floor(k) + 1, mu)
         out = on_support(nonneg, _gammainc(fk + 1.0, m), 1.0)
-    else:
+    else:  # P(X <= k) = Q(floor(k) + 1, mu)
         out = on_support(nonneg, _gammaincc(fk + 1.0, m), 0.0)
     return nan_unless(ok, out)
 
 
-@public("stats.poisson")
-def logpmf(k: Any, mu: Any, loc: Any = 0) -> Any:
-    """log P(X = k) for a Poisson count with mean mu (-inf at non-integer k)."""
-    return _logpmf(k, mu, loc)
-
-
-@public("stats.poisson")
-def pmf(k: Any, mu: Any, loc: Any = 0) -> Any:
-    """P(X = k), exp(logpmf)."""
-    return R.exp(_logpmf(k, mu, loc))
-
-
-@public("stats.poisson")
-def cdf(k: Any, mu: Any, loc: Any = 0) -> Any:
-    """P(X <= k) = gammaincc(floor(k) + 1, mu)."""
-    return _cdf(k, mu, loc, upper=False)
-
-
-@public("stats.poisson")
-def logcdf(k: Any, mu: Any, loc: Any = 0) -> Any:
-    """log P(X <= k)."""
-    return R.log(_cdf(k, mu, loc, upper=False))
-
-
-@public("stats.poisson")
-def sf(k: Any, mu: Any, loc: Any = 0) -> Any:
-    """P(X > k) = gammainc(floor(k) + 1, mu)."""
-    return _cdf(k, mu, loc, upper=True)
-
-
-@public("stats.poisson")
-def logsf(k: Any, mu: Any, loc: Any = 0) -> Any:
-    """log P(X > k)."""
-    return R.log(_cdf(k, mu, loc, upper=True))
+family("stats.poisson", _signature, "Poisson", _logpmf, _cdf, discrete=True)
+globals().update(PUBLIC["stats.poisson"])
+__all__ = sorted(PUBLIC["stats.poisson"])

@@ -10,9 +10,13 @@ import math
 from typing import Any
 
 from ...ops import table as R
-from .._util import public, safe
+from .._util import PUBLIC, safe
 from ..special import _gammaln, _stdtr
-from ._common import nan_unless, positive, standardize
+from ._common import family, nan_unless, positive, standardize
+
+
+def _signature(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> None:
+    """SciPy's arguments."""
 
 
 def _logpdf(x: Any, df: Any, loc: Any, scale: Any) -> Any:
@@ -24,43 +28,12 @@ def _logpdf(x: Any, df: Any, loc: Any, scale: Any) -> Any:
     return nan_unless(ok, out)
 
 
-def _cdf(x: Any, df: Any, loc: Any, scale: Any, sign: float) -> Any:
+def _cdf(x: Any, df: Any, loc: Any, scale: Any, upper: bool) -> Any:
     y, _, ok = standardize(x, loc, scale)
     ok = R.logical_and(ok, positive(df))
-    return nan_unless(ok, _stdtr(safe(ok, df, 1.0), sign * y))
+    return nan_unless(ok, _stdtr(safe(ok, df, 1.0), -y if upper else y))
 
 
-@public("stats.t")
-def logpdf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """log of Student's t density with df degrees of freedom."""
-    return _logpdf(x, df, loc, scale)
-
-
-@public("stats.t")
-def pdf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """Student's t density exp(logpdf)."""
-    return R.exp(_logpdf(x, df, loc, scale))
-
-
-@public("stats.t")
-def cdf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """P(X <= x) = stdtr(df, (x - loc) / scale) (no derivative in df)."""
-    return _cdf(x, df, loc, scale, 1.0)
-
-
-@public("stats.t")
-def logcdf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """log P(X <= x) (no derivative in df)."""
-    return R.log(_cdf(x, df, loc, scale, 1.0))
-
-
-@public("stats.t")
-def sf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """P(X > x) = stdtr(df, -(x - loc) / scale) (no derivative in df)."""
-    return _cdf(x, df, loc, scale, -1.0)
-
-
-@public("stats.t")
-def logsf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """log P(X > x) (no derivative in df)."""
-    return R.log(_cdf(x, df, loc, scale, -1.0))
+family("stats.t", _signature, "Student's t", _logpdf, _cdf, note=" (stdtr: no derivative in df)")
+globals().update(PUBLIC["stats.t"])
+__all__ = sorted(PUBLIC["stats.t"])
