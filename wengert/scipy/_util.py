@@ -105,8 +105,8 @@ def public(module: str, name: str | None = None, signature: Callable | None = No
             return tensor_out(fn(*args, **kwargs))
 
         public_fn.__module__ = f"wengert.scipy.{module}"
-        if signature is not None:
-            public_fn.__signature__ = inspect.signature(signature)
+        if signature is not None:  # (SciPy's arguments; the result is a Tensor, whatever signature returns)
+            public_fn.__signature__ = inspect.signature(signature).replace(return_annotation=inspect.Signature.empty)
         PUBLIC.setdefault(module, {})[name or fn.__name__] = public_fn
         return public_fn
 
@@ -132,11 +132,6 @@ def export(module: str, rule: Rule, signature: str, name: str | None = None) -> 
 
 
 # ---------------------------------------------------------------------- helpers on values and tensors
-def fdtype(*xs: Any) -> np.dtype:
-    """The floating dtype a function of ``xs`` computes in (float64 for integers, as SciPy does)."""
-    return np.result_type(*[dtype_of(x) for x in xs], np.float32) if xs else np.dtype(np.float64)
-
-
 def safe(cond: Any, x: Any, fill: float) -> Any:
     """``x`` where ``cond`` holds, ``fill`` elsewhere: the input of a branch whose value is then masked.
 
@@ -171,4 +166,5 @@ def mT(x: Any) -> Any:
     return R.transpose(x, axes=tuple(range(n - 2)) + (n - 1, n - 2))
 
 
-__all__ = ["PUBLIC", "elementwise", "export", "no_derivative", "nondiff", "public", "tensor_out"]
+__all__ = ["PUBLIC", "concrete", "elementwise", "export", "floor_nonneg", "mT", "no_derivative", "nondiff", "public",
+           "safe", "tensor_out", "tri_mask"]
