@@ -124,7 +124,8 @@ def export(module: str, rule: Rule, signature: str, name: str | None = None) -> 
         return rule(*args)
 
     fn.__name__ = fn.__qualname__ = public_name
-    fn.__doc__ = rule.doc + f"\n\nRule ``{rule.name}``: exact derivatives in reverse and forward mode."
+    how = "exact derivatives in reverse and forward mode" if rule.differentiable else "no derivative"
+    fn.__doc__ = rule.doc + f"\n\nRule ``{rule.name}``: {how}."
     params = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_ONLY) for n in names]
     out = public(module, public_name)(fn)
     out.__signature__ = inspect.Signature(params)
