@@ -19,7 +19,7 @@ from opspec import Case, Spec
 import wengert as wg
 import wengert.scipy
 from wengert.core.rule import REGISTRY
-from wengert.scipy._util import mT
+from wengert.ops.linalg import matrix_transpose
 
 UNARY = [Case([()]), Case([(2, 3)])]
 BINARY = [Case([(), ()]), Case([(2, 3), (3,)]), Case([(2, 1), (1, 3)])]
@@ -142,7 +142,7 @@ LINALG = {
         ref=lambda a, b, **p: scipy.linalg.solve_triangular(a, b, **p)),
     # a function of the symmetric part of a: the derivatives are checked through sym(a)
     "cholesky": Spec(cases=[Case([(3, 3)], {"lower": True}), Case([(3, 3)], {"lower": False})], draw=_spd,
-                     call=lambda a, **p: _cholesky(0.5 * (a + mT(a)), **p),
+                     call=lambda a, **p: _cholesky(0.5 * (a + matrix_transpose(a)), **p),
                      ref=lambda a, lower=False: scipy.linalg.cholesky(_sym(a), lower=lower)),
     "solve_sylvester": Spec(cases=[Case([(3, 3), (2, 2), (3, 2)]), Case([(2, 2), (2, 2), (2, 2)])],
                             draw=lambda rng, s, i: _near_identity(rng, s, i) if i < 2 else rng.standard_normal(s),

@@ -19,8 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..core.rule import Rule
-from ..core.shapes import cast, stop_gradient
-from ..core.tensor import Tensor, as_tensor, dtype_of, live_trace, shape_of, value_of
+from ..core.tensor import Tensor, as_tensor, live_trace, value_of
 from ..ops import batching
 from ..ops import table as R
 
@@ -142,12 +141,6 @@ def safe(cond: Any, x: Any, fill: float) -> Any:
     return R.where(cond, x, fill)
 
 
-def floor_nonneg(k: Any) -> Any:
-    """floor(k) for k >= 0, with no derivative (a count: Poisson's k)."""
-    dt = dtype_of(k) if dtype_of(k).kind == "f" else np.dtype(np.float64)
-    return cast(cast(stop_gradient(k), np.int64), dt)
-
-
 def concrete(x: Any) -> Any:
     """The plain value of ``x`` if it has one here (not a transform's value), else None: for input checks only."""
     return None if live_trace(x) is not None else np.asarray(value_of(x))
@@ -161,11 +154,5 @@ def tri_mask(n: int, lower: bool, unit: bool = False, dtype: Any = np.float64) -
     return m
 
 
-def mT(x: Any) -> Any:
-    """The transpose of the last two axes."""
-    n = len(shape_of(x))
-    return R.transpose(x, axes=tuple(range(n - 2)) + (n - 1, n - 2))
-
-
-__all__ = ["PUBLIC", "concrete", "elementwise", "export", "floor_nonneg", "mT", "no_derivative", "nondiff", "public",
-           "safe", "tensor_out", "tri_mask"]
+__all__ = ["PUBLIC", "concrete", "elementwise", "export", "no_derivative", "nondiff", "public", "safe", "tensor_out",
+           "tri_mask"]

@@ -41,7 +41,8 @@ from ..core.rule import Rule
 from ..core.tensor import dtype_of, shape_of
 from ..ops import batching
 from ..ops import table as R
-from ._util import PUBLIC, mT, public, tri_mask
+from ..ops.linalg import matrix_transpose as mT
+from ._util import PUBLIC, public, tri_mask
 
 
 def _square(name: str, a: Any) -> int:

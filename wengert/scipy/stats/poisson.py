@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from ...ops import table as R
-from .._util import PUBLIC, floor_nonneg
+from ...ops.numpy_ext import floor
+from .._util import PUBLIC
 from ..special import _gammainc, _gammaincc, _gammaln, _xlogy
 from ._common import family, nan_unless, on_support
 
@@ -22,7 +23,7 @@ def _counts(k: Any, loc: Any) -> tuple:
     """(floor(k - loc) where k - loc >= 0, whether k - loc >= 0): no derivative flows to k or loc."""
     kk = k - loc
     nonneg = R.greater_equal(kk, 0)
-    return floor_nonneg(R.where(nonneg, kk, 0.0)), nonneg
+    return floor(R.where(nonneg, kk, 0.0)), nonneg  # (floor has no derivative)
 
 
 def _logpmf(k: Any, mu: Any, loc: Any) -> Any:
