@@ -22,15 +22,12 @@ What changed in the port, besides ``import torch`` becoming ``import wengert as 
   shuffle=True, seed=)`` takes the arrays where PyTorch takes a ``Dataset``.
 - To resume *exactly*, the checkpoint also holds the scheduler's and the loader's state (the
   shuffling generator): in PyTorch that is ``generator.get_state()``, which the tutorial leaves out.
-- ``torch.load(PATH, weights_only=True)`` is ``wg.load(PATH)``: the file is safetensors, never
-  pickle, so there is nothing else to load, but the ``weights_only`` keyword is refused (reported).
-- The tutorial's test loop writes ``_, predicted = torch.max(outputs, 1)``: in wengert a
-  positional second argument is NumPy's ``axis`` and gives the values only (unpacking them fails,
-  or, for a batch of two, silently gives the wrong thing), so the port writes ``dim=1``, which
-  returns values and indices as in PyTorch (reported). And ``labels.size(0)`` is ``len(labels)``:
-  the loader yields NumPy arrays, whose ``size`` is a number.
-- ``torch.manual_seed`` seeds the layers' initial weights; ``wg.manual_seed`` does not, so the
-  port calls ``nn.init.seed`` (reported).
+- ``torch.load(PATH, weights_only=True)`` is ``wg.load(PATH, weights_only=True)`` (the file is
+  safetensors, never pickle: weights only is all there is).
+- The tutorial's test loop, ``_, predicted = wg.max(outputs, 1)``, is PyTorch's (a positional
+  dim gives values and indices; ``np.max(outputs, 1)`` keeps NumPy's meaning). ``labels.size(0)``
+  is ``len(labels)``: the loader yields NumPy arrays, whose ``size`` is a number.
+- ``wg.manual_seed`` seeds the layers' initial weights, as ``torch.manual_seed`` does.
 - The optimiser is Adam (lr 1e-2, halved every 3 epochs by ``StepLR``) instead of the tutorial's
   SGD at 1e-3, which needs many more steps on this small data set.
 - ``--quick`` trains 4 epochs, stopping after 2 (the tests' setting).
@@ -78,7 +75,7 @@ def load_data() -> tuple:
 
 def build(init_seed: int, X_train, y_train) -> tuple:
     """A fresh model, optimiser, scheduler and loader (``init_seed`` draws the initial weights)."""
-    nn.init.seed(init_seed)  # PyTorch: torch.manual_seed(init_seed)
+    wg.manual_seed(init_seed)  # as torch.manual_seed: the layers' initial weights repeat
     net = Net()
     optimizer = optim.Adam(net.parameters(), lr=1e-2)
     scheduler = optim.StepLR(optimizer, step_size=3, gamma=0.5)
@@ -116,7 +113,7 @@ def accuracy(net, X, y) -> float:
             # calculate outputs by running images through the network
             outputs = net(images)
             # the class with the highest energy is what we choose as prediction
-            _, predicted = wg.max(outputs, dim=1)  # torch.max(outputs, 1): see the docstring
+            _, predicted = wg.max(outputs, 1)  # as torch.max(outputs, 1): values and indices
             total += len(labels)  # labels.size(0): the loader yields NumPy arrays
             correct += (predicted == labels).sum().item()
     return correct / total
@@ -129,7 +126,7 @@ def run(epochs: int, X_train, y_train, *, path: str | None = None, stop_after: i
     criterion = nn.CrossEntropyLoss()
     start, losses = 0, []
     if resume:
-        checkpoint = wg.load(path)  # torch.load(PATH, weights_only=True)
+        checkpoint = wg.load(path, weights_only=True)
         net.load_state_dict(checkpoint["model_state_dict"])
         optimizer.load_state_dict(checkpoint["optimizer_state_dict"])
         scheduler.load_state_dict(checkpoint["scheduler_state_dict"])

@@ -15,10 +15,11 @@ What changed in the port:
 - The data come from ``wg.data.make_moons`` (float32 X, int64 y: the loop multiplies 0-d
   tensors by NumPy scalars) instead of ``sklearn.datasets.make_moons(n_samples=, random_state=)``.
 - micrograd feeds the inputs as ``list(map(Value, xrow))``. The port passes the NumPy scalars
-  themselves (``list(xrow)``): wrapped as 0-d float32 tensors, they would make the float64
-  weights compute in float32, and take the slow path (reported as a wengert bug).
-- ``zero_grad`` sets ``p.grad = None`` (micrograd's ``p.grad = 0`` is not a gradient in
-  wengert, as in PyTorch), and the update is PyTorch's ``with wg.no_grad(): p -= lr * p.grad``
+  themselves (``list(xrow)``), which take the same fast path as Python floats; wrapped as 0-d
+  float32 tensors they would work too (float64 weights times a float32 0-d tensor is float64, as
+  in PyTorch) but each op would take the general path, about 5x slower.
+- ``zero_grad`` sets ``p.grad = None`` (micrograd's ``p.grad = 0`` is refused at once, as
+  in PyTorch: a gradient is a tensor), and the update is PyTorch's ``with wg.no_grad(): p -= lr * p.grad``
   (micrograd's ``p.data -= lr * p.grad`` works too).
 - ``--out FILE`` writes micrograd's decision-boundary plot (needs matplotlib); ``--quick`` trains
   a 2-8-8-1 network on 50 points (the test suite's setting; it reaches 100% too).

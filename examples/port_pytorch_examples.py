@@ -16,14 +16,13 @@ descent on the summed squared error, for 2000 steps,
 What changed in the port, besides ``import torch`` becoming ``import wengert as wg`` (and
 ``from wengert import nn, optim``):
 
-- ``dtype = torch.float`` is ``np.float32``: wengert has no ``wg.float``/``wg.float32``
-  names, and its constructors take no ``device=`` (reported).
+- ``dtype = torch.float`` is ``wg.float`` (NumPy's float32); the constructors take no
+  ``device=`` (everything is on the CPU).
 - ``torch.linspace`` and ``torch.randn`` default to float32, wengert's to NumPy's float64, so
   the port passes ``dtype`` where the tutorial relies on the default (its ``nn`` and ``optim``
   parts).
-- ``p = torch.tensor([1, 2, 3])``: a float32 tensor raised to an int64 tensor stays float32 in
-  PyTorch but becomes float64 in wengert (NumPy's promotion), which the float32 ``nn.Linear``
-  then refuses; the port makes ``p`` float32 (reported).
+- ``p = torch.tensor([1, 2, 3])`` is ``wg.tensor([1, 2, 3])``: a float32 tensor raised to an
+  int64 tensor stays float32, as in PyTorch and JAX (NumPy would give float64).
 - ``torch.autograd.Function`` is ``wg.Function``; ``torch.full`` is ``wg.full``.
 - ``--quick`` runs 1000 steps instead of 2000 (the test suite's setting).
 """
@@ -37,7 +36,7 @@ import numpy as np
 import wengert as wg
 from wengert import nn, optim
 
-dtype = np.float32  # torch.float
+dtype = wg.float  # torch.float (float32)
 
 
 def polynomial_autograd(steps: int = 2000, verbose: bool = True) -> dict:
@@ -154,7 +153,7 @@ def _features():
     # For this example, the output y is a linear function of (x, x^2, x^3), so
     # we can consider it as a linear layer neural network. Let's prepare the
     # tensor (x, x^2, x^3).
-    p = wg.tensor([1, 2, 3], dtype=dtype)  # torch.tensor([1, 2, 3]): int64 would promote xx to float64 here
+    p = wg.tensor([1, 2, 3])  # int64: xx ** p stays float32, as in PyTorch
     xx = x.unsqueeze(-1).pow(p)
     # In the above code, x.unsqueeze(-1) has shape (2000, 1), and p has shape
     # (3,), for this case, broadcasting semantics will apply to obtain a tensor
@@ -171,7 +170,7 @@ def _result(model) -> list:
 
 def polynomial_nn(steps: int = 2000, verbose: bool = True) -> dict:
     """``nn.Sequential`` + ``nn.MSELoss(reduction="sum")``, parameters updated by hand."""
-    nn.init.seed(0)  # torch.manual_seed(0) would seed the layers; wg.manual_seed does not (reported)
+    wg.manual_seed(0)  # torch.manual_seed(0): the layers' initial weights repeat
     xx, y = _features()
 
     # Use the nn package to define our model as a sequence of layers. nn.Sequential
@@ -222,7 +221,7 @@ def polynomial_nn(steps: int = 2000, verbose: bool = True) -> dict:
 
 def polynomial_optim(steps: int = 2000, verbose: bool = True) -> dict:
     """The same model trained by ``optim.RMSprop``."""
-    nn.init.seed(0)
+    wg.manual_seed(0)
     xx, y = _features()
     model = nn.Sequential(
         nn.Linear(3, 1),

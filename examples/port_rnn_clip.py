@@ -13,9 +13,9 @@ sine waves with random frequency, phase and amplitude plus noise.
 What changed in the port: ``import torch`` / ``from torch import nn, optim`` became ``import
 wengert as wg`` / ``from wengert import nn, optim``; the mini-batches come from
 ``wg.data.DataLoader((X, Y), batch_size=, shuffle=True, seed=)`` instead of a
-``TensorDataset`` in a ``torch.utils.data.DataLoader``; the layers draw their initial weights
-from ``nn.init.seed`` (``wg.manual_seed`` does not seed them, unlike ``torch.manual_seed``:
-reported). Everything else, the model, the loop, the clipping and the scheduler, is PyTorch's
+``TensorDataset`` in a ``torch.utils.data.DataLoader``; ``wg.manual_seed`` seeds the
+layers' initial weights as ``torch.manual_seed`` does. Everything else, the model, the loop,
+the clipping and the scheduler, is PyTorch's
 code. ``--quick`` trains on fewer, shorter sequences for fewer epochs (the tests' setting).
 """
 from __future__ import annotations
@@ -58,7 +58,7 @@ def main(quick: bool = False, epochs: int | None = None, verbose: bool = True) -
     X, Y = make_waves(n, length, seed=0)
     X_val, Y_val = make_waves(128, length, seed=1)
 
-    nn.init.seed(0)  # PyTorch: torch.manual_seed(0)
+    wg.manual_seed(0)  # as torch.manual_seed(0)
     model = SineRNN(hidden)
     criterion = nn.MSELoss()
     optimizer = optim.Adam(model.parameters(), lr=1e-2)

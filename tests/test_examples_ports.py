@@ -3,8 +3,8 @@
 Each port is a real program (micrograd's moons demo, PyTorch's "Learning PyTorch with Examples",
 a JAX-style logistic regression, CS231n's two-layer net with batchnorm, a CNN with a checkpoint
 and resume, a tanh RNN with clipping) written as its users write it; ``main(quick=True)``
-returns what the program prints. The last section pins the PyTorch habits that the ports had to
-avoid: each is a strict xfail that names the bug, and fails (XPASS) once the habit works.
+returns what the program prints. The last section tests the PyTorch habits that the ports first
+had to avoid (each failed, some silently, before it was fixed).
 """
 from __future__ import annotations
 
@@ -202,55 +202,72 @@ def test_port_rnn_clip_loss_falls():
     np.testing.assert_allclose(lrs, [1e-2 * 0.9 ** k for k in range(len(lrs))], rtol=1e-12)  # ExponentialLR
 
 
-# ---------------------------------------------------------------------- habits the ports had to avoid
-# Each of these is PyTorch's (or NumPy's) behaviour that wengert does not have yet; the ports
-# write the wengert way instead, and their docstrings say so.  strict: an XPASS fails, so the
-# marker goes when the habit works.
-@pytest.mark.xfail(strict=True, reason="0-d float64 tensor * 0-d float32 tensor is float32 (PyTorch, NumPy: float64)")
+# ---------------------------------------------------------------------- habits the ports first had to avoid
 def test_habit_two_0d_tensors_promote_as_in_pytorch():
     w = wg.tensor(0.5, requires_grad=True)
     x = wg.tensor(np.float32(2.0))
     assert (w * x).dtype == np.float64 and (x * w).dtype == np.float64
+    # against an array with axes a 0-d tensor is a scalar (PyTorch): the array's float32 stays
+    assert (wg.tensor(np.ones(3, np.float32)) * w).dtype == np.float32
+    (w * x).backward()
+    assert w.grad.item() == 2.0
 
 
-@pytest.mark.xfail(strict=True, reason="float32 tensor ** int64 tensor is float64 (PyTorch: float32)")
 def test_habit_float_tensor_to_an_integer_tensor_power_keeps_its_dtype():
     x = wg.linspace(-1.0, 1.0, 5, dtype=np.float32)
     assert x.unsqueeze(-1).pow(wg.tensor([1, 2, 3])).dtype == np.float32
+    assert (x + np.arange(5)).dtype == np.float32  # an integer array takes the float's dtype (PyTorch, JAX)
+    assert (wg.tensor([1, 2]) * 1.5).dtype == np.float64
 
 
-@pytest.mark.xfail(strict=True, reason="wg.manual_seed does not seed the layers' initial weights (torch.manual_seed does)")
-def test_habit_manual_seed_seeds_the_layers():
+def test_habit_manual_seed_seeds_the_layers_and_dropout():
     wg.manual_seed(0)
     a = nn.Linear(3, 2).weight.data.copy()
+    m = nn.Dropout(0.5)(wg.ones(20)).data.copy()
     wg.manual_seed(0)
     assert np.array_equal(nn.Linear(3, 2).weight.data, a)
+    assert np.array_equal(nn.Dropout(0.5)(wg.ones(20)).data, m)
 
 
-@pytest.mark.xfail(strict=True, reason="p.grad = 0 (micrograd's zero_grad) is accepted, and the next backward fails "
-                                        "with AttributeError: 'int' object has no attribute '_value' (PyTorch: a "
-                                        "TypeError at the assignment)")
 def test_habit_assigning_a_number_to_grad_is_refused_at_once():
-    p = wg.tensor(1.0, requires_grad=True)
-    with pytest.raises(TypeError, match="grad"):
+    p = wg.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(TypeError, match=r"assigned grad must be a Tensor or None, got int.*p.grad = None"):
         p.grad = 0
+    with pytest.raises(ValueError, match=r"assigned grad has shape \(3,\), but the tensor has shape \(2,\)"):
+        p.grad = wg.zeros(3)
+    p.grad = wg.ones(2)
+    p.grad = None
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason="wg.load does not take torch.load's weights_only=True")
 def test_habit_load_accepts_weights_only(tmp_path):
     path = tmp_path / "c.safetensors"
     wg.save({"epoch": 1}, path)
     assert wg.load(path, weights_only=True) == {"epoch": 1}
+    assert wg.load(path, map_location="cpu") == {"epoch": 1}
+    with pytest.raises(ValueError, match="weights_only=False has nothing to allow"):
+        wg.load(path, weights_only=False)
+    with pytest.raises(ValueError, match="map_location='cuda'"):
+        wg.load(path, map_location="cuda")
 
 
-@pytest.mark.xfail(strict=True, reason="no dtype names wg.float32 / wg.float / wg.float64 / wg.int64 (torch.float32 ...)")
 def test_habit_dtype_names():
     assert wg.float32 == np.float32 and wg.float == np.float32 and wg.float64 == np.float64 and wg.int64 == np.int64
+    assert wg.double == np.float64 and wg.long == np.int64 and wg.int == np.int32 and wg.bool == np.bool_
+    assert wg.zeros(2, dtype=wg.long).dtype == np.int64
+    assert wg.ones(2).to(wg.float32).dtype == np.float32
+    # a star import must not replace Python's own float / int / bool
+    assert not {"float", "int", "bool"} & set(wg.__all__) and {"tensor", "float32", "nn"} <= set(wg.__all__)
 
 
-@pytest.mark.xfail(strict=True, reason="wg.max(t, 1), as in torch.max(outputs, 1), gives the values only (NumPy's axis); "
-                                        "dim=1 gives (values, indices). For a batch of two, unpacking is silently wrong")
 def test_habit_max_with_a_positional_dim_returns_values_and_indices():
     outputs = wg.tensor([[1.0, 3.0], [4.0, 2.0]])
     _, predicted = wg.max(outputs, 1)
     assert predicted.tolist() == [1, 0]
+    values, indices = outputs.max(1, True)
+    assert values.shape == (2, 1) and indices.tolist() == [[1], [0]]
+    # NumPy's spelling keeps NumPy's meaning: np.max(t, 1), wg.amax, axis=
+    for v in (np.max(outputs, 1), wg.amax(outputs, 1), wg.max(outputs, axis=1), outputs.amax(1)):
+        assert isinstance(v, wg.Tensor) and v.tolist() == [3.0, 4.0]
+    assert wg.min(outputs, 0).indices.tolist() == [0, 1] and np.min(outputs, 0).tolist() == [1.0, 2.0]
+    with pytest.raises(TypeError, match="dim given twice"):
+        wg.max(outputs, 1, dim=1)

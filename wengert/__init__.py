@@ -57,4 +57,15 @@ from . import linalg  # noqa: F401  # isort: skip
 
 # ---- NumPy's index-expression builders: np.r_ / np.c_ cannot dispatch, so these take their place
 # isort: split
+# ---- dtype names as PyTorch spells them (NumPy dtypes: wg.float32 is np.float32; wg.float is float32, as torch.float)
+import numpy as _np
+
 from .ops.numpy_ext import c_, r_  # noqa: F401
+
+float32, float64, double, float = _np.float32, _np.float64, _np.float64, _np.float32
+complex64, complex128, cfloat, cdouble = _np.complex64, _np.complex128, _np.complex64, _np.complex128
+int8, int16, int32, int64, uint8, long, int = _np.int8, _np.int16, _np.int32, _np.int64, _np.uint8, _np.int64, _np.int32
+bool = _np.bool_
+
+# ``from wengert import *`` gives every public name except those that would replace Python's own float, int, bool
+__all__ = sorted(_n for _n in dir() if not _n.startswith("_") and _n not in ("float", "int", "bool", "annotations"))

@@ -377,7 +377,8 @@ def _fsync_dir(directory: Path) -> None:
 
 
 # ------------------------------------------------------------------ loading
-def load(path: str | os.PathLike, with_metadata: bool = False) -> Any:
+def load(path: str | os.PathLike, with_metadata: bool = False, *, weights_only: bool = True,
+         map_location: Any = None) -> Any:
     """Read a safetensors file into a dict of NumPy arrays (``(state, metadata)`` with ``with_metadata=True``).
 
     A file written by :func:`save` comes back with its structure (nested
@@ -389,7 +390,16 @@ def load(path: str | os.PathLike, with_metadata: bool = False) -> Any:
     A truncated, corrupted or foreign file (pickle, zip, random bytes, a
     dtype NumPy lacks) raises :class:`CheckpointError` that says what is
     wrong; nothing in the file is ever executed.
+
+    ``weights_only=True`` and ``map_location="cpu"`` (``torch.load``'s) are
+    accepted: that is all wengert ever does.
     """
+    if weights_only is not True:
+        raise ValueError("load: weights_only=False has nothing to allow: a wengert checkpoint holds only arrays, "
+                         "numbers and strings (safetensors), never code or pickled objects")
+    if map_location not in (None, "cpu") and str(map_location) != "cpu":
+        raise ValueError(f"load: map_location={map_location!r}: wengert computes on the CPU (NumPy), so only "
+                         "None or 'cpu' make sense")
     safetensors = require_safetensors("wg.load")
     where = str(path)
     try:

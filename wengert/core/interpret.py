@@ -77,7 +77,7 @@ class Level:
         t._trace = self
         t._tape = None
         t.requires_grad = self.requires_grad
-        t.grad = None
+        t._grad = None
         t._meta = None
         return t
 

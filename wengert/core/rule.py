@@ -159,6 +159,8 @@ class Rule:
     def evaluate(self, values: Sequence[Any], params: dict) -> Any:
         """Compute the forward value on plain values (the scalar path when it applies)."""
         s = self.scalar
+        if s is not None and len(values) == 2:
+            values = _category_promotion(values)
         if s is not None and not params:
             for v in values:
                 tv = type(v)
@@ -283,17 +285,61 @@ def lower(rule: Rule, values: Sequence[Any], params: dict) -> Any:
     return rule.evaluate([constant(v, rule) for v in values], params)
 
 
+def _category_promotion(values: Sequence[Any]) -> Sequence[Any]:
+    """An integer array against a floating one takes the float's dtype (PyTorch's and JAX's rule).
+
+    NumPy gives float64 for float32 with int64, which would silently turn a
+    float32 model float64 (``x ** wg.tensor([1, 2, 3])``).
+    """
+    a, b = values
+    da, db = getattr(a, "dtype", None), getattr(b, "dtype", None)
+    if da is None or db is None or da == db:
+        return values
+    if da.kind == "f" and db.kind in "iu":
+        return (a, b.astype(da))
+    if db.kind == "f" and da.kind in "iu":
+        return (a.astype(db), b)
+    return values
+
+
+def _strong_zero_d(args: Sequence[Any], values: list) -> list:
+    """Two 0-d tensors promote as arrays do (float64 with float32 is float64), as in PyTorch.
+
+    A 0-d float64 tensor holds a Python float, which NumPy would treat as a
+    weak scalar (float32 wins); against another 0-d float tensor it is made
+    a NumPy float64.  Against arrays with axes it stays weak, as PyTorch's
+    0-d tensors are.
+    """
+    low = False
+    for a, v in zip(args, values):
+        if isinstance(a, Tensor) and type(v) is np.ndarray:
+            if v.ndim:
+                return values
+            low = low or (v.dtype.kind == "f" and v.dtype != _F64)
+    if not low:
+        return values
+    return [np.float64(v) if type(v) is float and isinstance(a, Tensor) else v for a, v in zip(args, values)]
+
+
+_F64 = np.dtype(np.float64)
+
+
 def eager(rule: Rule, args: Sequence[Any], params: dict, st: Any) -> Tensor:
     """The eager interpreter: compute on plain values; record on the thread's list when an input requires grad."""
     values = []
     record = False
+    held_float = False
     for a in args:
         if isinstance(a, Tensor):
-            values.append(a._value)
+            v = a._value
+            values.append(v)
+            held_float = held_float or type(v) is float
             if a.requires_grad and a._trace is None:
                 record = True
         else:
             values.append(constant(a, rule))
+    if held_float and len(values) > 1:
+        values = _strong_zero_d(args, values)
     out = _new(rule.evaluate(values, params))
     if record and st.grad_enabled and rule.differentiable:
         record_eager(st, rule, out, args, values, params)
@@ -439,7 +485,7 @@ def _make_op2(rule: Rule) -> Callable:
         out = _alloc(Tensor)
         out._value = r
         out._trace = None
-        out.grad = None
+        out._grad = None
         out._meta = None
         if (xg or yg) and st.grad_enabled:
             tape = st.tape

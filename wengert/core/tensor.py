@@ -38,6 +38,7 @@ class Tensor:
 
     __slots__ = (
         "__weakref__",
+        "_grad",  # .grad: a Tensor or None
         "_idx",  # the entry's index in _tape (set only with _tape)
         "_meta",  # optional dict: name, ...
         "_primal",  # a box's value one level down (set only on boxes)
@@ -45,7 +46,6 @@ class Tensor:
         "_tape",  # the Wengert list holding the op that made this value, or None
         "_trace",  # the interpreter (transform level) this box belongs to; None for eager tensors
         "_value",  # the plain value: float (0-d float64) or np.ndarray
-        "grad",  # Tensor or None
         "requires_grad",
     )
 
@@ -56,7 +56,7 @@ class Tensor:
         self._trace = None
         self._tape = None
         self.requires_grad = False
-        self.grad = None
+        self._grad = None
         self._meta = None
         if requires_grad:
             self.requires_grad_(True)
@@ -97,6 +97,22 @@ class Tensor:
     @property
     def dtype(self) -> np.dtype:
         return dtype_of(self._value)
+
+    @property
+    def grad(self) -> Tensor | None:
+        """The gradient ``backward()`` accumulated into this tensor (a Tensor of its shape), or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, new: Tensor | None) -> None:
+        # checked here, as PyTorch does: a number or an array would only fail at the next backward()
+        if new is not None:
+            if not isinstance(new, Tensor):
+                raise TypeError(f"assigned grad must be a Tensor or None, got {type(new).__name__} (to clear a "
+                                "gradient write p.grad = None, or p.grad.zero_())")
+            if new.shape != self.shape:
+                raise ValueError(f"assigned grad has shape {new.shape}, but the tensor has shape {self.shape}")
+        self._grad = new
 
     @property
     def is_leaf(self) -> bool:
@@ -360,7 +376,7 @@ def _new(value: Any) -> Tensor:
     t._trace = None
     t._tape = None
     t.requires_grad = False
-    t.grad = None
+    t._grad = None
     t._meta = None
     return t
 

@@ -401,10 +401,10 @@ def _accumulate(node: Tensor, g: Any, differentiable: bool, handed: set) -> None
         elif type(g) is not float:
             g = float(g) if type(node._value) is float else np.asarray(g, dtype=node.dtype)
         gt = _new(g)
-    if node.grad is None:
-        node.grad = gt
+    if node._grad is None:
+        node._grad = gt
     else:
-        node.grad = node.grad + gt if differentiable else _new(node.grad._value + gt._value)
+        node._grad = node._grad + gt if differentiable else _new(node._grad._value + gt._value)
 
 
 __all__ = ["RELEASED_MSG", "backward", "walk"]

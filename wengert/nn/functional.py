@@ -41,6 +41,7 @@ from ..core.tensor import Tensor, raw, shape_of
 from ..ops import composite as C
 from ..ops import table as R
 from ..ops.nn import _NO_PARAMS, Saved, _pair, _plain, conv2d_rule, cross_entropy_rule, linear_rule  # noqa: F401
+from ..ops.random import default_generator
 
 
 def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
@@ -527,7 +528,7 @@ def dropout(x: Any, p: float, training: bool = True, rng: np.random.Generator | 
     x = x if isinstance(x, Tensor) else Tensor(x)
     if not training or p == 0.0:
         return x
-    rng = rng if rng is not None else np.random.default_rng()
+    rng = rng if rng is not None else default_generator()  # wg.manual_seed repeats the masks
     keep = (rng.random(x.shape) >= p).astype(x.dtype) * (1.0 / (1.0 - p))
     return x * keep.astype(x.dtype)
 

@@ -1,13 +1,15 @@
 """Initialisers: fill a parameter in place from a seeded ``numpy.random.Generator``.
 
 Every layer draws its initial weights from a generator: the one you pass
-(``rng=np.random.default_rng(0)`` or ``rng=0``), or the module-level default,
-which :func:`seed` resets.  The same seed gives the same network.
+(``rng=np.random.default_rng(0)`` or ``rng=0``), or wengert's default
+generator, which ``wg.manual_seed`` (or :func:`seed`, the same) reseeds, as
+``torch.manual_seed`` seeds PyTorch's layers.  The same seed gives the same network.
 
 >>> import numpy as np
+>>> import wengert as wg
 >>> from wengert import nn
->>> nn.init.seed(0); a = nn.Linear(3, 2).weight.data.copy()
->>> nn.init.seed(0); b = nn.Linear(3, 2).weight.data.copy()
+>>> _ = wg.manual_seed(0); a = nn.Linear(3, 2).weight.data.copy()
+>>> _ = wg.manual_seed(0); b = nn.Linear(3, 2).weight.data.copy()
 >>> bool(np.array_equal(a, b))
 True
 """
@@ -19,19 +21,18 @@ from typing import Any
 import numpy as np
 
 from ..core.tensor import Tensor
-
-_DEFAULT: list = [np.random.default_rng(0)]
+from ..ops.random import default_generator, manual_seed
 
 
 def seed(value: int) -> None:
-    """Reset the default generator used by layers created without ``rng=``."""
-    _DEFAULT[0] = np.random.default_rng(value)
+    """Reseed wengert's default generator (``wg.manual_seed``), which layers created without ``rng=`` draw from."""
+    manual_seed(value)
 
 
 def get_rng(rng: Any = None) -> np.random.Generator:
     """``rng`` as a Generator: a Generator is used as is, an int seeds a new one, None gives the default."""
     if rng is None:
-        return _DEFAULT[0]
+        return default_generator()
     if isinstance(rng, np.random.Generator):
         return rng
     if isinstance(rng, (int, np.integer)):

@@ -319,16 +319,51 @@ def _extreme(rule: Any, arg: Any, x: Any, axis: Any, keepdims: bool, dim: Any, k
     return MaxMin(rule(x, axis=dim, keepdims=k), arg(x, axis=dim, keepdims=k))
 
 
-@composite(name="max", aliases=("amax",), methods=("max",), numpy=(np.max, np.amax))
-def max_(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Any:
-    """Maximum over axis (ties split the gradient evenly); with PyTorch's ``dim=``, (values, indices)."""
+def _torch_dim(name: str, positional: tuple, dim: Any, keepdim: Any) -> tuple:
+    """``wg.max(t, 1)`` / ``t.max(1, True)``: positional arguments after the tensor are PyTorch's dim and keepdim."""
+    if len(positional) > 2:
+        raise TypeError(f"{name}: takes at most 2 positional arguments after the tensor (dim, keepdim), "
+                        f"got {len(positional)}")
+    if positional and dim is not None:
+        raise TypeError(f"{name}: dim given twice (positionally and as dim=)")
+    if positional:
+        dim = positional[0]
+        if len(positional) > 1:
+            keepdim = positional[1]
+    return dim, keepdim
+
+
+@composite(name="max", methods=("max",))
+def max_(x: Any, *dim_keepdim: Any, axis: Any = None, keepdims: bool = False, dim: Any = None,
+         keepdim: Any = None) -> Any:
+    """Maximum over ``axis`` (NumPy: the values; ties split the gradient evenly).
+
+    With PyTorch's ``dim`` (``wg.max(t, 1)``, ``t.max(dim=1)``) it returns
+    ``(values, indices)`` as ``torch.max`` does; ``np.max(t, 1)`` keeps
+    NumPy's meaning (the values).
+    """
+    dim, keepdim = _torch_dim("max", dim_keepdim, dim, keepdim)
     return _extreme(_max, argmax, x, axis, keepdims, dim, keepdim)
 
 
-@composite(name="min", aliases=("amin",), methods=("min",), numpy=(np.min, np.amin))
-def min_(x: Any, axis: Any = None, keepdims: bool = False, *, dim: Any = None, keepdim: Any = None) -> Any:
-    """Minimum over axis (ties split the gradient evenly); with PyTorch's ``dim=``, (values, indices)."""
+@composite(name="min", methods=("min",))
+def min_(x: Any, *dim_keepdim: Any, axis: Any = None, keepdims: bool = False, dim: Any = None,
+         keepdim: Any = None) -> Any:
+    """Minimum over ``axis`` (NumPy: the values); with PyTorch's ``dim``, ``(values, indices)`` (see :func:`max_`)."""
+    dim, keepdim = _torch_dim("min", dim_keepdim, dim, keepdim)
     return _extreme(_min, argmin, x, axis, keepdims, dim, keepdim)
+
+
+@composite(name="amax", methods=("amax",), numpy=(np.max, np.amax))
+def amax(a: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """The maximum over ``axis`` (values only, as ``np.max(t, 1)``, ``np.amax`` and ``torch.amax``)."""
+    return _max(a, axis=axis, keepdims=keepdims)
+
+
+@composite(name="amin", methods=("amin",), numpy=(np.min, np.amin))
+def amin(a: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """The minimum over ``axis`` (values only, as ``np.min(t, 1)``, ``np.amin`` and ``torch.amin``)."""
+    return _min(a, axis=axis, keepdims=keepdims)
 
 
 @composite(methods=("clamp",))

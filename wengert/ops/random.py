@@ -1,9 +1,10 @@
 """Random tensors from one seeded generator: ``wg.manual_seed``, ``wg.randn``, ``wg.rand``, ``wg.randint``.
 
 wengert draws from one NumPy ``Generator`` per process (PCG64, NumPy's
-default).  ``wg.manual_seed(s)`` replaces it with a fresh one seeded with
-``s``, so that a program's random tensors (and ``normal_``/``uniform_``
-fills) repeat exactly from that point on.  Functions that take an explicit
+default, seeded with 0 at import).  ``wg.manual_seed(s)`` replaces it with a
+fresh one seeded with ``s``, so that a program's random tensors, layers'
+initial weights (``wengert.nn.init``), dropout masks and ``normal_``/``uniform_``
+fills repeat exactly from that point on, as ``torch.manual_seed`` does.  Functions that take an explicit
 ``rng=``/``generator=`` use that one instead.  Distributions are NumPy's, so
 the numbers differ from PyTorch's for the same seed.
 
@@ -22,7 +23,9 @@ import numpy as np
 
 from ..core.tensor import Tensor
 
-_generator = np.random.default_rng()
+# seeded at import (PyTorch's default generator has a fixed seed too): a program that never seeds
+# still builds the same network each run
+_generator = np.random.default_rng(0)
 
 
 def manual_seed(seed: int) -> np.random.Generator:
