@@ -450,7 +450,7 @@ def test_gradcheck_works_in_float64_for_float32_inputs():
 
 # ---------------------------------------------------------------------- bad input: each error names what was expected
 @pytest.mark.parametrize("call,exc,match", [
-    (lambda: wg.grad(lambda x: x * 2.0)(np.ones(3)), ValueError, r"must return a scalar \(shape \(\)\), got shape \(3,\).*jacrev.*vjp"),
+    (lambda: wg.grad(lambda x: x * 2.0)(np.ones(3)), ValueError, r"must return a scalar \(one element\), got shape \(3,\).*jacrev.*vjp"),
     (lambda: wg.grad(lambda x: [x, x])(1.0), TypeError, r"must return a scalar, got a list.*jacrev"),
     (lambda: wg.grad(lambda x: wg.sum(x))(np.arange(3)), TypeError, r"argument 0 has dtype int64.*float"),
     (lambda: wg.grad(lambda x: x)(3), TypeError, r"argument 0 is the Python int 3.*pass 3.0"),
@@ -538,3 +538,15 @@ def test_gradcheck_and_jacobians_of_an_empty_input():
     assert wg.gradcheck(lambda x, y: wg.sum(x ** 2) * y, np.zeros(0), 2.0, modes=("rev", "fwd")).ok
     assert wg.jacfwd(lambda x: x ** 2)(np.zeros(0)).shape == (0, 0)
     assert wg.jacrev(lambda x: x ** 2)(np.zeros(0)).shape == (0, 0)
+
+
+def test_an_output_of_one_element_has_a_gradient_in_any_shape():
+    """As PyTorch's backward() and HIPS autograd's grad: a (1, 1) output is a scalar in all but shape."""
+    f = lambda x: wg.reshape(wg.sum(x * x), (1, 1))
+    x = np.array([1.0, 2.0])
+    np.testing.assert_array_equal(wg.grad(f)(x), [2.0, 4.0])
+    t = wg.tensor(x, requires_grad=True)
+    f(t).backward()
+    np.testing.assert_array_equal(t.grad.data, [2.0, 4.0])
+    with pytest.raises(RuntimeError, match=r"shape \(2,\), so its gradient is a Jacobian"):
+        (t * 2.0).backward()

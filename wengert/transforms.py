@@ -457,15 +457,15 @@ def _value_and_grad_call(name: str, f: Callable, args: tuple, kwargs: dict, nums
         seed: Any = 1.0
     else:
         shape, dt = shape_of(out), dtype_of(out)
-        if shape != ():
+        if int(np.prod(shape)) != 1:  # (one element of any shape, e.g. (1, 1), as PyTorch and HIPS autograd)
             raise ValueError(
-                f"{name}: f must return a scalar (shape ()), got shape {shape}; the derivative of a "
+                f"{name}: f must return a scalar (one element), got shape {shape}; the derivative of a "
                 "vector-valued function is a Jacobian: use wg.jacrev(f) / wg.jacfwd(f) for all of it, "
                 "or wg.vjp(f, x) for cotangent products (or reduce the output, e.g. with wg.sum)")
         if dt.kind != "f":
             raise TypeError(f"{name}: f returned a scalar of dtype {dt}; a gradient needs a "
                             "floating-point output")
-        seed = 1.0 if dt == np.float64 else np.ones((), dt)
+        seed = 1.0 if dt == np.float64 and shape == () else np.ones(shape, dt)
     g = tr.export_grads(tr.pull([(0, seed)]), single)
     return tr, g
 

@@ -53,12 +53,12 @@ def backward(root: Tensor, grad: Any = None, retain_graph: bool | None = None, c
             "create the inputs with requires_grad=True (and not inside wg.no_grad())"
         )
     if grad is None:
-        if root.shape != ():
+        if root.size != 1:  # (one element of any shape, e.g. (1, 1), has a gradient, as in PyTorch)
             raise RuntimeError(
                 f"backward(): the output has shape {root.shape}, so its gradient is a Jacobian; "
                 "pass grad= (the cotangent, same shape as the output), or reduce it to a scalar first (e.g. .sum())"
             )
-        seed: Any = 1.0 if type(root._value) is float else np.ones((), root.dtype)
+        seed: Any = 1.0 if type(root._value) is float else np.ones(root.shape, root.dtype)
     else:
         seed = grad if isinstance(grad, Tensor) else to_value(grad, None)
         if shape_of(seed) != root.shape:
