@@ -7,7 +7,9 @@ as JAX's *jitted* ones.  Every result is checked against the closed form
 J = diag(1 - tanh^2) W and H = W^T diag(-2 t (1 - t^2)) W.
 
 libs: wengert (eager: vmap of the pullback / of the JVP over the identity),
-jax (no jit), jax_jit, torch (torch.func.jacrev / jacfwd / hessian).
+wengert_keepmem (the same with malloc keeping freed memory, see
+keep_freed_memory), numpy_hand (the closed forms in NumPy), jax (no jit),
+jax_jit, torch (torch.func.jacrev / jacfwd / hessian).
 
     python benchmarks/j1_jacobians.py --lib wengert [--quick]
 """
@@ -18,7 +20,7 @@ from interleave import THREADS, interleaved, pin_torch  # before numpy
 import numpy as np
 from common import main, md_table, need, sig
 
-LIBS = ["wengert", "jax", "jax_jit", "torch"]
+LIBS = ["wengert", "wengert_keepmem", "numpy_hand", "jax", "jax_jit", "torch"]
 N, QUICK_N = 300, 60
 
 
@@ -56,6 +58,53 @@ def bench_wengert(args) -> dict:
     s = lambda x: wg.sum(wg.tanh(W @ x))
     out = measure(args, lambda: wg.jacrev(f)(x), lambda: wg.jacfwd(f)(x), lambda: wg.hessian(s)(x))
     out["note"] = "eager: jacrev = vmap of the pullback, jacfwd = vmap of the JVP, hessian = jacfwd(jacrev)"
+    return out
+
+
+def keep_freed_memory() -> bool:
+    """Ask glibc's malloc to keep freed memory for reuse instead of returning it to the system (Linux only).
+
+    Each Jacobian here allocates a few n x n arrays (720 KB at n = 300) and
+    frees them; glibc then trims its heap, and the next call faults every page
+    back in (about half of wengert's Hessian time on the project's VM).  JAX
+    (XLA's buffer pool) and PyTorch keep such memory; this makes malloc do the
+    same, for the ``*_keepmem`` rows only, to show that cost separately.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not name:
+        return False
+    libc = ctypes.CDLL(name)
+    if not hasattr(libc, "mallopt"):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(libc.mallopt(m_trim_threshold, 1 << 28)) and bool(libc.mallopt(m_mmap_threshold, 1 << 28))
+
+
+def bench_wengert_keepmem(args) -> dict:
+    if not keep_freed_memory():
+        return {"status": "n/a (no glibc mallopt)"}
+    out = bench_wengert(args)
+    out["note"] = "as wengert, with malloc keeping freed memory (mallopt M_TRIM_THRESHOLD / M_MMAP_THRESHOLD)"
+    return out
+
+
+def bench_numpy_hand(args) -> dict:
+    """The closed forms written in NumPy: J = (1 - t^2)[:, None] W, H = W^T (c[:, None] W) (the limit)."""
+    W, x = make_data(QUICK_N if args.quick else N)
+
+    def jac():
+        t = np.tanh(W @ x)
+        return (1 - t * t)[:, None] * W
+
+    def hess():
+        t = np.tanh(W @ x)
+        return W.T @ ((-2 * t * (1 - t * t))[:, None] * W)
+
+    out = measure(args, jac, jac, hess)
+    out["note"] = "hand-written closed forms (jacrev and jacfwd are the same code)"
     return out
 
 
@@ -114,5 +163,6 @@ def table(rows: list) -> str:
 
 
 if __name__ == "__main__":
-    main("j1_jacobians", {"wengert": bench_wengert, "jax": lambda a: bench_jax(a, False),
+    main("j1_jacobians", {"wengert": bench_wengert, "wengert_keepmem": bench_wengert_keepmem,
+                          "numpy_hand": bench_numpy_hand, "jax": lambda a: bench_jax(a, False),
                           "jax_jit": lambda a: bench_jax(a, True), "torch": bench_torch})

@@ -66,6 +66,8 @@ SPECS = {
     "cos": unary(ref=np.cos),
     "tan": unary(draw=lambda rng, s, i: rng.uniform(-1.2, 1.2, s), ref=np.tan),
     "tanh": unary(ref=np.tanh),
+    "tanh_grad": binary(draw=lambda rng, s, i: normal(rng, s, i) if i == 0 else rng.uniform(-0.9, 0.9, s),
+                        ref=lambda g, a: g * (1 - a * a)),
     "arctan": unary(ref=np.arctan),
     "sinh": unary(ref=np.sinh),
     "cosh": unary(ref=np.cosh),

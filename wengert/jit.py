@@ -20,14 +20,13 @@ forward *and* the backward ops.
 >>> np.allclose(g(theta), wg.grad(f)(theta))        # the first call traces, later ones replay
 True
 >>> print(g.program(theta))                          # doctest: +NORMALIZE_WHITESPACE
-program: 1 input, 5 steps, 2 constants
+program: 1 input, 4 steps, 2 constants
   in0: float64 (2,)
   v0 = matmul(c0, in0)
   v1 = tanh(v0)
-  v2 = multiply(v1, v1)
-  v3 = subtract(c1, v2)
-  v4 = matmul(v3, c0)
-  return v4
+  v2 = tanh_grad(c1, v1)
+  v3 = matmul(v2, c0)
+  return v3
 
 (``c0`` is ``A``, ``c1`` the ``1.0`` of tanh's derivative ``1 - tanh^2``;
 the backward's seed, broadcast by sum's VJP, was a multiplication by ones

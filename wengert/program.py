@@ -40,15 +40,17 @@ from .tree import tree_unflatten
 class _Op:
     """One step before lowering: ``out = rule(*ins, **params)``, with the values the trace saw."""
 
-    __slots__ = ("ans", "ins", "out", "params", "rule", "transposed", "vals")
+    __slots__ = ("ans", "ins", "ones", "out", "params", "rule", "transposed", "vals")
 
-    def __init__(self, rule: Rule, ins: list, out: int, params: dict | None, ans: Any, vals: tuple) -> None:
+    def __init__(self, rule: Rule, ins: list, out: int, params: dict | None, ans: Any, vals: tuple,
+                 ones: tuple = ()) -> None:
         self.rule = rule
         self.ins = ins
         self.out = out
         self.params = params
         self.ans = ans
         self.vals = vals
+        self.ones = ones  # the positions of inputs that are constants of ones (a backward pass's seed)
         self.transposed = (False, False)  # matmul only: read input 0 / 1 transposed (a fused transpose)
 
 
@@ -119,7 +121,7 @@ class Program:
                 seen[key] = out
             template.append(None)
             names.append("")
-            ops.append(_Op(rule, ins, out, params, ans, vals))
+            ops.append(_Op(rule, ins, out, params, ans, vals, tuple(k for k, i in enumerate(ins) if _is_one(template[i]))))
         # outputs: a slot, or a constant handed out as it is (copied if an array)
         made = {op.out for op in ops}
         self.outputs = []
@@ -384,6 +386,9 @@ def _call(op: _Op, into: int | None) -> Callable:
         if tb:
             return lambda a, b: np.matmul(a, b.T)
         return np.matmul
+    if name == "tanh_grad" and type(ans) is np.ndarray and type(vals[1]) is np.ndarray \
+            and vals[1].shape == ans.shape and vals[1].dtype == ans.dtype:
+        return _tanh_grad_call(0 in op.ones)
     if name == "sum" and type(vals[0]) is np.ndarray:
         return functools.partial(np.add.reduce, axis=params.get("axis"), keepdims=params.get("keepdims", False))
     if name == "sum_to" and type(vals[0]) is np.ndarray:
@@ -409,6 +414,20 @@ _UFUNCS = {name: REGISTRY[name].impl for name in (
     "add", "subtract", "multiply", "divide", "negative", "exp", "log", "log1p", "expm1", "tanh", "sin", "cos",
     "tan", "sqrt", "square", "arctan", "sinh", "cosh", "maximum", "minimum", "greater", "greater_equal", "less",
     "less_equal", "equal", "not_equal") if isinstance(REGISTRY[name].impl, np.ufunc)}
+
+
+def _tanh_grad_call(seed: bool) -> Callable:
+    """g (1 - a^2) in one buffer; g left out when it is the seed of ones (g * x is x for every IEEE value)."""
+    if seed:
+        def call(g: Any, a: np.ndarray) -> np.ndarray:
+            r = np.multiply(a, a)
+            return np.subtract(1.0, r, out=r)
+    else:
+        def call(g: Any, a: np.ndarray) -> np.ndarray:
+            r = np.multiply(a, a)
+            np.subtract(1.0, r, out=r)
+            return np.multiply(g, r, out=r)
+    return call
 
 
 def _sum_to_call(xs: tuple, shape: tuple) -> Callable:

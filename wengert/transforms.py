@@ -924,7 +924,12 @@ def jacrev(f: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
             out = tr.out_primal(i)
             oshape = shape_of(out)
             m = int(np.prod(oshape)) if oshape else 1
-            if m == 1:  # one row (a gradient): a plain pullback, no batch
+            if m == 1 and oshape == ():  # the gradient of a scalar: a plain pullback, handed out as it is
+                grads = tr.pull([(i, _one_hot(out, 0))])
+                leaves = [_export(g, kind) for g in grads]  # (a view or a read-only array is copied there)
+                per_out.append(sel.regroup(leaves, single))
+                continue
+            if m == 1:  # one row: a plain pullback, no batch
                 blocks = [tuple(_with_row_axis(g) for g in tr.pull([(i, _one_hot(out, 0))]))]
             else:
                 pull = vmap(lambda ct, i=i: tuple(tr.pull([(i, ct)])))

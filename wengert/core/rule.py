@@ -57,6 +57,7 @@ class Rule:
         "impl",
         "index",
         "jvp_all",
+        "jvp_by_partials",
         "jvps",
         "name",
         "op1",
@@ -93,6 +94,7 @@ class Rule:
         self.partials = tuple(partials) if partials is not None else None
         if vjp is None and partials is not None:
             vjp = tuple(_vjp_from_partial(p) for p in partials)
+        self.jvp_by_partials = jvp is None and partials is not None
         if jvp is None and partials is not None:
             jvp = tuple(_jvp_from_partial(p) for p in partials)
         self.vjps = tuple(vjp) if vjp is not None else None
@@ -189,6 +191,11 @@ class Rule:
         """The output tangent for input ``tangents`` (None: zero), or None if every tangent is zero."""
         if self.jvp_all is not None:
             return self.jvp_all(list(tangents), ans, *prims, **params)
+        if self.jvp_by_partials and len(tangents) == 2 and tangents[0] is not None and tangents[0] is tangents[1] \
+                and prims[0] is prims[1]:
+            # one input twice (x * x): t * (p0 + p1), the partials added on the primal, not two products of t
+            p0, p1 = self.partials
+            return tangents[0] * (p0(ans, *prims, **params) + p1(ans, *prims, **params))
         out = None
         jvps = self.jvps
         for i, t in enumerate(tangents):

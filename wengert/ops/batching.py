@@ -243,11 +243,28 @@ def _ones(d: np.ndarray) -> bool:
     return bool((d == 1).all())
 
 
-def scaling(rule: Any, fn: Callable) -> Callable:
+def _times_ones(vals: list, batched: list) -> Any:
+    """A batch times plain ones that change neither its shape nor its dtype is the batch itself (a view of it).
+
+    (A gradient's seed is ones: under forward-over-reverse each such product
+    would otherwise copy a whole batch of tangents.)
+    """
+    (a, b), (ba, bb) = vals, batched
+    if ba == bb:
+        return None
+    v, u = (a, b) if ba else (b, a)
+    if type(v) is not np.ndarray or type(u) is not np.ndarray or u.size > v.size or u.dtype != v.dtype:
+        return None
+    if u.ndim >= v.ndim or (u.shape != v.shape[v.ndim - u.ndim:] and not all(s == 1 for s in u.shape)):
+        return None
+    return v.view() if _ones(u) else None
+
+
+def scaling(rule: Any, fn: Callable, linear_in: tuple = (0, 1)) -> Callable:
     """The batching rule of an elementwise op that is linear in its one batched argument (multiply, negative).
 
-    A :class:`ScaledBasis` scaled by plain finite values stays one: ``fn(d,
-    *others)`` gives its new diagonal.  (Off its diagonal the dense batch
+    A :class:`ScaledBasis` in a position of ``linear_in``, scaled by plain
+    finite values, stays one: ``fn`` on its diagonal gives the new diagonal.  (Off its diagonal the dense batch
     holds zeros, which finite values keep zero.)  Anything else is batched
     by broadcasting.
     """
@@ -257,11 +274,14 @@ def scaling(rule: Any, fn: Callable) -> Callable:
         for k, v in enumerate(vals):
             if type(v) is ScaledBasis:
                 n = v.d.shape[0]
-                others = vals[:k] + vals[k + 1:]
-                if not params and all(_plain_vector(u, n) for u in others):
-                    return ScaledBasis(fn(v.d, *others))
+                if k in linear_in and not params and all(_plain_vector(u, n) for j, u in enumerate(vals) if j != k):
+                    return ScaledBasis(fn(*(v.d if j == k else u for j, u in enumerate(vals))))
                 vals = [u.dense() if type(u) is ScaledBasis else u for u in vals]
                 break
+        if fn is np.multiply and not params:
+            same = _times_ones(vals, batched)
+            if same is not None:
+                return same
         return dense(level, vals, batched, params)
 
     batch.diagonal = True
@@ -400,6 +420,7 @@ def _install() -> None:
         rules[name].batch = elementwise(rules[name])
     rules["multiply"].batch = scaling(rules["multiply"], np.multiply)
     rules["negative"].batch = scaling(rules["negative"], np.negative)
+    rules["tanh_grad"].batch = scaling(rules["tanh_grad"], rules["tanh_grad"].impl, linear_in=(0,))
     for name in _REDUCTIONS:
         rules[name].batch = reduction(rules[name])
     for name in ("argmax", "argmin"):

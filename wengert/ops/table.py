@@ -205,9 +205,24 @@ def _unary(name: str, impl: Any, scalar: Any, partial: Any, doc: str, ufunc: Any
     return Rule(name, impl, scalar=scalar, partials=(partial,), doc=doc, surface=Surface(ufunc=ufunc, **surface))
 
 
-# tanh is the hidden activation of the scalar benchmarks: its VJP written out saves a call
-tanh = Rule("tanh", np.tanh, scalar=math.tanh, partials=(lambda ans, x: 1.0 - ans * ans,),
-            vjp=(lambda g, ans, x: g * (1.0 - ans * ans),),
+def _tanh_grad_np(g: Any, a: Any) -> Any:
+    return g * (1.0 - a * a)
+
+
+# tanh's VJP as an op of its own (PyTorch's tanh_backward): differentiated again (a Hessian, forward over
+# reverse) it is one product per input, where g * (1 - a * a) written with ops would be four
+tanh_grad = Rule("tanh_grad", _tanh_grad_np, scalar=_tanh_grad_np,
+                 partials=(lambda ans, g, a: 1.0 - a * a, lambda ans, g, a: -2.0 * (g * a)),
+                 doc="the VJP of tanh: g (1 - a^2) for a = tanh x")
+
+
+def _tanh_vjp(g: Any, ans: Any, x: Any) -> Any:
+    if isinstance(g, Tensor) or isinstance(ans, Tensor):
+        return tanh_grad(g, ans)
+    return g * (1.0 - ans * ans)  # (plain values: the scalar benchmarks' hidden activation, computed inline)
+
+
+tanh = Rule("tanh", np.tanh, scalar=math.tanh, partials=(lambda ans, x: 1.0 - ans * ans,), vjp=(_tanh_vjp,),
             doc="hyperbolic tangent;  d/dx = 1 - tanh^2 x", surface=Surface(methods=("tanh",), ufunc=np.tanh))
 
 
