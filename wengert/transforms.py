@@ -80,7 +80,7 @@ _EMPTY: dict = {}
 class _Kind:
     """How a leaf came in, so the result goes out the same way."""
 
-    TENSOR, FLOAT, SCALAR, ARRAY = "tensor", "float", "scalar", "array"
+    TENSOR, FLOAT, COMPLEX, SCALAR, ARRAY = "tensor", "float", "complex", "scalar", "array"
 
 
 def _argnums(name: str, argnums: Any) -> tuple[tuple, bool]:
@@ -158,15 +158,17 @@ def _leaf_value(name: str, leaf: Any, argnum: int, treedef: TreeDef, index: int,
             f"floating-point inputs only: pass {float(leaf)!r} instead")
     elif isinstance(leaf, float):
         return float(leaf), _Kind.FLOAT
+    elif isinstance(leaf, complex):  # a Python complex: a 0-d complex128 value, its gradient a complex
+        value, kind = np.asarray(leaf, dtype=np.complex128), _Kind.COMPLEX
     else:
         raise TypeError(
-            f"{name}: {where()} is a {t.__name__}; expected a Tensor, an ndarray, a float, "
+            f"{name}: {where()} is a {t.__name__}; expected a Tensor, an ndarray, a float, a complex, "
             "or a list / tuple / dict of those")
     dt = value.dtype if type(value) is not float else np.dtype(np.float64)
-    if dt.kind != "f" or dt == np.float16:
+    if dt.kind not in "fc" or dt == np.float16:
         raise TypeError(
-            f"{name}: {where()} has dtype {dt}; derivatives are defined for float32 and float64 inputs only: "
-            f"convert it first, e.g. x.astype(np.float64) (integer inputs have no gradient)")
+            f"{name}: {where()} has dtype {dt}; derivatives are defined for float32, float64, complex64 and "
+            f"complex128 inputs only: convert it first, e.g. x.astype(np.float64) (integer inputs have no gradient)")
     if type(value) is np.ndarray:
         value = normalize(value)
     return value, kind
@@ -274,6 +276,8 @@ def _export(v: Any, kind: str, owned: bool = False) -> Any:
         return np.array(v) if type(v) is float else v
     if kind == _Kind.FLOAT:
         return float(v)
+    if kind == _Kind.COMPLEX:
+        return complex(np.asarray(v))
     return np.asarray(v)[()]  # a NumPy scalar
 
 
@@ -462,9 +466,9 @@ def _value_and_grad_call(name: str, f: Callable, args: tuple, kwargs: dict, nums
                 f"{name}: f must return a scalar (shape ()), got shape {shape}; the derivative of a "
                 "vector-valued function is a Jacobian: use wg.jacrev(f) / wg.jacfwd(f) for all of it, "
                 "or wg.vjp(f, x) for cotangent products (or reduce the output, e.g. with wg.sum)")
-        if dt.kind != "f":
+        if dt.kind not in "fc":
             raise TypeError(f"{name}: f returned a scalar of dtype {dt}; a gradient needs a "
-                            "floating-point output")
+                            "floating-point (or complex) output")
         seed = 1.0 if dt == np.float64 else np.ones((), dt)
     g = tr.export_grads(tr.pull([(0, seed)]), single)
     return tr, g
@@ -539,8 +543,11 @@ def _check_cotangent(name: str, ct: Any, value: Any, i: int) -> Any:
         raise ValueError(f"{name}: cotangent for output {i} has shape {cshape} but the output has shape {shape}; "
                          "a cotangent must have exactly its output's shape")
     cdt = np.dtype(np.float64) if type(cv) is float else cv.dtype
-    if cdt.kind not in "fiu" or cdt == np.float16:
+    if cdt.kind not in "fiuc" or cdt == np.float16:
         raise TypeError(f"{name}: cotangent for output {i} has dtype {cdt}; expected a floating-point array")
+    if cdt.kind == "c" and dtype_of(value).kind != "c":
+        raise TypeError(f"{name}: cotangent for output {i} is complex ({cdt}) but the output is real "
+                        f"({dtype_of(value)}); pass a real cotangent (the real part, np.real(ct))")
     if traced:
         return ct
     return fit(normalize(cv) if type(cv) is np.ndarray else cv, value)
@@ -647,7 +654,8 @@ class JVP:
                 outs.append(o)
                 touts.append(_zeros_like(o))
             else:
-                v = normalize(np.asarray(o, dtype=float))
+                v = np.asarray(o)
+                v = normalize(v if v.dtype.kind == "c" else v.astype(float))
                 outs.append(o)
                 touts.append(_zeros_like(v))
         self.out_leaves = outs

@@ -313,7 +313,15 @@ def _abs_scalar(x: float) -> float:
     return abs(x)
 
 
-absolute = _unary("abs", np.abs, _abs_scalar, lambda ans, x: sign(x), "|x|;  d/dx = sign(x) (abs'(0) = 0)", ufunc=np.absolute, aliases=("absolute",), methods=("abs",))
+def _abs_d(ans: Any, x: Any) -> Any:
+    if type(x) is not float and dtype_of(x).kind == "c":  # |z| of a complex z: conj(z) / |z| (ops/complex.py)
+        from .complex import abs_partial
+
+        return abs_partial(ans, x)
+    return sign(x)
+
+
+absolute = _unary("abs", np.abs, _abs_scalar, _abs_d, "|x|;  d/dx = sign(x) (abs'(0) = 0); conj(z)/|z| for complex z", ufunc=np.absolute, aliases=("absolute",), methods=("abs",))
 
 sign = Rule("sign", np.sign, differentiable=False, doc="sign of x (no gradient: zero almost everywhere)", surface=Surface(methods=("sign",), ufunc=np.sign))
 
