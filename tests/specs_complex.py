@@ -62,10 +62,42 @@ SPECS = {
                           ref=lambda a, tol=100: np.real_if_close(a, tol=tol)),
 }
 
+def _fft_cases(real_input: bool) -> list:
+    """n equal to, below and above the input's length, other axes, each norm."""
+    return [Case([(5,)]), Case([(3, 4)], {"axis": 0, "norm": "ortho"}), Case([(2, 5)], {"n": 3, "norm": "forward"}),
+            Case([(4, 3)], {"n": 6, "axis": -1, "norm": "backward"}), Case([(2, 3, 4)], {"axis": 1, "n": 4})]
+
+
+def _fft_ref(name):
+    return lambda a, n=None, axis=-1, norm=None: getattr(np.fft, name)(a, n=n, axis=axis, norm=norm)
+
+
+def _half_spectrum(rng, shape, i):
+    return complex_normal(rng, shape, i)
+
+
+FFT_SPECS = {
+    "fft": Spec(cases=_fft_cases(False), draw=complex_normal, ref=_fft_ref("fft")),
+    "ifft": Spec(cases=_fft_cases(False), draw=complex_normal, ref=_fft_ref("ifft")),
+    "rfft": Spec(cases=_fft_cases(True), draw=normal, ref=_fft_ref("rfft")),
+    # irfft: odd and even n, the default n = 2(m - 1), inputs cut (n small) and padded (n large)
+    "irfft": Spec(cases=[Case([(4,)]), Case([(3, 4)], {"axis": 0, "n": 5, "norm": "ortho"}),
+                         Case([(2, 5)], {"n": 4, "norm": "forward"}), Case([(4, 3)], {"n": 9}),
+                         Case([(2, 3, 4)], {"axis": 1, "n": 3})],
+                  draw=_half_spectrum, ref=_fft_ref("irfft")),
+    "fftshift": Spec(cases=[Case([(5,)]), Case([(4, 3)], {"axes": 0}), Case([(2, 3, 4)], {"axes": (0, 2)})],
+                     draw=complex_normal, ref=lambda x, axes=None: np.fft.fftshift(x, axes=axes)),
+    "ifftshift": Spec(cases=[Case([(5,)]), Case([(4, 3)], {"axes": (-1,)})], draw=normal,
+                      ref=lambda x, axes=None: np.fft.ifftshift(x, axes=axes)),
+}
+SPECS.update(FFT_SPECS)
+
 # The rules of the core table on complex inputs: holomorphic ones keep their real formulas (a VJP is
 # g * f'(z)), abs has its own complex derivative, and real inputs mixed with complex ones get the
 # real part of their cotangent.
 COMPLEX_SPECS = {
+    "fft": Spec(cases=_fft_cases(True)[:3], draw=normal, ref=_fft_ref("fft")),  # (named @complex: real input here)
+    "ifft": Spec(cases=_fft_cases(True)[:3], draw=normal, ref=_fft_ref("ifft")),
     "add": binary(ref=np.add),
     "subtract": binary(draw=_mixed, ref=np.subtract),
     "multiply": binary(ref=np.multiply),

@@ -58,3 +58,7 @@ from . import linalg  # noqa: F401  # isort: skip
 # ---- NumPy's index-expression builders: np.r_ / np.c_ cannot dispatch, so these take their place
 # isort: split
 from .ops.numpy_ext import c_, r_  # noqa: F401
+
+# ---- NumPy's np.fft, differentiable: wg.fft.fft, wg.fft.rfft2, ... (wengert/fft.py)
+# isort: split
+from . import fft  # noqa: F401
