@@ -113,6 +113,31 @@ def setup_case(specs: dict, name: str, ci: int, seed: int) -> tuple:
     return spec, case, rng, arrays, wrt, call
 
 
+def check_grads(f: Callable, *args: Any, order: int = 2) -> None:
+    """Derivatives of ``f`` against finite differences (in the complex plane for complex values), both modes.
+
+    ``wg.gradcheck`` compares the whole Jacobian in reverse and forward mode; ``order=2`` checks the
+    VJP (for a random cotangent) and the JVP (for a random tangent) the same way, as HIPS autograd's
+    ``check_grads`` does.
+    """
+    import wengert as wg
+
+    rng = np.random.default_rng(0)
+
+    def randn_like(a: Any) -> np.ndarray:
+        r = rng.standard_normal(np.shape(a))
+        return r + 1j * rng.standard_normal(np.shape(a)) if np.iscomplexobj(a) else r
+
+    wg.gradcheck(f, *args, modes=("rev", "fwd"))
+    if order < 2:
+        return
+    out = f(*args)
+    u = randn_like(out.data if isinstance(out, wg.Tensor) else out)
+    vs = tuple(randn_like(a) for a in args)
+    wg.gradcheck(lambda *xs: wg.vjp(f, *xs)[1](u)[0], *args, modes=("rev", "fwd"))
+    wg.gradcheck(lambda *xs: wg.jvp(f, xs, vs)[1], *args, modes=("rev", "fwd"))
+
+
 def cube_gate():
     """A hand-written gate for tests of ``wg.Function``: x**3 with backward and jvp."""
     import wengert as wg

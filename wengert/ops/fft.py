@@ -222,7 +222,7 @@ def _nd_args(x: Any, s: Any, axes: Any, inverse_real: bool = False) -> tuple[lis
     if axes is None:
         if not shapeless:
             warnings.warn("fft: `axes` should not be None if `s` is not None (deprecated in NumPy 2.0); "
-                          "pass axes=[0, ..., k-1] explicitly", DeprecationWarning, stacklevel=4)
+                          "pass axes=[0, ..., k-1] explicitly", DeprecationWarning, stacklevel=5)
         axes = list(range(-len(s), 0))
     axes = list(axes)
     if len(s) != len(axes):
