@@ -31,6 +31,11 @@ def _real_first(rng, shape, i):
     return normal(rng, shape, i) if i == 0 else complex_normal(rng, shape, i)
 
 
+def _distinct_real_parts(rng, shape, i):
+    n = int(np.prod(shape)) if shape else 1
+    return (rng.permutation(n).reshape(shape) * 0.37) + 1j * rng.standard_normal(shape)
+
+
 def _away_from_zero(rng, shape, i):
     z = complex_normal(rng, shape, i)
     return np.where(np.abs(z) < 0.3, z + 0.5, z)
@@ -128,6 +133,10 @@ COMPLEX_SPECS = {
     "equal": Spec(cases=BINARY[:2], draw=complex_normal, nondiff=True, ref=np.equal),
     "not_equal": Spec(cases=BINARY[:2], draw=complex_normal, nondiff=True, ref=np.not_equal),
     "isfinite": Spec(cases=UNARY, draw=complex_normal, nondiff=True, ref=np.isfinite),
+    # NumPy's order of complex numbers: by real part (distinct here), then imaginary part
+    **{name: Spec(cases=[Case([(4,)]), Case([(3, 4)], {"axis": 1}), Case([(2, 3)], {"axis": 0, "keepdims": True})],
+                  draw=_distinct_real_parts, ref=getattr(np, name), nondiff=name.startswith("arg"))
+       for name in ("max", "min", "argmax", "argmin")},
     "sum": Spec(cases=[Case([(4,)]), Case([(3, 4)], {"axis": 0}), Case([(2, 3)], {"axis": 1, "keepdims": True})],
                 draw=complex_normal, ref=np.sum),
     "prod": Spec(cases=[Case([(4,)]), Case([(3, 4)], {"axis": 1})], draw=_away_from_zero, ref=np.prod),

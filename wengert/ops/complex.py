@@ -17,8 +17,10 @@ a function's output ``f = u + iv``.  Then
   cast to its real part: the one place this happens is the ``cast`` rule that
   :func:`wengert.core.rule.fit` applies.
 
-Ops that need an order (``maximum``, ``relu``, comparisons, ``max`` ...) refuse
-complex inputs with an error naming the op (their records' ``real_only``).
+Ops that need an order (``maximum``, ``relu``, comparisons ...) refuse complex
+inputs with an error naming the op (their records' ``real_only``); the
+reductions ``max``, ``min``, ``argmax`` and ``argmin`` keep NumPy's order of
+complex numbers (by real part, then imaginary part), as HIPS autograd does.
 
 >>> import wengert as wg
 >>> wg.grad(lambda z: z * z)(1 + 2j)                      # holomorphic: f'(z) = 2z
@@ -150,9 +152,11 @@ for _rule in (real, imag, conjugate, angle):
 real_if_close.batch = loop(real_if_close)  # (whether it drops the imaginary part is decided per example)
 
 _UNORDERED = "complex numbers are not ordered"
-# The rules of the table whose definition needs real numbers: an order, or a real-only formula.
+# The rules of the table whose definition needs real numbers: an order, or a real-only formula.  (max, min,
+# argmax and argmin keep NumPy's order of complex numbers, by real part then imaginary part, as HIPS autograd
+# does: they pick an element, and the gradient goes to it.)
 REAL_ONLY = {
-    **dict.fromkeys(["maximum", "minimum", "max", "min", "argmax", "argmin", "clip", "relu", "leaky_relu", "elu",
+    **dict.fromkeys(["maximum", "minimum", "clip", "relu", "leaky_relu", "elu",
                      "greater", "greater_equal", "less", "less_equal"], _UNORDERED),
     **dict.fromkeys(["logsumexp", "cross_entropy"], "it is defined for real logits"),
     **dict.fromkeys(["sigmoid", "softplus", "erf"], "its stable real formula has no complex version here"),
