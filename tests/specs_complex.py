@@ -168,6 +168,20 @@ COMPLEX_SPECS = {
                    ref=lambda x, w, b: x @ w.T + b),
     "conv2d": Spec(cases=[Case([(1, 2, 4, 4), (3, 2, 2, 2)], {"stride": (1, 1), "padding": (1, 1)})],
                    draw=complex_normal),
+    "conv2d_input_grad": Spec(cases=[Case([(1, 3, 2, 2), (3, 2, 3, 3)],
+                                          {"x_shape": (1, 2, 4, 4), "stride": (1, 1), "padding": (0, 0)})],
+                              draw=complex_normal),
+    "conv2d_weight_grad": Spec(cases=[Case([(1, 2, 4, 4), (1, 3, 2, 2)],
+                                           {"w_shape": (3, 2, 3, 3), "stride": (1, 1), "padding": (0, 0)})],
+                               draw=_real_first),
+    "stop_gradient": Spec(cases=UNARY[1:], draw=complex_normal, nondiff=True, ref=lambda x: x),
+    **{name: Spec(cases=UNARY[1:], draw=complex_normal, nondiff=True, ref=getattr(np, name))
+       for name in ("isnan", "isinf", "logical_not")},
+    **{name: Spec(cases=BINARY[1:3], draw=complex_normal, nondiff=True, ref=getattr(np, name))
+       for name in ("logical_and", "logical_or")},
+    **{name: Spec(cases=[Case([(4,)]), Case([(2, 3)], {"axis": 1})], nondiff=True, ref=getattr(np, name),
+                  draw=lambda rng, s, i: complex_normal(rng, s, i) * (rng.random(s) > 0.3))
+       for name in ("any", "all")},
 }
 
 

@@ -252,6 +252,11 @@ def test_checkpoints_still_refuse_complex_arrays(tmp_path):
         wg.save({"w": wg.tensor([1 + 1j])}, tmp_path / "c.safetensors")
 
 
+def test_trace_tables_keep_complex_inputs():
+    t = wg.trace(lambda z: wg.abs(z * z), 1 + 2j)                 # |z|^2: the adjoint of z is 2 conj(z)
+    assert "(1+2j)" in str(t) and "(2-4j)" in str(t)
+
+
 def test_gradcheck_catches_a_wrong_complex_backward():
     class Abs2(wg.Function):                      # |z|^2 with the conjugate forgotten in backward
         @staticmethod
