@@ -44,7 +44,7 @@ import numpy as np
 
 from ..core.rule import Rule
 from ..core.tensor import Tensor, dtype_of, shape_of
-from .batching import _nd
+from .batching import _nd, _shift
 from .complex import conjugate
 from .surface import Surface, composite
 from .table import getitem, multiply, pad
@@ -80,35 +80,6 @@ def _swap(norm: Any) -> Any:
 
 
 # ============================================================== the 1-D primitives
-def _fft_impl(a: Any, n: Any = None, axis: int = -1, norm: Any = None) -> Any:
-    _check_norm(norm)
-    return np.fft.fft(a, n=n, axis=axis, norm=norm)
-
-
-def _ifft_impl(a: Any, n: Any = None, axis: int = -1, norm: Any = None) -> Any:
-    _check_norm(norm)
-    return np.fft.ifft(a, n=n, axis=axis, norm=norm)
-
-
-def _rfft_impl(a: Any, n: Any = None, axis: int = -1, norm: Any = None) -> Any:
-    _check_norm(norm)
-    return np.fft.rfft(a, n=n, axis=axis, norm=norm)
-
-
-def _irfft_impl(a: Any, n: Any = None, axis: int = -1, norm: Any = None) -> Any:
-    _check_norm(norm)
-    return np.fft.irfft(a, n=n, axis=axis, norm=norm)
-
-
-def _fft_vjp(g: Any, ans: Any, a: Any, n: Any = None, axis: int = -1, norm: Any = None) -> Any:
-    # y = F P a with F symmetric:  a_bar = P^T F g
-    return _resize(fft(g, axis=axis, norm=norm), axis, shape_of(a)[axis])
-
-
-def _ifft_vjp(g: Any, ans: Any, a: Any, n: Any = None, axis: int = -1, norm: Any = None) -> Any:
-    return _resize(ifft(g, axis=axis, norm=norm), axis, shape_of(a)[axis])
-
-
 def _rfft_vjp(g: Any, ans: Any, a: Any, n: Any = None, axis: int = -1, norm: Any = None) -> Any:
     # y = R F P a (R keeps the first n//2 + 1 bins):  a_bar = Re(P^T F R^T g)  (fit keeps the real part)
     full = _resize(g, axis, _length(a, n, axis))
@@ -132,14 +103,25 @@ def _irfft_vjp(g: Any, ans: Any, a: Any, n: Any = None, axis: int = -1, norm: An
     return _resize(multiply(half, w), axis, shape_of(a)[axis])
 
 
-def _transform(name: str, impl: Any, vjp: Any, doc: str, real_only: str = "") -> Rule:
+def _transform(name: str, doc: str, vjp: Any = None, real_only: str = "") -> Rule:
+    """The rule of np.fft.NAME(a, n, axis, norm); its VJP is the same transform unless ``vjp`` is given."""
+    np_fn = getattr(np.fft, name)
+
+    def impl(a: Any, n: Any = None, axis: int = -1, norm: Any = None) -> Any:
+        _check_norm(norm)
+        return np_fn(a, n=n, axis=axis, norm=norm)
+
+    def same_vjp(g: Any, ans: Any, a: Any, n: Any = None, axis: int = -1, norm: Any = None) -> Any:
+        # fft and ifft: y = F P a with F symmetric, so a_bar = P^T F g: the same transform, cut or padded back
+        return _resize(rule(g, axis=axis, norm=norm), axis, shape_of(a)[axis])
+
     rule = Rule(
         name, impl,
-        vjp=(vjp,),
+        vjp=(vjp or same_vjp,),
         jvp=(lambda t, ans, a, n=None, axis=-1, norm=None: rule(t, n=n, axis=axis, norm=norm),),  # linear
         doc=doc,
         real_only=real_only,
-        surface=Surface(name=f"fft.{name}", numpy=(getattr(np.fft, name),)),
+        surface=Surface(name=f"fft.{name}", numpy=(np_fn,)),
     )
     rule.batch = _batch_1d(rule)
     return rule
@@ -148,25 +130,20 @@ def _transform(name: str, impl: Any, vjp: Any, doc: str, real_only: str = "") ->
 def _batch_1d(rule: Rule) -> Any:
     def batch(level: Any, vals: list, batched: list, params: dict) -> Any:
         (x,) = vals
-        axis = params.get("axis", -1)
-        nd = _nd(x, True)
-        return rule(x, **{**params, "axis": axis % nd + 1 if -nd <= axis < nd else axis + 1})
+        return rule(x, **{**params, "axis": _shift(params.get("axis", -1), _nd(x, True))[0]})
 
     return batch
 
 
-fft = _transform("fft", _fft_impl, _fft_vjp,
-                 "1-D discrete Fourier transform along axis (np.fft.fft);  VJP: the same transform of the "
-                 "cotangent (the DFT matrix is symmetric), cut or padded back to the input's length")
-ifft = _transform("ifft", _ifft_impl, _ifft_vjp,
-                  "1-D inverse discrete Fourier transform along axis (np.fft.ifft);  VJP: ifft of the cotangent")
-rfft = _transform("rfft", _rfft_impl, _rfft_vjp,
-                  "1-D DFT of a real input, the n//2 + 1 non-negative frequencies (np.fft.rfft);  VJP: the real "
-                  "part of fft of the cotangent padded with zeros to n points",
-                  real_only="rfft transforms real input; use fft for complex input")
-irfft = _transform("irfft", _irfft_impl, _irfft_vjp,
-                   "inverse of rfft: a real signal of n points from a half spectrum (np.fft.irfft);  VJP: "
-                   "w * ifft(g) on the bins used, w = 2 for the bins that stand for two, 1 for the others")
+fft = _transform("fft", "1-D discrete Fourier transform along axis (np.fft.fft);  VJP: the same transform of the "
+                        "cotangent (the DFT matrix is symmetric), cut or padded back to the input's length")
+ifft = _transform("ifft", "1-D inverse discrete Fourier transform along axis (np.fft.ifft);  VJP: ifft of the cotangent")
+rfft = _transform("rfft", "1-D DFT of a real input, the n//2 + 1 non-negative frequencies (np.fft.rfft);  VJP: the "
+                          "real part of fft of the cotangent padded with zeros to n points",
+                  vjp=_rfft_vjp, real_only="rfft transforms real input; use fft for complex input")
+irfft = _transform("irfft", "inverse of rfft: a real signal of n points from a half spectrum (np.fft.irfft);  VJP: "
+                            "w * ifft(g) on the bins used, w = 2 for the bins that stand for two, 1 for the others",
+                   vjp=_irfft_vjp)
 
 
 # ============================================================== shifts
@@ -181,13 +158,7 @@ def _ifftshift_impl(x: Any, axes: Any = None) -> Any:
 def _shift_batch(rule: Rule) -> Any:
     def batch(level: Any, vals: list, batched: list, params: dict) -> Any:
         (x,) = vals
-        nd = _nd(x, True)
-        axes = params.get("axes")
-        if axes is None:
-            axes = tuple(range(nd))
-        elif isinstance(axes, (int, np.integer)):
-            axes = (axes,)
-        return rule(x, axes=tuple(int(a) % nd + 1 if -nd <= int(a) < nd else int(a) + 1 for a in axes))
+        return rule(x, axes=_shift(params.get("axes"), _nd(x, True)))
 
     return batch
 
