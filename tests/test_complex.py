@@ -221,18 +221,38 @@ def test_complex_tests():
 # ------------------------------------------------------------------ errors
 @pytest.mark.parametrize("op", [
     lambda z: wg.maximum(z, 0.0), lambda z: wg.minimum(z, 1j), wg.relu, lambda z: z > 0, lambda z: z <= 1j,
-    lambda z: wg.clip(z, 0, 1), wg.logsumexp, wg.sigmoid, wg.softplus,
+    lambda z: wg.clip(z, 0, 1), lambda z: wg.fmax(z, 0.0), lambda z: np.fmin(z, 1.0), wg.fabs, wg.logsumexp, wg.sigmoid, wg.softplus,
     lambda z: wg.leaky_relu(z), wg.elu, wg.erf, lambda z: wg.softmax(z, axis=-1)])
 def test_ops_that_need_real_numbers_name_themselves(op):
-    with pytest.raises(TypeError, match=r"^\w+: complex inputs are not supported \(.+\); apply it to wg.real"):
+    with pytest.raises(TypeError, match=r"^\w+: complex inputs are not supported: .+; (compare|apply|write|use) "):
         op(wg.tensor(_z(3)))
 
 
 def test_ordered_ops_say_why():
-    with pytest.raises(TypeError, match="maximum: complex inputs are not supported .complex numbers are not ordered"):
+    with pytest.raises(TypeError, match="maximum: complex inputs are not supported: complex numbers are not ordered; "
+                                        "compare wg.real"):
         wg.maximum(wg.tensor([1j]), wg.tensor([2.0]))
-    with pytest.raises(TypeError, match="rfft: complex inputs .* use fft for complex input"):
+    with pytest.raises(TypeError, match="rfft: complex inputs .* use wg.fft.fft for complex input"):
         wg.fft.rfft(wg.tensor(_z(4)))
+
+
+@pytest.mark.parametrize("op", [wg.linalg.svd, wg.linalg.eigh, wg.linalg.eig, wg.linalg.qr, wg.linalg.cholesky,
+                                wg.linalg.slogdet, wg.linalg.pinv, lambda a: wg.norm(a, "nuc")])
+def test_decompositions_refuse_complex_matrices(op):
+    with pytest.raises(TypeError, match="complex inputs are not supported: its derivative is written for real matrices"):
+        op(wg.tensor(_z(3, 3) + 3 * np.eye(3)))
+
+
+def test_norms_of_complex_values_are_real():
+    z = _z(3, 4)
+    for got, want in [(wg.norm(z), np.linalg.norm(z)), (wg.norm(z, "fro"), np.linalg.norm(z, "fro")),
+                      (wg.norm(z, axis=1), np.linalg.norm(z, axis=1)), (wg.norm(z, 3, axis=0), np.linalg.norm(z, 3, axis=0)),
+                      (wg.linalg.vector_norm(z), np.linalg.vector_norm(z)),
+                      (wg.linalg.vecdot(z, z[::-1]), np.linalg.vecdot(z, z[::-1]))]:
+        assert got.dtype == np.asarray(want).dtype
+        np.testing.assert_allclose(got.data, want, rtol=1e-12)
+    check(lambda a: wg.norm(a, axis=0), z)
+    check(lambda a: wg.linalg.vecdot(a, a[::-1]), z)
 
 
 def test_bad_cotangents_and_tangents_are_clear():

@@ -1,9 +1,12 @@
 """``wg.fft``: NumPy's ``np.fft``, differentiable in reverse and forward mode, batched by ``wg.vmap``.
 
 The same names, arguments and results as ``np.fft`` (``n``, ``axis``, ``s``,
-``axes``, ``norm``); the rules and their derivatives (the adjoints of the
-DFT) are in ``wengert/ops/fft.py``.  NumPy's own functions dispatch here too:
-``np.fft.fft(t)`` of a Tensor stays in the graph.
+``axes``, ``norm``).  Each function here is the public function of a record
+in ``wengert/ops/fft.py`` whose surface names the ``np.fft`` function it
+stands for, so this namespace is generated and cannot drift; the same
+functions answer NumPy's dispatch (``np.fft.fft(t)`` of a Tensor stays in
+the graph).  The derivatives, the adjoints of the DFT, are explained in
+``wengert/ops/fft.py`` and docs/complex.md.
 
 >>> import numpy as np, wengert as wg
 >>> x = wg.tensor([0.0, 1.0, 0.0, -1.0], requires_grad=True)
@@ -13,14 +16,29 @@ True
 >>> wg.sum(wg.abs(X) ** 2).backward()                 # Parseval: sum |X|^2 = n sum x^2
 >>> x.grad
 tensor([ 0.,  8.,  0., -8.])
+>>> sorted(wg.fft.__all__)[:4]
+['fft', 'fft2', 'fftfreq', 'fftn']
 """
 from __future__ import annotations
 
-from .ops.api import PUBLIC as _PUBLIC
+import numpy as np
 
-_NAMES = ("fft", "ifft", "rfft", "irfft", "hfft", "ihfft", "fft2", "ifft2", "rfft2", "irfft2", "fftn", "ifftn",
-          "rfftn", "irfftn", "fftshift", "ifftshift", "fftfreq", "rfftfreq")
+from .ops.api import PUBLIC
+from .ops.surface import public_function, public_name, records
 
-globals().update({name: _PUBLIC[f"fft.{name}"] for name in _NAMES})
 
-__all__ = list(_NAMES)
+def _namespace() -> dict:
+    """np.fft's name -> wengert's public function, for every record whose surface names an np.fft function."""
+    out = {}
+    for target, s in records():
+        for f in s.numpy:
+            name = getattr(f, "__name__", None)
+            if name and getattr(np.fft, name, None) is f:
+                out[name] = PUBLIC[public_name(target, s)] if s.public else public_function(target, s)
+    return out
+
+
+_FUNCTIONS = _namespace()
+globals().update(_FUNCTIONS)
+
+__all__ = sorted(_FUNCTIONS)

@@ -107,7 +107,7 @@ class Rule:
         self.differentiable = differentiable
         self.doc = doc
         self.surface = surface
-        # why complex inputs are refused ("complex numbers are not ordered", ...), or "" if they are accepted
+        # why complex inputs are refused and what to do ("complex numbers are not ordered; ..."), or "" if accepted
         self.real_only = real_only
         # number of array inputs; positional arguments after them are the op's parameters
         self.arity = len(self.vjps) if self.vjps is not None else None
@@ -258,8 +258,7 @@ def check_real(rule: Rule, values: Sequence[Any]) -> None:
     """Raise for a complex input to a rule that is defined on real numbers only (``real_only``: an ordering ...)."""
     for v in values:
         if type(v) is not float and dtype_of(v).kind == "c":
-            raise TypeError(f"{rule.name}: complex inputs are not supported ({rule.real_only}); "
-                            "apply it to wg.real(z), wg.imag(z) or wg.abs(z) instead")
+            raise TypeError(f"{rule.name}: complex inputs are not supported: {rule.real_only}")
 
 
 # ====================================================================== bind

@@ -151,15 +151,17 @@ for _rule in (real, imag, conjugate, angle):
     _rule.batch = elementwise(_rule)
 real_if_close.batch = loop(real_if_close)  # (whether it drops the imaginary part is decided per example)
 
-_UNORDERED = "complex numbers are not ordered"
-# The rules of the table whose definition needs real numbers: an order, or a real-only formula.  (max, min,
-# argmax and argmin keep NumPy's order of complex numbers, by real part then imaginary part, as HIPS autograd
-# does: they pick an element, and the gradient goes to it.)
+UNORDERED = "complex numbers are not ordered; compare wg.real(z), wg.imag(z) or wg.abs(z) instead"
+# The rules of the table whose definition needs real numbers: an order, or a real-only formula (the
+# decompositions of ops/linalg.py say so in their records).  (max, min, argmax and argmin keep NumPy's order of
+# complex numbers, by real part then imaginary part, as HIPS autograd does: they pick an element, and the
+# gradient goes to it.)
 REAL_ONLY = {
     **dict.fromkeys(["maximum", "minimum", "clip", "relu", "leaky_relu", "elu",
-                     "greater", "greater_equal", "less", "less_equal"], _UNORDERED),
-    **dict.fromkeys(["logsumexp", "cross_entropy"], "it is defined for real logits"),
-    **dict.fromkeys(["sigmoid", "softplus", "erf"], "its stable real formula has no complex version here"),
+                     "greater", "greater_equal", "less", "less_equal"], UNORDERED),
+    **dict.fromkeys(["logsumexp", "cross_entropy"], "it is defined for real logits; apply it to wg.real(z) or wg.abs(z)"),
+    **dict.fromkeys(["sigmoid", "softplus", "erf"],
+                    "its stable real formula has no complex version here; write it with wg.exp for complex inputs"),
 }
 for _name, _why in REAL_ONLY.items():
     REGISTRY[_name].real_only = _why
@@ -168,5 +170,5 @@ for _name, _why in REAL_ONLY.items():
 Tensor.real = property(real, doc="The real part (an op in the graph: gradients flow through it).")  # type: ignore[attr-defined]
 Tensor.imag = property(imag, doc="The imaginary part (an op in the graph: gradients flow through it).")  # type: ignore[attr-defined]
 
-__all__ = ["abs2", "abs_partial", "angle", "conjugate", "imag", "iscomplex", "iscomplexobj", "isreal", "isrealobj",
+__all__ = ["UNORDERED", "abs2", "abs_partial", "angle", "conjugate", "imag", "iscomplex", "iscomplexobj", "isreal", "isrealobj",
            "real", "real_if_close"]

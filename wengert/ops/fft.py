@@ -121,7 +121,7 @@ def _transform(name: str, doc: str, vjp: Any = None, real_only: str = "") -> Rul
         jvp=(lambda t, ans, a, n=None, axis=-1, norm=None: rule(t, n=n, axis=axis, norm=norm),),  # linear
         doc=doc,
         real_only=real_only,
-        surface=Surface(name=f"fft.{name}", numpy=(np_fn,)),
+        surface=Surface(public=False, numpy=(np_fn,)),
     )
     rule.batch = _batch_1d(rule)
     return rule
@@ -140,7 +140,7 @@ fft = _transform("fft", "1-D discrete Fourier transform along axis (np.fft.fft);
 ifft = _transform("ifft", "1-D inverse discrete Fourier transform along axis (np.fft.ifft);  VJP: ifft of the cotangent")
 rfft = _transform("rfft", "1-D DFT of a real input, the n//2 + 1 non-negative frequencies (np.fft.rfft);  VJP: the "
                           "real part of fft of the cotangent padded with zeros to n points",
-                  vjp=_rfft_vjp, real_only="rfft transforms real input; use fft for complex input")
+                  vjp=_rfft_vjp, real_only="rfft transforms real input; use wg.fft.fft for complex input")
 irfft = _transform("irfft", "inverse of rfft: a real signal of n points from a half spectrum (np.fft.irfft);  VJP: "
                             "w * ifft(g) on the bins used, w = 2 for the bins that stand for two, 1 for the others",
                    vjp=_irfft_vjp)
@@ -169,14 +169,14 @@ fftshift = Rule(
     vjp=(lambda g, ans, x, axes=None: ifftshift(g, axes=axes),),
     jvp=(lambda t, ans, x, axes=None: fftshift(t, axes=axes),),
     doc="the zero frequency moved to the centre (np.fft.fftshift);  VJP: ifftshift",
-    surface=Surface(name="fft.fftshift", numpy=(np.fft.fftshift,)),
+    surface=Surface(public=False, numpy=(np.fft.fftshift,)),
 )
 ifftshift = Rule(
     "ifftshift", _ifftshift_impl,
     vjp=(lambda g, ans, x, axes=None: fftshift(g, axes=axes),),
     jvp=(lambda t, ans, x, axes=None: ifftshift(t, axes=axes),),
     doc="the inverse of fftshift (np.fft.ifftshift);  VJP: fftshift",
-    surface=Surface(name="fft.ifftshift", numpy=(np.fft.ifftshift,)),
+    surface=Surface(public=False, numpy=(np.fft.ifftshift,)),
 )
 fftshift.batch = _shift_batch(fftshift)
 ifftshift.batch = _shift_batch(ifftshift)
@@ -226,55 +226,55 @@ def _irfftn(x: Any, s: Any, axes: Any, norm: Any) -> Any:
     return irfft(x, n=s[-1], axis=axes[-1], norm=norm)
 
 
-@composite(name="fft.fft2", numpy=(np.fft.fft2,))
+@composite(public=False, numpy=(np.fft.fft2,))
 def fft2(a: Any, s: Any = None, axes: Any = (-2, -1), norm: Any = None) -> Any:
     """2-D discrete Fourier transform (np.fft.fft2): fft along each of ``axes``, the last first."""
     return _fftn(fft, a, s, axes, norm)
 
 
-@composite(name="fft.ifft2", numpy=(np.fft.ifft2,))
+@composite(public=False, numpy=(np.fft.ifft2,))
 def ifft2(a: Any, s: Any = None, axes: Any = (-2, -1), norm: Any = None) -> Any:
     """2-D inverse discrete Fourier transform (np.fft.ifft2)."""
     return _fftn(ifft, a, s, axes, norm)
 
 
-@composite(name="fft.fftn", numpy=(np.fft.fftn,))
+@composite(public=False, numpy=(np.fft.fftn,))
 def fftn(a: Any, s: Any = None, axes: Any = None, norm: Any = None) -> Any:
     """N-D discrete Fourier transform (np.fft.fftn): fft along each of ``axes`` (all by default)."""
     return _fftn(fft, a, s, axes, norm)
 
 
-@composite(name="fft.ifftn", numpy=(np.fft.ifftn,))
+@composite(public=False, numpy=(np.fft.ifftn,))
 def ifftn(a: Any, s: Any = None, axes: Any = None, norm: Any = None) -> Any:
     """N-D inverse discrete Fourier transform (np.fft.ifftn)."""
     return _fftn(ifft, a, s, axes, norm)
 
 
-@composite(name="fft.rfft2", numpy=(np.fft.rfft2,))
+@composite(public=False, numpy=(np.fft.rfft2,))
 def rfft2(a: Any, s: Any = None, axes: Any = (-2, -1), norm: Any = None) -> Any:
     """2-D DFT of a real input (np.fft.rfft2): rfft along the last of ``axes``, then fft."""
     return _rfftn(a, s, axes, norm)
 
 
-@composite(name="fft.irfft2", numpy=(np.fft.irfft2,))
+@composite(public=False, numpy=(np.fft.irfft2,))
 def irfft2(a: Any, s: Any = None, axes: Any = (-2, -1), norm: Any = None) -> Any:
     """Inverse of rfft2 (np.fft.irfft2)."""
     return _irfftn(a, s, axes, norm)
 
 
-@composite(name="fft.rfftn", numpy=(np.fft.rfftn,))
+@composite(public=False, numpy=(np.fft.rfftn,))
 def rfftn(a: Any, s: Any = None, axes: Any = None, norm: Any = None) -> Any:
     """N-D DFT of a real input (np.fft.rfftn)."""
     return _rfftn(a, s, axes, norm)
 
 
-@composite(name="fft.irfftn", numpy=(np.fft.irfftn,))
+@composite(public=False, numpy=(np.fft.irfftn,))
 def irfftn(a: Any, s: Any = None, axes: Any = None, norm: Any = None) -> Any:
     """Inverse of rfftn (np.fft.irfftn)."""
     return _irfftn(a, s, axes, norm)
 
 
-@composite(name="fft.hfft", numpy=(np.fft.hfft,))
+@composite(public=False, numpy=(np.fft.hfft,))
 def hfft(a: Any, n: Any = None, axis: int = -1, norm: Any = None) -> Any:
     """The real spectrum of a signal with Hermitian symmetry (np.fft.hfft): irfft(conj(a)), scaled as a forward transform."""
     _check_norm(norm)
@@ -283,7 +283,7 @@ def hfft(a: Any, n: Any = None, axis: int = -1, norm: Any = None) -> Any:
     return irfft(conjugate(a), n=n, axis=axis, norm=_swap(norm))
 
 
-@composite(name="fft.ihfft", numpy=(np.fft.ihfft,))
+@composite(public=False, numpy=(np.fft.ihfft,))
 def ihfft(a: Any, n: Any = None, axis: int = -1, norm: Any = None) -> Any:
     """The inverse of hfft (np.fft.ihfft): conj(rfft(a)), scaled as an inverse transform."""
     _check_norm(norm)
@@ -302,7 +302,7 @@ def _check_n(n: Any, name: str) -> int:
     return int(n)
 
 
-@composite(name="fft.fftfreq", prepare=_freq_args)
+@composite(public=False, numpy=(np.fft.fftfreq,), prepare=_freq_args)  # (np.fft.fftfreq does not dispatch)
 def fftfreq(n: int, d: Any = 1.0) -> Any:
     """The sample frequencies of an n-point DFT with sample spacing d (np.fft.fftfreq; a tensor d gets a gradient)."""
     n = _check_n(n, "fftfreq")
@@ -310,7 +310,7 @@ def fftfreq(n: int, d: Any = 1.0) -> Any:
     return Tensor(k) * (1.0 / (n * d))
 
 
-@composite(name="fft.rfftfreq", prepare=_freq_args)
+@composite(public=False, numpy=(np.fft.rfftfreq,), prepare=_freq_args)
 def rfftfreq(n: int, d: Any = 1.0) -> Any:
     """The non-negative sample frequencies of rfft (np.fft.rfftfreq; a tensor d gets a gradient)."""
     n = _check_n(n, "rfftfreq")
