@@ -51,6 +51,7 @@ broadcast_to = Rule(
     doc="Broadcast to `shape` (a read-only view, as in NumPy).",
 )
 
+
 def _cast_impl(x: Any, dtype: Any) -> Any:
     a = np.asarray(x)
     if a.dtype.kind == "c" and np.dtype(dtype).kind != "c":
@@ -64,7 +65,7 @@ cast = Rule(
     # casting is the identity on values: the cotangent is cast back.  From complex to real it is
     # the real part, whose VJP is g + 0j; from real to complex it is x + 0j, whose VJP is real(g).
     # So `fit` casting a complex cotangent (or tangent) to a real input's dtype keeps its real part:
-    # the whole complex convention of the engine (docs/complex.md) is this one line.
+    # that is where autograd's convention (docs/complex.md) lives in the engine.
     vjp=(lambda g, ans, x, dtype: cast(g, dtype_of(x)),),
     jvp=(lambda t, ans, x, dtype: cast(t, dtype),),
     doc="Convert to another dtype (astype); complex to real keeps the real part.",
