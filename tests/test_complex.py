@@ -267,6 +267,12 @@ def test_bad_cotangents_and_tangents_are_clear():
         wg.grad(lambda x: x)(np.array(1))
 
 
+def test_optimizers_refuse_complex_parameters():
+    # their update theta -= lr * grad would climb in the imaginary part (descent is along -conj(grad))
+    with pytest.raises(TypeError, match="SGD: can only optimise floating-point tensors, got complex128; keep the real"):
+        wg.optim.SGD([wg.tensor([1j], requires_grad=True)], lr=0.1)
+
+
 def test_checkpoints_still_refuse_complex_arrays(tmp_path):
     with pytest.raises(TypeError, match="dtype complex128; only bool, integer and float"):
         wg.save({"w": wg.tensor([1 + 1j])}, tmp_path / "c.safetensors")
