@@ -125,6 +125,7 @@ COMPLEX_SPECS = {
     "tan": unary(draw=lambda rng, s, i: 0.5 * complex_normal(rng, s, i), ref=np.tan),
     "tanh": unary(draw=lambda rng, s, i: 0.5 * complex_normal(rng, s, i), ref=np.tanh),
     "arctan": unary(draw=lambda rng, s, i: 0.5 * complex_normal(rng, s, i), ref=np.arctan),
+    "erf": unary(draw=lambda rng, s, i: 0.7 * complex_normal(rng, s, i)),
     "sinh": unary(ref=np.sinh),
     "cosh": unary(ref=np.cosh),
     "abs": unary(draw=_away_from_zero, ref=np.abs),

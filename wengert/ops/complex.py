@@ -160,7 +160,7 @@ REAL_ONLY = {
     **dict.fromkeys(["maximum", "minimum", "clip", "relu", "leaky_relu", "elu",
                      "greater", "greater_equal", "less", "less_equal"], UNORDERED),
     **dict.fromkeys(["logsumexp", "cross_entropy"], "it is defined for real logits; apply it to wg.real(z) or wg.abs(z)"),
-    **dict.fromkeys(["sigmoid", "softplus", "erf"],
+    **dict.fromkeys(["sigmoid", "softplus"],
                     "its stable real formula has no complex version here; write it with wg.exp for complex inputs"),
 }
 for _name, _why in REAL_ONLY.items():

@@ -332,7 +332,9 @@ def _erf_np(x: Any) -> Any:
     except ImportError:  # pragma: no cover - depends on the environment
         _erf = np.vectorize(math.erf, otypes=[np.float64])
     x = np.asarray(x)
-    return np.asarray(_erf(x)).astype(x.dtype if x.dtype.kind == "f" else np.float64)
+    if x.dtype.kind == "c" and isinstance(_erf, np.vectorize):
+        raise TypeError("erf: complex inputs need SciPy (pip install scipy): math.erf takes real numbers only")
+    return np.asarray(_erf(x)).astype(x.dtype if x.dtype.kind in "fc" else np.float64)
 
 
 erf = _unary("erf", _erf_np, math.erf, lambda ans, x: (2.0 / math.sqrt(math.pi)) * exp(negative(x * x)),
