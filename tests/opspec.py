@@ -26,7 +26,7 @@ class Case:
 @dataclass
 class Spec:
     cases: Sequence[Case]
-    # how to draw an argument's values: rng, shape, arg index -> ndarray (float64 unless it is a constant)
+    # how to draw an argument's values: rng, shape, arg index -> ndarray (float64 or complex128 unless it is a constant)
     draw: Callable[[np.random.Generator, tuple, int], Any] | None = None
     wrt: Sequence[int] | None = None  # differentiated arguments (default: all)
     ref: Callable[..., Any] | None = None  # NumPy reference: ref(*arrays, **params)
@@ -65,21 +65,36 @@ def well_conditioned(rng: np.random.Generator, shape: tuple, i: int) -> np.ndarr
     return x
 
 
-def load_specs() -> dict:
-    """Every spec, from all ``tests/specs_*.py`` files (rule name -> Spec)."""
+def complex_normal(rng: np.random.Generator, shape: tuple, i: int) -> np.ndarray:
+    """Complex values with standard normal real and imaginary parts."""
+    return rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+
+
+def complex_right(rng: np.random.Generator, shape: tuple, i: int) -> np.ndarray:
+    """Complex values in the right half-plane, away from the branch cut of log, sqrt and power (x <= 0)."""
+    return rng.uniform(0.5, 2.0, shape) + 1j * rng.uniform(-1.5, 1.5, shape)
+
+
+def load_specs(table: str = "SPECS") -> dict:
+    """Every spec, from all ``tests/specs_*.py`` files (rule name -> Spec).
+
+    ``table="COMPLEX_SPECS"`` gives the specs that check rules again on complex inputs
+    (keyed ``NAME@complex``: a second spec of the same rule).
+    """
     import importlib
     from pathlib import Path
 
     specs: dict = {}
     for path in sorted(Path(__file__).parent.glob("specs_*.py")):
-        specs.update(importlib.import_module(path.stem).SPECS)
+        found = getattr(importlib.import_module(path.stem), table, {})
+        specs.update(found if table == "SPECS" else {f"{name}@complex": s for name, s in found.items()})
     return specs
 
 
 def setup_case(specs: dict, name: str, ci: int, seed: int) -> tuple:
     """Draw the inputs of case ``ci`` of rule ``name``.
 
-    Returns ``(spec, case, rng, arrays, wrt, call)``: the float64 input arrays,
+    Returns ``(spec, case, rng, arrays, wrt, call)``: the float64 (or complex128) input arrays,
     the indices of the differentiated arguments, and ``call(*args, **params)``
     which applies the op (the rule itself unless the spec says otherwise).
     """
@@ -90,11 +105,37 @@ def setup_case(specs: dict, name: str, ci: int, seed: int) -> tuple:
     rng = np.random.default_rng(seed)
     draw = spec.draw or (lambda r, s, i: r.standard_normal(s))
     arrays = [np.asarray(draw(rng, shape, i)) for i, shape in enumerate(case.shapes)]
-    arrays = [a.astype(np.float64) if a.dtype.kind == "f" else a for a in arrays]
-    wrt = tuple(spec.wrt if spec.wrt is not None else (i for i, a in enumerate(arrays) if a.dtype.kind == "f"))
-    rule = REGISTRY[name]
+    arrays = [a.astype(np.float64) if a.dtype.kind == "f" else a.astype(np.complex128) if a.dtype.kind == "c" else a
+              for a in arrays]
+    wrt = tuple(spec.wrt if spec.wrt is not None else (i for i, a in enumerate(arrays) if a.dtype.kind in "fc"))
+    rule = REGISTRY[name.partition("@")[0]]  # (NAME@complex: a second spec of the rule NAME)
     call = spec.call or (lambda *a, **p: rule(*a, **p))
     return spec, case, rng, arrays, wrt, call
+
+
+def check_grads(f: Callable, *args: Any, order: int = 2) -> None:
+    """Derivatives of ``f`` against finite differences (in the complex plane for complex values), both modes.
+
+    ``wg.gradcheck`` compares the whole Jacobian in reverse and forward mode; ``order=2`` checks the
+    VJP (for a random cotangent) and the JVP (for a random tangent) the same way, as HIPS autograd's
+    ``check_grads`` does.
+    """
+    import wengert as wg
+
+    rng = np.random.default_rng(0)
+
+    def randn_like(a: Any) -> np.ndarray:
+        r = rng.standard_normal(np.shape(a))
+        return r + 1j * rng.standard_normal(np.shape(a)) if np.iscomplexobj(a) else r
+
+    wg.gradcheck(f, *args, modes=("rev", "fwd"))
+    if order < 2:
+        return
+    out = f(*args)
+    u = randn_like(out.data if isinstance(out, wg.Tensor) else out)
+    vs = tuple(randn_like(a) for a in args)
+    wg.gradcheck(lambda *xs: wg.vjp(f, *xs)[1](u)[0], *args, modes=("rev", "fwd"))
+    wg.gradcheck(lambda *xs: wg.jvp(f, xs, vs)[1], *args, modes=("rev", "fwd"))
 
 
 def cube_gate():

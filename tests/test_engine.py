@@ -62,15 +62,10 @@ def test_integer_tensor_cannot_require_grad():
         wg.tensor(3).requires_grad_()
 
 
-@pytest.mark.parametrize("bad", [[1j, 2j], np.array([object()]), "text"])
+@pytest.mark.parametrize("bad", [np.array([b"x"]), np.array([object()]), "text"])
 def test_unsupported_dtypes_are_clear_errors(bad):
     with pytest.raises(TypeError, match="dtype|cannot make a tensor"):
         wg.tensor(bad)
-
-
-def test_complex_constant_in_an_op_is_rejected():
-    with pytest.raises(TypeError, match="complex"):
-        wg.tensor(1.0) * np.array([1j])
 
 
 # ---------------------------------------------------------------- backward

@@ -1,7 +1,12 @@
 """Every rule in the registry, checked from its spec: forward against NumPy, VJP against
 central finite differences in float64, JVP against finite differences and against the VJP
 (<u, J v> == <J^T u, v>), and the VJP's own derivative (create_graph) against finite
-differences of the VJP.  A registered rule without a spec fails the suite."""
+differences of the VJP.  A registered rule without a spec fails the suite.
+
+Complex inputs (the specs' ``COMPLEX_SPECS``, run as ``NAME@complex``) are checked the same way in
+the complex plane, in HIPS autograd's convention (docs/complex.md): the cotangent ``u`` of an output
+stands for the real loss ``Re(sum(u * f))``, whose gradient with respect to a complex input
+``z = x + iy`` is ``dL/dx - i dL/dy``; finite differences perturb the real and the imaginary parts."""
 from __future__ import annotations
 
 import numpy as np
@@ -16,8 +21,9 @@ from wengert.core.rule import REGISTRY
 from wengert.core.tensor import raw
 
 SPECS = load_specs()
+ALL = {**SPECS, **load_specs("COMPLEX_SPECS")}  # the same rules again on complex inputs: NAME@complex
 
-CASES = [(name, i) for name in sorted(SPECS) for i in range(len(SPECS[name].cases))]
+CASES = [(name, i) for name in sorted(ALL) for i in range(len(ALL[name].cases))]
 
 
 def test_every_registered_rule_has_a_spec():
@@ -30,31 +36,46 @@ def test_every_spec_names_a_rule():
 
 
 def _setup(name, ci, seed):
-    return setup_case(SPECS, name, ci, seed)
+    return setup_case(ALL, name, ci, seed)
+
+
+def _as64(v):
+    """A value as a float64 array (complex128 if it is complex)."""
+    a = np.asarray(raw(v))
+    return a.astype(np.complex128 if a.dtype.kind == "c" else np.float64)
+
+
+def _draw_like(rng, like):
+    """Standard normal values of like's shape, complex if like is complex (a cotangent, a tangent)."""
+    r = rng.standard_normal(np.shape(like))
+    return r + 1j * rng.standard_normal(np.shape(like)) if np.iscomplexobj(like) else r
 
 
 def _f(call, arrays, params, i, xi):
     args = list(arrays)
     args[i] = xi
-    return np.asarray(raw(call(*args, **params)), dtype=np.float64)
+    return _as64(call(*args, **params))
 
 
-def _fd_grad(call, arrays, params, i, u, eps):
-    """Central differences of <u, f> with respect to argument i."""
+def _fd_grad(call, arrays, params, i, u, eps, f=None):
+    """Central differences of Re<u, f> with respect to argument i (complex: d/dx - i d/dy, autograd's convention)."""
+    f = f or (lambda xi: _f(call, arrays, params, i, xi))
     x = arrays[i]
-    g = np.zeros(x.shape)
+    steps = (1.0, 1j) if np.iscomplexobj(x) else (1.0,)
+    g = np.zeros(x.shape, dtype=x.dtype if np.iscomplexobj(x) else np.float64)
     for idx in np.ndindex(x.shape):
-        xp = x.copy()
-        xm = x.copy()
-        xp[idx] += eps
-        xm[idx] -= eps
-        g[idx] = (np.sum(u * _f(call, arrays, params, i, xp)) - np.sum(u * _f(call, arrays, params, i, xm))) / (2 * eps)
+        for s in steps:
+            xp = x.copy()
+            xm = x.copy()
+            xp[idx] += eps * s
+            xm[idx] -= eps * s
+            g[idx] += np.real(np.sum(u * f(xp)) - np.sum(u * f(xm))) / (2 * eps) * np.conj(s)
     return g
 
 
 def _close(actual, expected, rtol):
-    actual = np.asarray(actual, dtype=np.float64)
-    expected = np.asarray(expected, dtype=np.float64)
+    actual = _as64(actual)
+    expected = _as64(expected)
     scale = max(1.0, float(np.max(np.abs(expected))) if expected.size else 1.0)
     np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale)
 
@@ -79,7 +100,7 @@ def test_rule(name, ci, seed):
         return
 
     # reverse mode against central finite differences
-    u = rng.standard_normal(out.shape)
+    u = _draw_like(rng, out.data)
     out.backward(u)
     for i in wrt:
         fd = _fd_grad(call, arrays, params, i, u, spec.eps)
@@ -87,7 +108,7 @@ def test_rule(name, ci, seed):
         _close(tensors[i].grad.data, fd, spec.rtol)
 
     # forward mode: J v against finite differences, and <u, J v> == sum_i <J_i^T u, v_i>
-    vs = {i: rng.standard_normal(arrays[i].shape) for i in wrt}
+    vs = {i: _draw_like(rng, arrays[i]) for i in wrt}
 
     def with_wrt(*xs):
         full = list(arrays)
@@ -96,13 +117,13 @@ def test_rule(name, ci, seed):
         return call(*full, **params)
 
     _, jv = wg.jvp(with_wrt, tuple(arrays[i] for i in wrt), tuple(vs[i] for i in wrt))
-    jv = np.asarray(jv, dtype=np.float64)
+    jv = _as64(jv)
     eps = spec.eps
     plus = call(*[a + eps * vs[i] if i in vs else a for i, a in enumerate(arrays)], **params)
     minus = call(*[a - eps * vs[i] if i in vs else a for i, a in enumerate(arrays)], **params)
-    _close(jv, (np.asarray(plus) - np.asarray(minus)) / (2 * eps), spec.rtol)
-    lhs = float(np.sum(u * jv))
-    rhs = sum(float(np.sum(tensors[i].grad.data * vs[i])) for i in wrt)
+    _close(jv, (_as64(plus) - _as64(minus)) / (2 * eps), spec.rtol)
+    lhs = float(np.real(np.sum(u * jv)))
+    rhs = sum(float(np.real(np.sum(tensors[i].grad.data * vs[i]))) for i in wrt)
     assert abs(lhs - rhs) <= 1e-9 * max(1.0, abs(lhs), abs(rhs))
 
     # the VJP is itself differentiable (create_graph): d/dx_i <J^T u, w> against finite differences
@@ -111,7 +132,7 @@ def test_rule(name, ci, seed):
         o = call(*ts, **params)
         j = wrt[0]
         o.backward(u, create_graph=True)
-        w = rng.standard_normal(arrays[j].shape)
+        w = _draw_like(rng, arrays[j])
         first = ts[j].grad
         for i in wrt:
             ts[i].grad = None
@@ -121,16 +142,11 @@ def test_rule(name, ci, seed):
         def vjp_dot_w(*arrs):
             tt = [wg.tensor(a, requires_grad=(k == j)) for k, a in enumerate(arrs)]
             call(*tt, **params).backward(u)
-            return float(np.sum(tt[j].grad.data * w))
+            return float(np.real(np.sum(tt[j].grad.data * w)))
 
         for i in wrt:
-            fd = np.zeros(arrays[i].shape)
-            for idx in np.ndindex(arrays[i].shape):
-                ap = [a.copy() for a in arrays]
-                am = [a.copy() for a in arrays]
-                ap[i][idx] += 1e-5
-                am[i][idx] -= 1e-5
-                fd[idx] = (vjp_dot_w(*ap) - vjp_dot_w(*am)) / 2e-5
+            fd = _fd_grad(None, arrays, params, i, 1.0, 1e-5,
+                          f=lambda xi, i=i: vjp_dot_w(*[xi if k == i else a for k, a in enumerate(arrays)]))
             got = ts[i].grad.data if ts[i].grad is not None else np.zeros(arrays[i].shape)
             _close(got, fd, 1e-5)
 
@@ -140,10 +156,10 @@ def test_rule(name, ci, seed):
 def test_vmap_matches_a_loop(name, ci):
     """Every rule has a batching rule: vmap over a batch of draws equals a Python loop (values and VJPs)."""
     spec, case, rng, arrays, wrt, call = _setup(name, ci, 0)
-    draws = [setup_case(SPECS, name, ci, seed)[3] for seed in (1, 2, 3)]
+    draws = [setup_case(ALL, name, ci, seed)[3] for seed in (1, 2, 3)]
     params = case.params
     f = lambda *a: call(*a, **params)
-    batchable = [i for i, a in enumerate(arrays) if a.dtype.kind in "fb"]
+    batchable = [i for i, a in enumerate(arrays) if a.dtype.kind in "fbc"]
     for which in (batchable, batchable[:1], batchable[-1:]):
         stacked = [np.stack([d[i] for d in draws]) if i in which else arrays[i] for i in range(len(arrays))]
         in_axes = tuple(0 if i in which else None for i in range(len(arrays)))
@@ -153,7 +169,7 @@ def test_vmap_matches_a_loop(name, ci):
         _close(got, want, 1e-12)
         if spec.nondiff or not wrt:
             continue
-        u = rng.standard_normal(np.shape(want)[1:])
+        u = _draw_like(rng, want[0])
         g = wg.grad(lambda *a, u=u: wg.sum(f(*a) * u), argnums=wrt[0])
         _close(wg.vmap(g, in_axes=in_axes)(*stacked), np.stack([np.asarray(g(*a)) for a in per_example]), 1e-10)
 

@@ -41,9 +41,20 @@ def _op_setup(name: str, ci: int, seed: int = 0):
     return spec, rng, arrays, wrt, f
 
 
+def _as64(v):
+    a = np.asarray(v)
+    return a.astype(np.complex128 if a.dtype.kind == "c" else np.float64)
+
+
+def _randn_like(rng, x):
+    """Standard normal values of x's shape, complex for a complex x (tangents and cotangents of complex values)."""
+    r = rng.standard_normal(np.shape(x))
+    return r + 1j * rng.standard_normal(np.shape(x)) if np.iscomplexobj(x) else r
+
+
 def _close(actual, expected, rtol):
-    actual = np.asarray(actual, dtype=np.float64)
-    expected = np.asarray(expected, dtype=np.float64)
+    actual = _as64(actual)
+    expected = _as64(expected)
     scale = max(1.0, float(np.max(np.abs(expected))) if expected.size else 1.0)
     np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale)
 
@@ -56,7 +67,7 @@ def test_op_cases_were_found():
 def test_op_jvp_vjp_hvp(name, ci):
     spec, rng, arrays, wrt, f = _op_setup(name, ci)
     xs = tuple(arrays[i] for i in wrt)
-    vs = tuple(rng.standard_normal(x.shape) for x in xs)
+    vs = tuple(_randn_like(rng, x) for x in xs)
     eps = spec.eps
 
     # jvp (true forward mode) against central finite differences
@@ -64,23 +75,24 @@ def test_op_jvp_vjp_hvp(name, ci):
     plus = raw(f(*[x + eps * v for x, v in zip(xs, vs)]))
     minus = raw(f(*[x - eps * v for x, v in zip(xs, vs)]))
     assert np.shape(tout) == np.shape(out)
-    _close(tout, (np.asarray(plus) - np.asarray(minus)) / (2 * eps), spec.rtol)
+    _close(tout, (_as64(plus) - _as64(minus)) / (2 * eps), spec.rtol)
 
     # vjp against jvp: <u, J v> == sum_i <J_i^T u, v_i>
     out2, vjp_fn = wg.vjp(f, *xs)
     np.testing.assert_allclose(out2, out)
-    u = rng.standard_normal(np.shape(out))
+    u = _randn_like(rng, out)
     cts = vjp_fn(u)
     assert len(cts) == len(xs)
     for c, x in zip(cts, xs):
         assert np.shape(c) == x.shape
-    lhs = float(np.sum(u * tout))
-    rhs = sum(float(np.sum(c * v)) for c, v in zip(cts, vs))
+    # (complex values: the real part of the same sums, autograd's convention; docs/complex.md)
+    lhs = float(np.real(np.sum(u * tout)))
+    rhs = sum(float(np.real(np.sum(c * v))) for c, v in zip(cts, vs))
     assert abs(lhs - rhs) <= 1e-9 * max(1.0, abs(lhs), abs(rhs))
 
     # hvp (forward-over-reverse) against finite differences of the gradient, for h = <w, f>
     if spec.second_order:
-        w = rng.standard_normal(np.shape(out))
+        w = _randn_like(rng, out)
 
         def h(args):
             return wg.sum(f(*args) * w)

@@ -52,15 +52,16 @@ __version__ = "0.1.0"
 # ---- teaching tools that debug backprop: the wrong gate named, NaNs traced, forward vs reverse
 from .teach import check_gates, compare_modes, explain_nan  # noqa: F401
 
-# ---- wg.linalg: NumPy's np.linalg on tensors
-from . import linalg  # noqa: F401  # isort: skip
+# ---- wg.linalg and wg.fft: NumPy's np.linalg and np.fft on tensors (made from the records, after the surface)
+from . import fft, linalg  # noqa: F401  # isort: skip
 
 # ---- NumPy's index-expression builders: np.r_ / np.c_ cannot dispatch, so these take their place
 # isort: split
-# ---- dtype names as PyTorch spells them (NumPy dtypes: wg.float32 is np.float32; wg.float is float32, as torch.float)
-import numpy as _np
-
 from .ops.numpy_ext import c_, r_  # noqa: F401
+
+# ---- dtype names as PyTorch spells them (NumPy dtypes: wg.float32 is np.float32; wg.float is float32, as torch.float)
+# isort: split
+import numpy as _np
 
 float32, float64, double, float = _np.float32, _np.float64, _np.float64, _np.float32
 complex64, complex128, cfloat, cdouble = _np.complex64, _np.complex128, _np.complex64, _np.complex128

@@ -35,7 +35,7 @@ and is dropped, as are reshapes and casts that change nothing.)
 **Semantics** (the JAX ones, where the engine allows):
 
 * *What is traced.*  Arguments are flattened with :mod:`wengert.tree`.
-  Floating-point arrays, Tensors and Python floats are traced (a Python
+  Floating-point and complex arrays, Tensors and Python floats are traced (a Python
   float becomes a float64 tracer, so a new value does not recompile).
   Everything else is *static*: part of the cache key, by value: Python ints,
   bools, strings, ``None``, integer and boolean arrays (usually indices or
@@ -296,12 +296,12 @@ def _leaf_key(jf: Jitted, leaf: Any, i: int) -> tuple:
     if t is np.ndarray or isinstance(leaf, np.generic):
         a = np.asarray(leaf)
         kind = a.dtype.kind
-        if kind == "f" and a.dtype != np.float16:
+        if kind in "fc" and a.dtype != np.float16:
             return (a.shape, a.dtype), normalize(a)
         if kind in "biu":  # indices and masks: static, keyed by their contents
             return ("static array", a.shape, a.dtype, a.tobytes()), _STATIC
         raise TypeError(f"jit: argument leaf {i} of {_name(jf)} has dtype {a.dtype}, which wengert does not "
-                        "support (use float32 or float64)")
+                        "support (use float32, float64, complex64 or complex128)")
     if isinstance(leaf, float):  # a float subclass
         return float, float(leaf)
     try:

@@ -18,25 +18,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .ops.api import PUBLIC
 from .ops.linalg import EighResult, EigResult, QRResult, SlogdetResult, SVDResult  # noqa: F401
-from .ops.surface import public_function, public_name, records
+from .ops.surface import numpy_namespace
 
 LinAlgError = np.linalg.LinAlgError
 
-
-def _namespace() -> dict:
-    """np.linalg's name -> wengert's public function, for every record whose surface names an np.linalg function."""
-    out = {}
-    for target, s in records():
-        for f in s.numpy:
-            name = getattr(f, "__name__", None)
-            if name and getattr(np.linalg, name, None) is f:
-                out[name] = PUBLIC[public_name(target, s)] if s.public else public_function(target, s)
-    return out
-
-
-_FUNCTIONS = _namespace()
+_FUNCTIONS = numpy_namespace(np.linalg)
 globals().update(_FUNCTIONS)
 
 __all__ = sorted(_FUNCTIONS)

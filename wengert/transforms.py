@@ -80,7 +80,7 @@ _EMPTY: dict = {}
 class _Kind:
     """How a leaf came in, so the result goes out the same way."""
 
-    TENSOR, FLOAT, SCALAR, ARRAY = "tensor", "float", "scalar", "array"
+    TENSOR, FLOAT, COMPLEX, SCALAR, ARRAY = "tensor", "float", "complex", "scalar", "array"
 
 
 def _argnums(name: str, argnums: Any) -> tuple[tuple, bool]:
@@ -158,15 +158,17 @@ def _leaf_value(name: str, leaf: Any, argnum: int, treedef: TreeDef, index: int,
             f"floating-point inputs only: pass {float(leaf)!r} instead")
     elif isinstance(leaf, float):
         return float(leaf), _Kind.FLOAT
+    elif isinstance(leaf, complex):  # a Python complex: a 0-d complex128 value, its gradient a complex
+        value, kind = np.asarray(leaf, dtype=np.complex128), _Kind.COMPLEX
     else:
         raise TypeError(
-            f"{name}: {where()} is a {t.__name__}; expected a Tensor, an ndarray, a float, "
+            f"{name}: {where()} is a {t.__name__}; expected a Tensor, an ndarray, a float, a complex, "
             "or a list / tuple / dict of those")
     dt = value.dtype if type(value) is not float else np.dtype(np.float64)
-    if dt.kind != "f" or dt == np.float16:
+    if dt.kind not in "fc" or dt == np.float16:
         raise TypeError(
-            f"{name}: {where()} has dtype {dt}; derivatives are defined for float32 and float64 inputs only: "
-            f"convert it first, e.g. x.astype(np.float64) (integer inputs have no gradient)")
+            f"{name}: {where()} has dtype {dt}; derivatives are defined for float32, float64, complex64 and "
+            f"complex128 inputs only: convert it first, e.g. x.astype(np.float64) (integer inputs have no gradient)")
     if type(value) is np.ndarray:
         value = normalize(value)
     return value, kind
@@ -274,6 +276,8 @@ def _export(v: Any, kind: str, owned: bool = False) -> Any:
         return np.array(v) if type(v) is float else v
     if kind == _Kind.FLOAT:
         return float(v)
+    if kind == _Kind.COMPLEX:
+        return complex(np.asarray(v))
     return np.asarray(v)[()]  # a NumPy scalar
 
 
@@ -462,9 +466,9 @@ def _value_and_grad_call(name: str, f: Callable, args: tuple, kwargs: dict, nums
                 f"{name}: f must return a scalar (one element), got shape {shape}; the derivative of a "
                 "vector-valued function is a Jacobian: use wg.jacrev(f) / wg.jacfwd(f) for all of it, "
                 "or wg.vjp(f, x) for cotangent products (or reduce the output, e.g. with wg.sum)")
-        if dt.kind != "f":
+        if dt.kind not in "fc":
             raise TypeError(f"{name}: f returned a scalar of dtype {dt}; a gradient needs a "
-                            "floating-point output")
+                            "floating-point (or complex) output")
         seed = 1.0 if dt == np.float64 and shape == () else np.ones(shape, dt)
     g = tr.export_grads(tr.pull([(0, seed)]), single)
     return tr, g
@@ -539,8 +543,11 @@ def _check_cotangent(name: str, ct: Any, value: Any, i: int) -> Any:
         raise ValueError(f"{name}: cotangent for output {i} has shape {cshape} but the output has shape {shape}; "
                          "a cotangent must have exactly its output's shape")
     cdt = np.dtype(np.float64) if type(cv) is float else cv.dtype
-    if cdt.kind not in "fiu" or cdt == np.float16:
+    if cdt.kind not in "fiuc" or cdt == np.float16:
         raise TypeError(f"{name}: cotangent for output {i} has dtype {cdt}; expected a floating-point array")
+    if cdt.kind == "c" and dtype_of(value).kind != "c":
+        raise TypeError(f"{name}: cotangent for output {i} is complex ({cdt}) but the output is real "
+                        f"({dtype_of(value)}); pass a real cotangent (the real part, np.real(ct))")
     if traced:
         return ct
     return fit(normalize(cv) if type(cv) is np.ndarray else cv, value)
@@ -647,7 +654,8 @@ class JVP:
                 outs.append(o)
                 touts.append(_zeros_like(o))
             else:
-                v = normalize(np.asarray(o, dtype=float))
+                v = np.asarray(o)
+                v = normalize(v if v.dtype.kind == "c" else v.astype(float))
                 outs.append(o)
                 touts.append(_zeros_like(v))
         self.out_leaves = outs
@@ -1135,11 +1143,21 @@ class GradcheckReport:
 
 def _flat_out(res: Any) -> np.ndarray:
     leaves, _ = tree_flatten(res) if isinstance(res, (list, tuple, dict)) else ([res], LEAF)
-    parts = []
-    for o in leaves:
-        v = value_of(o)
-        parts.append(np.asarray(v, dtype=np.float64).ravel())
+    parts = [_reals(value_of(o)) for o in leaves]
     return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def _reals(v: Any) -> np.ndarray:
+    """A value as a flat float64 vector; a complex one as its (real, imaginary) pairs."""
+    a = np.asarray(v)
+    if a.dtype.kind == "c":
+        return np.stack([a.real, a.imag], axis=-1).astype(np.float64).ravel()
+    return a.astype(np.float64).ravel()
+
+
+def _steps(x: np.ndarray) -> tuple:
+    """The directions in which one element of x is perturbed: its real and imaginary parts if complex."""
+    return (1.0, 1j) if x.dtype.kind == "c" else (1.0,)
 
 
 def gradcheck(f: Callable, *inputs: Any, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
@@ -1150,7 +1168,10 @@ def gradcheck(f: Callable, *inputs: Any, eps: float = 1e-6, atol: float = 1e-5, 
     through unchanged).  The full Jacobian is compared: by reverse mode (one
     VJP per output element) and, with ``modes=("rev", "fwd")``, by forward
     mode too (one JVP per input element); the numeric one costs two calls of
-    ``f`` per input element, at ``x +- eps``.  Returns a
+    ``f`` per input element, at ``x +- eps``.  A complex value counts as
+    its (real, imaginary) pairs: the Jacobian compared is the real one, and
+    the analytic one is read in autograd's convention (docs/complex.md).
+    Returns a
     :class:`GradcheckReport` (max absolute and relative error per input,
     worst element); raises :class:`GradcheckError` quoting it if some
     element violates ``|analytic - numeric| <= atol + rtol * |numeric|``
@@ -1191,10 +1212,11 @@ def gradcheck(f: Callable, *inputs: Any, eps: float = 1e-6, atol: float = 1e-5, 
         for leaf in leaves:
             val = value_of(leaf)
             arr = np.asarray(val)
-            if arr.dtype.kind == "f":
+            if arr.dtype.kind in "fc":
                 has_float = True
-                c = np.array(arr, dtype=np.float64)
-                new.append(Tensor(c) if isinstance(leaf, Tensor) else (float(c) if type(leaf) is float else c))
+                c = np.array(arr, dtype=np.complex128 if arr.dtype.kind == "c" else np.float64)
+                new.append(Tensor(c) if isinstance(leaf, Tensor) else (float(c) if type(leaf) is float else
+                                                                       complex(c) if type(leaf) is complex else c))
             else:
                 new.append(leaf)
         args.append(new[0] if td is LEAF else tree_unflatten(td, new))
@@ -1206,24 +1228,26 @@ def gradcheck(f: Callable, *inputs: Any, eps: float = 1e-6, atol: float = 1e-5, 
     # only float leaves are checked: integer leaves inside a checked tree are rejected by _Selected, as in grad
 
     def call(leaf_values: list) -> np.ndarray:
-        new_leaves = [Tensor(v) if k == _Kind.TENSOR else (float(v) if k == _Kind.FLOAT else np.asarray(v))
-                      for v, k in zip(leaf_values, sel.kinds)]
+        new_leaves = [Tensor(v) if k == _Kind.TENSOR else float(v) if k == _Kind.FLOAT else
+                      complex(v) if k == _Kind.COMPLEX else np.asarray(v) for v, k in zip(leaf_values, sel.kinds)]
 
         with no_grad():
             return _flat_out(f(*sel.substitute(new_leaves)))
 
-    base = [np.array(v, dtype=np.float64) for v in sel.values]
+    base = [np.array(v, dtype=np.complex128 if np.iscomplexobj(v) else np.float64) for v in sel.values]
     f0 = call(base)
     n_out = f0.size
     numeric = []
     for j, b in enumerate(base):
-        J = np.empty((n_out, b.size))
+        steps = _steps(b)
+        J = np.empty((n_out, b.size * len(steps)))
         for k in range(b.size):
-            plus = [x.copy() for x in base]
-            minus = [x.copy() for x in base]
-            plus[j].flat[k] += eps
-            minus[j].flat[k] -= eps
-            J[:, k] = (call(plus) - call(minus)) / (2 * eps)
+            for d, step in enumerate(steps):
+                plus = [x.copy() for x in base]
+                minus = [x.copy() for x in base]
+                plus[j].flat[k] += eps * step
+                minus[j].flat[k] -= eps * step
+                J[:, k * len(steps) + d] = (call(plus) - call(minus)) / (2 * eps)
         numeric.append(J)
 
     analytic: dict = {}
@@ -1233,18 +1257,22 @@ def gradcheck(f: Callable, *inputs: Any, eps: float = 1e-6, atol: float = 1e-5, 
         rows: list = [[] for _ in base]
         for i, v in enumerate(values):
             for k in range(1 if type(v) is float else v.size):
-                r = tr.pull([(i, _one_hot(v, k))])
-                for j, g in enumerate(r):
-                    rows[j].append(np.asarray(value_of(g), dtype=np.float64).ravel())
-        analytic["rev"] = [np.stack(r) if r else np.zeros((0, b.size)) for r, b in zip(rows, base)]
+                # the cotangent of Re(y_k) is 1, of Im(y_k) it is -1j; a complex cotangent c of x + iy holds
+                # (dL/dx, dL/dy) as (Re c, -Im c)
+                for step in ((1.0, -1j) if dtype_of(v).kind == "c" else (1.0,)):
+                    r = tr.pull([(i, _one_hot(v, k) * step)])
+                    for j, g in enumerate(r):
+                        rows[j].append(_reals(np.conj(value_of(g))))
+        analytic["rev"] = [np.stack(r) if r else np.zeros((0, b.size * len(_steps(b)))) for r, b in zip(rows, base)]
     if "fwd" in modes:
         cols: list = [[] for _ in base]
         for j, b in enumerate(base):
             for k in range(b.size):
-                tangents = [_one_hot(normalize(x), k) if jj == j else _zeros_like(normalize(x))
-                            for jj, x in enumerate(base)]
-                tr = JVP("gradcheck", f, tuple(args), _EMPTY, tuple(nums), tangents, False)
-                cols[j].append(_flat_out(tr.tangents))
+                for step in _steps(b):
+                    tangents = [normalize(_one_hot(normalize(x), k) * step) if jj == j else _zeros_like(normalize(x))
+                                for jj, x in enumerate(base)]
+                    tr = JVP("gradcheck", f, tuple(args), _EMPTY, tuple(nums), tangents, False)
+                    cols[j].append(_flat_out(tr.tangents))
         analytic["fwd"] = [np.stack(c, axis=1) if c else np.zeros((n_out, 0)) for c in cols]
 
     report = GradcheckReport(eps=eps, atol=atol, rtol=rtol)

@@ -11,6 +11,8 @@ A :class:`Rule` is the whole truth about one primitive:
 * ``jvp``: per-argument functions ``(t, ans, *args, **params) -> tangent``;
 * ``vjp_all`` / ``jvp_all``: one function for all arguments (variadic ops);
 * ``batch``: the batching rule (filled by wg.vmap's rules);
+* ``real_only``: why the op refuses complex inputs (e.g. "complex numbers
+  are not ordered"), or "" for ops defined on complex numbers too;
 * the public surface it is reached by (``wg.NAME``, Tensor methods, NumPy
   functions), from which ``wengert.ops`` generates them.
 
@@ -64,6 +66,7 @@ class Rule:
         "op2",
         "param_names",
         "partials",
+        "real_only",
         "scalar",
         "surface",
         "tape_ok",
@@ -87,6 +90,7 @@ class Rule:
         doc: str = "",
         register: bool = True,
         surface: Any = None,
+        real_only: str = "",
     ) -> None:
         self.name = name
         self.impl = impl
@@ -105,6 +109,8 @@ class Rule:
         self.differentiable = differentiable
         self.doc = doc
         self.surface = surface
+        # why complex inputs are refused and what to do ("complex numbers are not ordered; ..."), or "" if accepted
+        self.real_only = real_only
         # number of array inputs; positional arguments after them are the op's parameters
         self.arity = len(self.vjps) if self.vjps is not None else None
         self.param_names: tuple = ()
@@ -176,6 +182,8 @@ class Rule:
                 except (ArithmeticError, ValueError):
                     pass  # math raises where NumPy returns inf/nan: let NumPy decide
                 values = [np.float64(v) for v in values]
+        if self.real_only:
+            check_real(self, values)
         try:
             out = self.impl(*values, **params)
         except ValueError as exc:
@@ -237,11 +245,11 @@ def _jvp_from_partial(p: Callable) -> Callable:
 def constant(a: Any, rule: Rule) -> Any:
     """Check a non-Tensor argument of an op: numbers and numeric arrays only."""
     t = type(a)
-    if t is float or t is int or t is bool:
+    if t is float or t is int or t is bool or t is complex:
         return a
     if t is np.ndarray or isinstance(a, np.generic):
-        if a.dtype.kind not in "biuf":
-            raise TypeError(f"{rule.name}: unsupported dtype {a.dtype} (complex and object arrays are not supported)")
+        if a.dtype.kind not in "biufc":
+            raise TypeError(f"{rule.name}: unsupported dtype {a.dtype} (object and string arrays are not supported)")
         return a
     if t is list or t is tuple:
         from .tensor import _contains_tensor
@@ -251,8 +259,15 @@ def constant(a: Any, rule: Rule) -> Any:
                             "graph first, with wg.stack(...) or wg.tensor([...])")
         return constant(np.asarray(a), rule)
     if isinstance(a, complex):
-        raise TypeError(f"{rule.name}: complex numbers are not supported")
+        return complex(a)
     raise TypeError(f"{rule.name}: cannot use an argument of type {t.__name__} as an array")
+
+
+def check_real(rule: Rule, values: Sequence[Any]) -> None:
+    """Raise for a complex input to a rule that is defined on real numbers only (``real_only``: an ordering ...)."""
+    for v in values:
+        if type(v) is not float and dtype_of(v).kind == "c":
+            raise TypeError(f"{rule.name}: complex inputs are not supported: {rule.real_only}")
 
 
 # ====================================================================== bind
@@ -302,9 +317,9 @@ def _category_promotion(values: Sequence[Any]) -> Sequence[Any]:
     da, db = getattr(a, "dtype", None), getattr(b, "dtype", None)
     if da is None or db is None or da == db:
         return values
-    if da.kind == "f" and db.kind in "iu":
+    if da.kind in "fc" and db.kind in "iu":
         return (a, b.astype(da))
-    if db.kind == "f" and da.kind in "iu":
+    if db.kind in "fc" and da.kind in "iu":
         return (a.astype(db), b)
     return values
 
@@ -553,7 +568,9 @@ def fit(ct: Any, like: Any, broadcast: bool = False) -> Any:
     """Bring a cotangent (or, with broadcast=True, a tangent) to the shape and dtype of ``like``.
 
     This is the one place where broadcasting is undone: a cotangent with the
-    output's (broadcast) shape is summed back to the input's shape.
+    output's (broadcast) shape is summed back to the input's shape.  It is also
+    where complex numbers meet real ones: a complex cotangent or tangent of a
+    real value is cast to its real part (the ``cast`` rule; docs/complex.md).
     """
     if type(ct) is float and type(like) is float:
         return ct
@@ -614,7 +631,7 @@ def is_bad(value: Any) -> str | None:
             return "nan"
         return "inf" if math.isinf(v) else None
     a = np.asarray(v)
-    if a.dtype.kind != "f":
+    if a.dtype.kind not in "fc":
         return None
     if np.isnan(a).any():
         return "nan"

@@ -51,13 +51,24 @@ broadcast_to = Rule(
     doc="Broadcast to `shape` (a read-only view, as in NumPy).",
 )
 
+
+def _cast_impl(x: Any, dtype: Any) -> Any:
+    a = np.asarray(x)
+    if a.dtype.kind == "c" and np.dtype(dtype).kind != "c":
+        a = a.real  # complex to real keeps the real part (as NumPy does, without its warning)
+    return a.astype(dtype)
+
+
 cast = Rule(
     "cast",
-    lambda x, dtype: np.asarray(x).astype(dtype),
-    # casting is the identity on values: the cotangent is cast back
+    _cast_impl,
+    # casting is the identity on values: the cotangent is cast back.  From complex to real it is
+    # the real part, whose VJP is g + 0j; from real to complex it is x + 0j, whose VJP is real(g).
+    # So `fit` casting a complex cotangent (or tangent) to a real input's dtype keeps its real part:
+    # that is where autograd's convention (docs/complex.md) lives in the engine.
     vjp=(lambda g, ans, x, dtype: cast(g, dtype_of(x)),),
     jvp=(lambda t, ans, x, dtype: cast(t, dtype),),
-    doc="Convert to another floating dtype (astype).",
+    doc="Convert to another dtype (astype); complex to real keeps the real part.",
 )
 
 

@@ -24,8 +24,8 @@ import numpy as np
 
 from .state import ConcretizationError, state
 
-_FLOAT_KINDS = "f"
-_OK_KINDS = "biuf"
+_GRAD_KINDS = "fc"  # the dtypes that carry derivatives: floating point and complex (docs/complex.md)
+_OK_KINDS = "biufc"
 
 
 class Tensor:
@@ -169,9 +169,10 @@ class Tensor:
         if self._trace is not None and self._trace.alive:
             raise RuntimeError("requires_grad_() on a value inside a transform (grad, jvp, wg.jit ...): the "
                                "transform decides what is differentiated; use argnums, or wg.stop_gradient / .detach()")
-        if flag and self.dtype.kind not in _FLOAT_KINDS:
+        if flag and self.dtype.kind not in _GRAD_KINDS:
             raise TypeError(
-                f"only floating-point tensors can require gradients, got dtype {self.dtype}; "
+                f"only floating-point tensors can require gradients (float32, float64, complex64, complex128), "
+                f"got dtype {self.dtype}; "
                 "convert first, e.g. wg.tensor(x, dtype='float64')"
             )
         if not flag and self._tape is not None:
@@ -398,7 +399,7 @@ def normalize(out: Any) -> Any:
         return float(out)
     if isinstance(out, np.generic):
         return np.asarray(out)
-    if t is int or t is bool:
+    if t is int or t is bool or t is complex:
         return np.asarray(out)
     if isinstance(out, Tensor):
         return out._value
@@ -417,8 +418,8 @@ def to_value(data: Any, dtype: Any) -> Any:
         raise TypeError(f"cannot make a tensor from {type(data).__name__}: {exc}") from None
     if arr.dtype.kind not in _OK_KINDS:
         raise TypeError(
-            f"unsupported dtype {arr.dtype}: wengert tensors hold bool, integer or floating-point numbers "
-            "(complex and object arrays are not supported)"
+            f"unsupported dtype {arr.dtype}: wengert tensors hold bool, integer, floating-point or complex numbers "
+            "(object and string arrays are not supported)"
         )
     if arr.dtype == np.float16:
         raise TypeError("float16 is not supported; use float32 or float64")

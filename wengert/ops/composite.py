@@ -50,6 +50,15 @@ def _count(x: Any, axis: Any) -> int:
     return n
 
 
+def _abs2(x: Any) -> Any:
+    """|x|^2, real: x * x, or real(x * conj(x)) for a complex x (as NumPy's var and norm compute it)."""
+    if dtype_of(x).kind != "c":
+        return x * x
+    from .complex import abs2
+
+    return abs2(x)
+
+
 @composite(methods=("mean",), numpy=(np.mean,))
 def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """Arithmetic mean over axis: sum(x) / n."""
@@ -60,7 +69,7 @@ def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
 def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Any:
     """Variance over axis: mean of squared deviations (divided by n - ddof)."""
     d = x - mean(x, axis=axis, keepdims=True)
-    return sum_(d * d, axis=axis, keepdims=keepdims) / float(_count(x, axis) - ddof)
+    return sum_(_abs2(d), axis=axis, keepdims=keepdims) / float(_count(x, axis) - ddof)
 
 
 @composite(methods=("std",), numpy=(np.std,))
@@ -428,7 +437,7 @@ def astype(x: Any, dtype: Any) -> Any:
         return x
     from ..core.tensor import Tensor, is_traced
 
-    if dt.kind != "f" and isinstance(x, Tensor) and is_traced(x):
+    if dt.kind not in "fc" and isinstance(x, Tensor) and is_traced(x):
         raise TypeError(f"astype({dt}) would drop the gradient; detach() first if that is intended")
     return cast(x, dtype=dt)
 

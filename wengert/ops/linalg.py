@@ -54,6 +54,7 @@ import numpy as np
 from ..core.rule import Rule
 from ..core.tensor import dtype_of, raw, shape_of
 from . import batching
+from .complex import abs2, conjugate
 from .surface import Surface, composite
 from .table import (
     _T,
@@ -78,6 +79,9 @@ from .table import (
 )
 from .table import max_ as _max
 from .table import min_ as _min
+
+# (the adjoint formulas below are written for real matrices: complex ones are refused by name, see ops/complex.py)
+_REAL_MATRICES = "its derivative is written for real matrices (complex decompositions are not implemented yet)"
 
 SVDResult = namedtuple("SVDResult", "U S Vh")
 EighResult = namedtuple("EighResult", "eigenvalues eigenvectors")
@@ -303,6 +307,7 @@ svd_rule = Rule(
     vjp=(_svd_vjp,), jvp=(_svd_jvp,),
     doc="singular value decomposition, packed: U, S and Vh side by side on the last axis (see wg.linalg.svd);  "
         "dA -> U [diag(dS) + ...] V^T with F_ij = 1/(s_j^2 - s_i^2)",
+    real_only=_REAL_MATRICES,
 )
 svd_rule.batch = _stacked(svd_rule)
 
@@ -376,6 +381,7 @@ eigh_rule = Rule(
     vjp=(_eigh_vjp,), jvp=(_eigh_jvp,),
     doc="eigenvalues and eigenvectors of a symmetric matrix, packed side by side (see wg.linalg.eigh);  "
         "dw = diag(V^T dA V), dV = V (F o V^T dA V) with F_ij = 1/(w_j - w_i)",
+    real_only=_REAL_MATRICES,
 )
 eigh_rule.batch = _stacked(eigh_rule)
 
@@ -414,7 +420,7 @@ def _eig_impl(a: Any) -> Any:
     _check_matrix("eig", a.shape, square=True)
     w, v = np.linalg.eig(a)
     if np.iscomplexobj(w):
-        raise ValueError("eig: this matrix has complex eigenvalues, and wengert has no complex tensors yet; "
+        raise ValueError("eig: this matrix has complex eigenvalues, which eig does not differentiate yet; "
                          "eig works for real matrices whose eigenvalues are real (eigh for symmetric ones)")
     return _pack((w, v), a.ndim - 2)
 
@@ -444,6 +450,7 @@ eig_rule = Rule(
     vjp=(_eig_vjp,), jvp=(_eig_jvp,),
     doc="eigenvalues and unit eigenvectors of a real matrix with real eigenvalues, packed (see wg.linalg.eig);  "
         "dw = diag(U^-1 dA U)",
+    real_only=_REAL_MATRICES,
 )
 eig_rule.batch = _stacked(eig_rule)
 
@@ -453,8 +460,8 @@ def eig(a: Any) -> EigResult:
     """Eigenvalues and unit eigenvectors of a square matrix (np.linalg.eig): ``EigResult(w, V)``, ``a V = V diag(w)``.
 
     The gradient is HIPS autograd's and JAX's (the eigenvectors keep unit
-    length).  wengert has no complex tensors yet, so the eigenvalues must be
-    real: a matrix with complex ones raises a ValueError.
+    length).  Its complex case is not implemented yet, so the matrix and its
+    eigenvalues must be real: a matrix with complex ones raises a ValueError.
 
     >>> import numpy as np, wengert as wg
     >>> a = wg.tensor([[2.0, 1.0], [0.0, 3.0]], requires_grad=True)
@@ -546,6 +553,7 @@ qr_rule = Rule(
     vjp=(_qr_vjp,), jvp=(_qr_jvp,),
     doc="QR decomposition, packed: Q and R side by side (see wg.linalg.qr);  "
         "dR = (C - W) R, dQ = dA R^-1 - Q (C - W) with C = Q^T dA R^-1, W = Q^T dQ",
+    real_only=_REAL_MATRICES,
 )
 qr_rule.batch = _stacked(qr_rule)
 
@@ -609,6 +617,7 @@ cholesky = Rule(
         "reads only the lower (upper) triangle, as NumPy does;  dL = L Phi(L^-1 dA L^-T), Phi: the lower "
         "triangle with the diagonal halved",
     surface=Surface(public=False, numpy=(np.linalg.cholesky,)),
+    real_only=_REAL_MATRICES,
 )
 cholesky.batch = _stacked(cholesky)
 
@@ -637,6 +646,7 @@ slogdet_rule = Rule(
     vjp=(_slogdet_vjp,), jvp=(_slogdet_jvp,),
     doc="sign and log|det| of a square matrix, packed side by side (see wg.linalg.slogdet);  "
         "d log|det A| / dA = A^-T, the sign has no derivative",
+    real_only=_REAL_MATRICES,
 )
 slogdet_rule.batch = _stacked(slogdet_rule)
 
@@ -703,6 +713,7 @@ pinv = Rule(
     doc="Moore-Penrose pseudo-inverse (np.linalg.pinv; singular values below rcond * the largest count as 0); "
         "exact where the rank does not change;  dP = -P dA P + P P^T dA^T (I - A P) + (I - P A) dA^T P^T P",
     surface=Surface(public=False, numpy=(np.linalg.pinv,), prepare=_pinv_args),
+    real_only=_REAL_MATRICES,
 )
 pinv.batch = _stacked(pinv)
 
@@ -797,7 +808,7 @@ def matrix_power(a: Any, n: int) -> Any:
 # ---------------------------------------------------------------------- norms
 def _vector_norm(x: Any, ord: Any, axis: int, keepdims: bool) -> Any:
     if ord is None or ord == 2:
-        return sqrt(sum_(x * x, axis=axis, keepdims=keepdims))
+        return sqrt(sum_(abs2(x), axis=axis, keepdims=keepdims))
     if isinstance(ord, str):
         raise ValueError(f"norm: ord={ord!r} is a matrix norm; vector norms take a number, inf or -inf")
     if ord == np.inf:
@@ -820,7 +831,7 @@ def _float(x: Any) -> np.dtype:
 def _matrix_norm(x: Any, ord: Any, row: int, col: int, keepdims: bool) -> Any:
     nd = len(shape_of(x))
     if ord in (None, "fro", "f"):
-        out = sqrt(sum_(x * x, axis=(row, col)))
+        out = sqrt(sum_(abs2(x), axis=(row, col)))
     elif ord in ("nuc", 2, -2):
         rest = [i for i in range(nd) if i not in (row, col)]
         s = svdvals(transpose(x, axes=(*rest, row, col)))
@@ -862,7 +873,7 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> A
     nd = len(shape_of(x))
     if axis is None:
         if ord is None:
-            return sqrt(sum_(x * x, axis=None, keepdims=keepdims))
+            return sqrt(sum_(abs2(x), axis=None, keepdims=keepdims))
         if nd not in (1, 2):
             raise ValueError(f"norm: with ord={ord!r}, give axis= for an array of {nd} dimensions "
                              "(1 axis: a vector norm, 2: a matrix norm)")
@@ -1027,9 +1038,9 @@ def matrix_transpose(x: Any) -> Any:
 
 @composite(public=False, numpy=(np.linalg.vecdot,))
 def vecdot(x1: Any, x2: Any, axis: int = -1) -> Any:
-    """The dot product of vectors along ``axis``, broadcasting the rest (np.linalg.vecdot)."""
+    """The dot product of vectors along ``axis``, broadcasting the rest (np.linalg.vecdot: x1 is conjugated)."""
     x1, x2 = _array(x1), _array(x2)
-    return sum_(x1 * x2, axis=axis)
+    return sum_(conjugate(x1) * x2 if dtype_of(x1).kind == "c" else x1 * x2, axis=axis)
 
 
 @composite(public=False, numpy=(np.linalg.tensorinv,))

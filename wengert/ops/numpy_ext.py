@@ -41,6 +41,7 @@ import numpy as np
 from ..core.rule import Rule
 from ..core.tensor import Tensor, as_tensor, dtype_of, shape_of
 from . import batching as B
+from .complex import UNORDERED
 from .composite import astype, flip, ravel, split
 from .surface import Surface, composite
 from .table import (
@@ -262,6 +263,8 @@ def fix(x: Any) -> Any:
 @composite(ufunc=np.fabs)
 def fabs(x: Any) -> Any:
     """|x| of a real array (as abs: d/dx = sign(x), 0 at 0)."""
+    if dtype_of(x).kind == "c":  # (NumPy's fabs refuses complex numbers too)
+        raise TypeError("fabs: complex inputs are not supported: fabs is for real numbers; use wg.abs for the modulus")
     return absolute(x)
 
 
@@ -342,6 +345,7 @@ fmax = _binary("fmax", np.fmax, (lambda ans, x, y: _fwin(x, y), lambda ans, x, y
 fmin = _binary("fmin", np.fmin, (lambda ans, x, y: _fwin(x, y, True), lambda ans, x, y: _fwin(y, x, True)),
                "elementwise minimum that ignores NaN (ties split the gradient evenly; a NaN gets none)",
                ufunc=np.fmin)
+fmax.real_only = fmin.real_only = UNORDERED  # (as maximum and minimum: ops/complex.py)
 
 
 remainder = _binary(

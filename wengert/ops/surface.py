@@ -55,6 +55,23 @@ def records() -> list[tuple[Any, Surface]]:
     return out + list(COMPOSITES)
 
 
+def numpy_namespace(module: Any) -> dict:
+    """NAME -> wengert's public function, for every record whose surface names ``module.NAME``.
+
+    The namespaces ``wg.linalg`` and ``wg.fft`` are made so (``module`` is ``np.linalg``, ``np.fft``): a
+    record that answers a NumPy function is reachable under NumPy's name, and the namespace cannot drift.
+    """
+    from .api import PUBLIC  # (every module with records is imported by now)
+
+    out = {}
+    for target, s in records():
+        for f in s.numpy:
+            name = getattr(f, "__name__", None)
+            if name and getattr(module, name, None) is f:
+                out[name] = PUBLIC[public_name(target, s)] if s.public else public_function(target, s)
+    return out
+
+
 def public_name(target: Any, s: Surface) -> str:
     return s.name or (target.name if isinstance(target, Rule) else target.__name__)
 
@@ -223,5 +240,5 @@ def _as_tensor(x: Any) -> Tensor:
     return as_tensor(x)
 
 
-__all__ = ["COMPOSITES", "Surface", "composite", "markdown", "method", "public_function", "public_name", "records",
-           "write_page"]
+__all__ = ["COMPOSITES", "Surface", "composite", "markdown", "method", "numpy_namespace", "public_function", "public_name",
+           "records", "write_page"]

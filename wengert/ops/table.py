@@ -328,7 +328,15 @@ def _abs_scalar(x: float) -> float:
     return abs(x)
 
 
-absolute = _unary("abs", np.abs, _abs_scalar, lambda ans, x: sign(x), "|x|;  d/dx = sign(x) (abs'(0) = 0)", ufunc=np.absolute, aliases=("absolute",), methods=("abs",))
+def _abs_d(ans: Any, x: Any) -> Any:
+    if type(x) is not float and dtype_of(x).kind == "c":  # |z| of a complex z: conj(z) / |z| (ops/complex.py)
+        from .complex import abs_partial
+
+        return abs_partial(ans, x)
+    return sign(x)
+
+
+absolute = _unary("abs", np.abs, _abs_scalar, _abs_d, "|x|;  d/dx = sign(x) (abs'(0) = 0); conj(z)/|z| for complex z", ufunc=np.absolute, aliases=("absolute",), methods=("abs",))
 
 sign = Rule("sign", np.sign, differentiable=False, doc="sign of x (no gradient: zero almost everywhere)", surface=Surface(methods=("sign",), ufunc=np.sign))
 
@@ -339,7 +347,9 @@ def _erf_np(x: Any) -> Any:
     except ImportError:  # pragma: no cover - depends on the environment
         _erf = np.vectorize(math.erf, otypes=[np.float64])
     x = np.asarray(x)
-    return np.asarray(_erf(x)).astype(x.dtype if x.dtype.kind == "f" else np.float64)
+    if x.dtype.kind == "c" and isinstance(_erf, np.vectorize):
+        raise TypeError("erf: complex inputs need SciPy (pip install scipy): math.erf takes real numbers only")
+    return np.asarray(_erf(x)).astype(x.dtype if x.dtype.kind in "fc" else np.float64)
 
 
 erf = _unary("erf", _erf_np, math.erf, lambda ans, x: (2.0 / math.sqrt(math.pi)) * exp(negative(x * x)),

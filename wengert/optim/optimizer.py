@@ -52,6 +52,10 @@ class Optimizer:
             for p in ps:
                 if not isinstance(p, Tensor):
                     raise TypeError(f"{type(self).__name__}: can only optimise tensors, got {type(p).__name__}")
+                if p.dtype.kind == "c":
+                    raise TypeError(f"{type(self).__name__}: can only optimise floating-point tensors, got {p.dtype}; "
+                                    "keep the real and imaginary parts as two real parameters (descent on a complex "
+                                    "one steps along -conj(grad): docs/complex.md)")
                 if p.dtype.kind != "f":
                     raise TypeError(f"{type(self).__name__}: can only optimise floating-point tensors, got {p.dtype}")
                 if id(p) in seen:

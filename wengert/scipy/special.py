@@ -76,6 +76,7 @@ _digamma = _rule("digamma", "z", (lambda ans, z: _polygamma(1, z),),
 export("special", _digamma, "z", name="psi")
 _polygamma = _rule("polygamma", "n, x", (_ORDER, lambda ans, n, x: _polygamma(n + 1, x)),
                    "the n-th derivative of digamma;  d/dx polygamma(n, x) = polygamma(n + 1, x)")
+_polygamma.real_only = "SciPy defines polygamma (the derivative of digamma) for real arguments only"
 _rgamma = _rule("rgamma", "z", (lambda ans, z: -ans * _digamma(z),),
                 "1 / gamma(z) (zero at the poles);  d/dz = -rgamma(z) digamma(z)")
 _gammasgn = nondiff("scipy.special.gammasgn", sc.gammasgn, "the sign of gamma(x) (no derivative: piecewise constant)")
@@ -168,6 +169,7 @@ _iv = _rule("iv", "v, z", (_ORDER, lambda ans, v, z: 0.5 * (_iv(v - 1.0, z) + _i
             "modified Bessel function of the first kind of real order v;  d/dz = (iv(v-1, z) + iv(v+1, z)) / 2")
 _ive = _rule("ive", "v, z", (_ORDER, lambda ans, v, z: 0.5 * (_ive(v - 1.0, z) + _ive(v + 1.0, z)) - R.sign(z) * ans),
              "exponentially scaled iv: e^-|z| iv(v, z);  d/dz = (ive(v-1, z) + ive(v+1, z))/2 - sign(z) ive(v, z)")
+_ive.real_only = "for complex z its scale e^-|Re z| is not holomorphic; use iv(v, z) * exp(-abs(real(z)))"
 _j0 = _rule("j0", "x", (lambda ans, x: -_j1(x),), "Bessel function of the first kind, order 0;  d/dx = -j1(x)")
 _j1 = _rule("j1", "x", (lambda ans, x: 0.5 * (_j0(x) - _jv(2.0, x)),),
             "Bessel function of the first kind, order 1;  d/dx = (j0(x) - jv(2, x)) / 2")

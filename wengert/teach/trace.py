@@ -511,7 +511,7 @@ def _is_module(v: Any) -> bool:
 
 def _as_float_leaf(v: Any) -> Tensor:
     t = Tensor(value_of(v))
-    if t.dtype.kind != "f":
+    if t.dtype.kind not in "fc":  # (complex inputs stay complex)
         t = Tensor(t.data.astype(np.float64))
     return t
 
