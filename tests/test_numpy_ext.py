@@ -529,3 +529,13 @@ def test_take_and_gather_with_indices_computed_under_jit_and_vmap():
             assert v == pytest.approx(v_ref)
             np.testing.assert_allclose(g, g_ref)
         np.testing.assert_allclose(wg.vmap(f)(np.stack([X, X2])), [f(X).item(), f(X2).item()])
+
+
+def test_take_along_axis_broadcasts_as_numpy():
+    """Off the axis, indices and array broadcast against each other (either side may have length 1)."""
+    x = np.arange(12.0).reshape(3, 4)
+    for arr, idx, ax in ((x, np.array([[1], [0], [2]]), 1), (x, np.array([[0, 1, 2, 0]]), 0),
+                         (np.arange(3.0).reshape(3, 1), np.zeros((3, 3), dtype=int), 0)):
+        np.testing.assert_array_equal(wg.take_along_axis(wg.tensor(arr), idx, ax).data, np.take_along_axis(arr, idx, ax))
+        w = np.arange(1.0, 1.0 + np.take_along_axis(arr, idx, ax).size).reshape(np.take_along_axis(arr, idx, ax).shape)
+        assert wg.gradcheck(lambda a, idx=idx, ax=ax, w=w: wg.sum(w * wg.take_along_axis(a, idx, ax)), arr).ok

@@ -299,21 +299,7 @@ def take_along_axis(x: Any, indices: Any, axis: int) -> Any:
         if len(shape_of(indices)) != _ndim(x):
             raise ValueError(f"take_along_axis: indices have {len(shape_of(indices))} dimensions, the array {_ndim(x)}")
         return _gather(x, indices, axis % _ndim(x))
-    indices = np.asarray(raw(indices))
-    shape = shape_of(x)
-    nd = len(shape)
-    if indices.ndim != nd:
-        raise ValueError(f"take_along_axis: indices have {indices.ndim} dimensions, the array {nd}")
-    ax = axis % nd
-    index = []
-    for d in range(nd):
-        if d == ax:
-            index.append(indices)
-        else:
-            sh = [1] * nd
-            sh[d] = shape[d]
-            index.append(np.arange(shape[d]).reshape(sh))
-    return getitem(x, index=tuple(index))
+    return getitem(x, index=along_index(shape_of(x), np.asarray(raw(indices)), axis, "take_along_axis"))
 
 
 MaxMin = namedtuple("MaxMin", "values indices")  # what max(dim=) and min(dim=) return, as in PyTorch
@@ -393,27 +379,31 @@ def gather(x: Any, dim: int, index: Any) -> Any:
     return take_along_axis(x, index, dim)
 
 
-def _along(shape: tuple, indices: np.ndarray, axis: int) -> tuple:
-    """The advanced index that picks ``indices`` along ``axis`` (as take_along_axis does)."""
+def along_index(shape: tuple, indices: np.ndarray, axis: int, name: str = "indices") -> tuple:
+    """The advanced index of an array of ``shape`` that picks ``indices`` along ``axis`` (np.take_along_axis's).
+
+    Off ``axis`` the indices broadcast against the array, as NumPy's: a
+    length-1 axis of either side stretches to the other's length.
+    """
     nd = len(shape)
     if indices.ndim != nd:
-        raise ValueError(f"indices have {indices.ndim} dimensions, the array {nd}")
+        raise ValueError(f"{name}: indices have {indices.ndim} dimensions, the array {nd}")
     ax = axis % nd
     index = []
     for d in range(nd):
         if d == ax:
             index.append(indices)
-        else:
-            sh = [1] * nd
-            sh[d] = indices.shape[d]
-            index.append(np.arange(indices.shape[d]).reshape(sh))
+            continue
+        n = indices.shape[d] if shape[d] == 1 else shape[d]
+        along = np.zeros(n, dtype=np.intp) if shape[d] == 1 else np.arange(n)
+        index.append(along.reshape((1,) * d + (n,) + (1,) * (nd - d - 1)))
     return tuple(index)
 
 
 @composite(public=False, methods=("scatter_add",))
 def scatter_add_along(x: Any, dim: int, index: Any, src: Any) -> Any:
     """PyTorch's scatter_add: ``out = x`` with ``src[i][j]`` added at ``out[index[i][j]][j]`` (along ``dim``)."""
-    idx = _along(shape_of(x), np.asarray(raw(index)), dim)
+    idx = along_index(shape_of(x), np.asarray(raw(index)), dim, "scatter_add")
     return x + scatter_add(src, index=idx, shape=shape_of(x))
 
 

@@ -42,7 +42,7 @@ from ..core.rule import Rule
 from ..core.tensor import Tensor, as_tensor, dtype_of, shape_of
 from . import batching as B
 from .complex import UNORDERED
-from .composite import astype, flip, ravel, split
+from .composite import along_index, astype, flip, ravel, split
 from .surface import Surface, composite
 from .table import (
     _axes,
@@ -524,20 +524,6 @@ argsort.batch = _permutation_batch(argsort)
 argpartition.batch = _permutation_batch(argpartition)
 
 
-def _along_index(indices: np.ndarray, axis: int, shape: tuple) -> tuple:
-    """The advanced index that puts ``indices`` (broadcast against ``shape`` off ``axis``) along ``axis``."""
-    nd = len(shape)
-    index = []
-    for d in range(nd):
-        if d == axis:
-            index.append(indices)
-        else:
-            n = indices.shape[d]
-            along = np.zeros(n, dtype=np.intp) if shape[d] == 1 else np.arange(n)
-            index.append(along.reshape((1,) * d + (n,) + (1,) * (nd - d - 1)))
-    return tuple(index)
-
-
 def _gather_impl(x: Any, indices: Any, axis: int) -> Any:
     return np.take_along_axis(np.asarray(x), np.asarray(indices), axis=axis)
 
@@ -546,7 +532,7 @@ def _scatter_impl(u: Any, indices: Any, axis: int, shape: tuple) -> Any:
     u = np.asarray(u)
     indices = np.broadcast_to(np.asarray(indices), u.shape)
     out = np.zeros(shape, dtype=u.dtype)
-    np.add.at(out, _along_index(indices, axis, shape), u)  # repeated indices accumulate
+    np.add.at(out, along_index(shape, indices, axis), u)  # repeated indices accumulate
     return out
 
 
