@@ -168,6 +168,9 @@ def allreduce_gradients(params: Any, weight: float | None = None) -> None:
     gradient there; one with no gradient on any rank keeps ``.grad = None``.
     With one process this does nothing.
     """
+    if weight is not None and (isinstance(weight, bool) or not isinstance(weight, (int, float, np.number))
+                               or not np.isfinite(weight) or weight < 0):
+        raise ValueError(f"allreduce_gradients: weight must be a finite number >= 0 (e.g. len(yb)), got {weight!r}")
     world = _parallel()
     if world is None:
         return
@@ -175,8 +178,6 @@ def allreduce_gradients(params: Any, weight: float | None = None) -> None:
 
     from .core.tensor import as_tensor
 
-    if weight is not None and (not np.isfinite(weight) or weight < 0):
-        raise ValueError(f"allreduce_gradients: weight must be a finite number >= 0 (e.g. len(yb)), got {weight!r}")
     ps = [p for p in _parameters(params) if p.requires_grad]
     w = 1.0 if weight is None else float(weight)
     for dtype, group in _by_dtype((p, p.dtype) for p in ps).items():
@@ -275,7 +276,7 @@ def sum_over_ranks(*values: float) -> tuple:
 
     buf = np.array(values, dtype=np.float64)
     world.comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
-    return tuple(int(round(s)) if isinstance(v, (int, np.integer)) else float(s) for v, s in zip(values, buf))
+    return tuple(int(np.rint(s)) if isinstance(v, (int, np.integer)) else float(s) for v, s in zip(values, buf))
 
 
 def seed_per_rank(model: Any, seed: int, epoch: int) -> None:
