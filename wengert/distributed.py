@@ -166,6 +166,9 @@ def allreduce_gradients(params: Any, weight: float | None = None) -> None:
 
     A parameter whose ``.grad`` is None on some ranks counts as a zero
     gradient there; one with no gradient on any rank keeps ``.grad = None``.
+    The averaged gradients are views into the buffer, which the next call for
+    the same parameters reuses (as PyTorch DDP's ``gradient_as_bucket_view``):
+    copy a ``.grad`` that you want to keep beyond the next step.
     With one process this does nothing.
     """
     if weight is not None and (isinstance(weight, bool) or not isinstance(weight, (int, float, np.number))
@@ -184,7 +187,7 @@ def allreduce_gradients(params: Any, weight: float | None = None) -> None:
         sizes = [int(p.size) for p in group]
         n = sum(sizes)
         # layout: the weighted gradients, then this rank's weight, then one has-a-gradient flag per parameter
-        buf = np.empty(n + 1 + len(group), dtype=dtype)
+        buf = _buffer(dtype, group, n + 1 + len(group))
         offset = 0
         for i, (p, k) in enumerate(zip(group, sizes)):
             dest = buf[offset: offset + k]
@@ -215,6 +218,27 @@ def allreduce_gradients(params: Any, weight: float | None = None) -> None:
             if buf[n + 1 + i] > 0:
                 p.grad = as_tensor(grads[offset: offset + k].reshape(p.shape))
             offset += k
+
+
+_BUFFERS: dict = {}  # (dtype, ids of the parameters) -> the flat buffer of allreduce_gradients, reused every step
+_MAX_BUFFERS = 8
+
+
+def _buffer(dtype: np.dtype, group: list, size: int) -> np.ndarray:
+    """The flat buffer of one group of parameters, allocated once and reused.
+
+    A fresh buffer every step costs more than the copy into it (page faults,
+    and MPI touching new memory), so the gradients handed back are views into
+    a buffer that the next call for the same parameters overwrites, as with
+    PyTorch DDP's ``gradient_as_bucket_view``.
+    """
+    key = (dtype, tuple(id(p) for p in group))
+    buf = _BUFFERS.get(key)
+    if buf is None or buf.size != size:
+        if len(_BUFFERS) >= _MAX_BUFFERS:
+            _BUFFERS.pop(next(iter(_BUFFERS)))
+        buf = _BUFFERS[key] = np.empty(size, dtype=dtype)
+    return buf
 
 
 def broadcast_parameters(model: Any, root: int = 0) -> None:
