@@ -61,6 +61,19 @@ def main() -> None:
     (total,) = distributed.sum_over_ranks(float(np.sum(losses)))
     np.testing.assert_allclose(total, np.sum(ref_losses), rtol=1e-9)
 
+    # accumulating without zero_grad into gradients that are views of the reused buffer: twice the average
+    from wengert.nn import functional as F
+
+    xb, yb = X[world.rank::2], y[world.rank::2]
+    model.zero_grad()
+    for _ in range(2):
+        F.cross_entropy(model(xb), yb).backward()
+        distributed.allreduce_gradients(model, weight=len(yb))
+        if _ == 0:
+            once = [p.grad.data.copy() for p in model.parameters()]
+    for p, g in zip(model.parameters(), once):
+        np.testing.assert_allclose(p.grad.data, 2 * g, rtol=1e-12)
+
     # plain mean (no weight); a gradient present on one rank only; a parameter with no gradient anywhere
     a = wg.tensor(np.zeros(3), requires_grad=True)
     b = wg.tensor(np.zeros(2, dtype=np.float32), requires_grad=True)
