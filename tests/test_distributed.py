@@ -132,10 +132,20 @@ def test_under_mpi_without_mpi4py_the_error_says_what_to_install(monkeypatch):
     monkeypatch.setenv("PMI_SIZE", "2")
     monkeypatch.setitem(sys.modules, "mpi4py", None)  # import mpi4py now fails
     monkeypatch.delitem(sys.modules, "mpi4py.MPI", raising=False)
-    with pytest.raises(RuntimeError) as info:
+    with pytest.raises(distributed.DistributedError) as info:
         distributed.init()
     text = str(info.value)
     assert "2 ranks" in text and "pip install 'wengert[distributed]'" in text and "\n" not in text
+
+
+def test_wengert_train_under_mpi_without_mpi4py_exits_1_with_one_line(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(distributed, "_world", None)
+    monkeypatch.setenv("PMI_SIZE", "2")
+    monkeypatch.setitem(sys.modules, "mpi4py", None)
+    monkeypatch.delitem(sys.modules, "mpi4py.MPI", raising=False)
+    assert main(["train", *FAST, "--epochs", "1", "--out", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("wengert train: error: ") and "mpi4py is not installed" in err and "\n" not in err
 
 
 @pytest.mark.parametrize("weight", [-1, float("nan"), "3", True])
@@ -206,9 +216,12 @@ def test_two_ranks_equal_one_process_through_the_library_api():
 def test_two_ranks_equal_one_process_through_the_cli_and_resume(tmp_path, capsys):
     assert main(["train", *EXACT, "--epochs", "3", "--out", str(tmp_path / "one")]) == 0
     capsys.readouterr()
-    first = _mpirun(["-m", "wengert", "train", *EXACT, "--epochs", "2", "--out", "two"], tmp_path)
+    loud = [a for a in EXACT if a != "--quiet"]
+    first = _mpirun(["-m", "wengert", "train", *loud, "--epochs", "2", "--out", "two"], tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
-    assert first.stdout.count("done in") == 1 and first.stdout.count("wrote") == 2  # rank 0 alone reports
+    # rank 0 alone reports
+    assert first.stdout.count("epoch   1/2") == 1 and first.stdout.count("done in") == 1, first.stdout
+    assert first.stdout.count("wrote") == 2
     resumed = _mpirun(["-m", "wengert", "train", *EXACT, "--epochs", "3", "--out", "two", "--resume"], tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert resumed.stdout.count("resumed") == 1

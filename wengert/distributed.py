@@ -63,6 +63,10 @@ class World:
         return self.rank == 0
 
 
+class DistributedError(RuntimeError):
+    """MPI cannot be used as the launcher asked (mpi4py missing, or from another MPI than mpiexec)."""
+
+
 _ONE_PROCESS = World(0, 1, None)
 _world: World | None = None
 
@@ -91,7 +95,7 @@ def init(comm: Any = None) -> World:
     returns ``World(rank=0, size=1)`` without importing anything.  ``comm``
     chooses another mpi4py communicator than ``COMM_WORLD``.
 
-    Raises ``RuntimeError`` (one line saying what to do) when the launcher
+    Raises :class:`DistributedError` (one line saying what to do) when the launcher
     started several ranks but ``mpi4py`` is missing, or when ``mpi4py``'s MPI
     is not the one of the ``mpiexec`` that started the job.
     """
@@ -109,11 +113,11 @@ def init(comm: Any = None) -> World:
     try:
         from mpi4py import MPI
     except ImportError:
-        raise RuntimeError(f"wengert.distributed: started by an MPI launcher with {n} ranks, but mpi4py is not "
+        raise DistributedError(f"wengert.distributed: started by an MPI launcher with {n} ranks, but mpi4py is not "
                            "installed: pip install 'wengert[distributed]' (mpi4py and the MPICH library)") from None
     world_comm = MPI.COMM_WORLD
     if n > 1 and world_comm.Get_size() != n:
-        raise RuntimeError(f"wengert.distributed: the launcher started {n} ranks but mpi4py's MPI sees "
+        raise DistributedError(f"wengert.distributed: the launcher started {n} ranks but mpi4py's MPI sees "
                            f"{world_comm.Get_size()}: mpiexec and mpi4py come from different MPI libraries; run the "
                            "mpiexec installed next to mpi4py (in a virtual environment: .venv/bin/mpiexec)")
     _world = World(int(world_comm.Get_rank()), int(world_comm.Get_size()), world_comm)
@@ -360,5 +364,5 @@ def _abort(world: World, code: int) -> None:
     world.comm.Abort(code)
 
 
-__all__ = ["World", "abort_on_failure", "allreduce_gradients", "broadcast_parameters", "init", "launched_size",
+__all__ = ["DistributedError", "World", "abort_on_failure", "allreduce_gradients", "broadcast_parameters", "init", "launched_size",
            "seed_per_rank", "sum_over_ranks"]
