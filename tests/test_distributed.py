@@ -1,6 +1,6 @@
 """Data-parallel training on MPI: the sampler, the one-process no-ops, and a few real ``mpiexec -n 2`` runs.
 
-The MPI runs are few and small (four launches of two ranks each); they are
+The MPI runs are few and small (five launches of two ranks each); they are
 skipped where ``mpiexec`` or ``mpi4py`` is missing (``make test`` installs the
 ``distributed`` extra, so CI runs them).  Each launch has a timeout: a hang is
 a failure, not a stuck suite.
@@ -240,16 +240,17 @@ def test_two_ranks_equal_one_process_through_the_cli_and_resume(tmp_path, capsys
 
 
 @needs_mpi
-def test_a_failing_rank_ends_the_whole_job_with_its_error(tmp_path):
+@pytest.mark.parametrize("error", ["RuntimeError", "t.NonFiniteLoss"])  # escapes run() / is reported by run()
+def test_a_failing_rank_ends_the_whole_job_with_its_error(tmp_path, error):
     # rank 1 fails at its first evaluation; rank 0 goes on into epoch 2 and would wait there forever
     code = ("import sys; import wengert.cli.train as t; from wengert import distributed; from wengert.cli import main\n"
             "real = t.evaluate\n"
             "def evaluate(*a, **k):\n"
-            "    if distributed.init().rank == 1: raise RuntimeError('evaluation failed on purpose on rank 1')\n"
+            f"    if distributed.init().rank == 1: raise {error}('evaluation failed on purpose on rank 1')\n"
             "    return real(*a, **k)\n"
             "t.evaluate = evaluate\n"
             f"sys.exit(main(['train', *{FAST!r}, '--epochs', '3', '--out', 'run']))\n")
     proc = _mpirun(["-c", code], tmp_path, timeout=60)
-    assert proc.returncode != 0
+    assert proc.returncode == 1
     assert "evaluation failed on purpose on rank 1" in proc.stderr
-    assert "rank 1 of 2 failed" in proc.stderr
+    assert "rank 1 of 2 failed (exit status 1)" in proc.stderr
