@@ -182,7 +182,7 @@ def _free_port() -> int:
 def _run(lib: str, ranks: int, steps: int, warmup: int) -> dict:
     """One fresh run: 1 process (no launcher) or ``mpiexec -n ranks``; returns rank 0's figures."""
     env = {k: v for k, v in os.environ.items() if k not in LAUNCHER_VARIABLES}
-    env.update({v: "1" for v in THREAD_VARIABLES})
+    env.update(dict.fromkeys(THREAD_VARIABLES, "1"))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(HERE.parent), env.get("PYTHONPATH", "")) if p)
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", lib, "--steps", str(steps),
            "--warmup", str(warmup), "--port", str(_free_port())]

@@ -328,15 +328,22 @@ def seed_per_rank(model: Any, seed: int, epoch: int) -> None:
 def abort_on_failure(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Decorate a main function so that a failing rank ends the whole MPI job with its error, never a hang.
 
-    If ``fn`` raises (or returns a non-zero exit status) on one rank while MPI
-    runs with more than one rank, the error is printed with the rank's number
-    and ``MPI_Abort`` stops every rank with that status; the others would
-    otherwise wait forever in their next collective call.  With one process
-    (or before MPI was started) the exception or status passes through unchanged.
+    The wrapper first calls :func:`init` (under ``mpiexec`` this starts MPI:
+    a rank that failed before that would leave the others waiting for it
+    forever; if MPI cannot start, one line on stderr and status 1).  If
+    ``fn`` then raises (or returns a non-zero exit status) on one rank while
+    MPI runs with more than one rank, the error is printed with the rank's
+    number and ``MPI_Abort`` stops every rank with that status.  With one
+    process the exception or status passes through unchanged.
     """
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            init()
+        except DistributedError as exc:
+            print(exc, file=sys.stderr)
+            return 1
         try:
             status = fn(*args, **kwargs)
         except BaseException as exc:
