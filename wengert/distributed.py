@@ -131,16 +131,16 @@ def _parallel() -> World | None:
 
 
 def _parameters(params: Any) -> list:
-    from .core.tensor import Tensor
-    from .nn.module import Module
+    import wengert as wg
+    from wengert.nn import Module
 
     if isinstance(params, Module):
         return list(params.parameters())
-    if isinstance(params, Tensor):
+    if wg.is_tensor(params):
         return [params]
     out = list(params)
     for p in out:
-        if not isinstance(p, Tensor):
+        if not wg.is_tensor(p):
             raise TypeError(f"expected a Module, a tensor or an iterable of tensors, got an element of type "
                             f"{type(p).__name__}")
     return out
@@ -183,7 +183,7 @@ def allreduce_gradients(params: Any, weight: float | None = None) -> None:
         return
     from mpi4py import MPI
 
-    from .core.tensor import as_tensor
+    import wengert as wg
 
     ps = [p for p in _parameters(params) if p.requires_grad]
     w = 1.0 if weight is None else float(weight)
@@ -220,7 +220,7 @@ def allreduce_gradients(params: Any, weight: float | None = None) -> None:
         offset = 0
         for i, (p, k) in enumerate(zip(group, sizes)):
             if buf[n + 1 + i] > 0:
-                p.grad = as_tensor(grads[offset: offset + k].reshape(p.shape))
+                p.grad = wg.as_tensor(grads[offset: offset + k].reshape(p.shape))
             offset += k
 
 
@@ -257,7 +257,7 @@ def broadcast_parameters(model: Any, root: int = 0) -> None:
         return
     if not 0 <= root < world.size:
         raise ValueError(f"broadcast_parameters: root must be a rank in [0, {world.size}), got {root!r}")
-    from .nn.module import Module
+    from wengert.nn import Module
 
     if isinstance(model, Module):
         state = model.state_dict()
