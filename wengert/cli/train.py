@@ -11,7 +11,9 @@ resume may change); a second run into the same ``--out`` needs ``--resume``
 or ``--overwrite``.  Bad arguments exit with status 2 and a one-line
 message; a NaN loss stops the run with a message naming the step (status
 1); Ctrl-C stops it with one line (status 130), keeping the checkpoint of
-the last completed epoch.
+the last completed epoch.  Under ``mpiexec -n N`` the ranks split every
+batch and average their gradients (:mod:`wengert.distributed`); rank 0 alone
+prints and writes, and a failing rank ends the whole job.
 """
 from __future__ import annotations
 
