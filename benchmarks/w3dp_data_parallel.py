@@ -160,6 +160,7 @@ def worker_torch(steps: int, warmup: int, port: int) -> dict | None:
     total = torch.tensor([losses[-1]], dtype=torch.float64)
     if size > 1:
         dist.all_reduce(total)
+        dist.barrier()  # no rank tears gloo down while another still talks to it
         dist.destroy_process_group()
     out = {"step_s": median(step_s), "samples_s": [sig(t) for t in step_s], "loss_last": float(total[0]) / 512}
     return out if rank == 0 else None
