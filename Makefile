@@ -11,9 +11,10 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-# the test extra: torch==2.13.0 is pinned, on these machines that is the CPU build (never pull a CUDA build)
+# the test extra: torch==2.13.0 is pinned, on these machines that is the CPU build (never pull a CUDA build);
+# the distributed extra (mpi4py, mpich) lets the MPI tests run under mpiexec -n 2
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e '.[test,distributed]'
 	touch $(STAMP) $(DEMO_STAMP)
 
 # the demo needs only the nn extra (safetensors, tqdm, matplotlib): no PyTorch

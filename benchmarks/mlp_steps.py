@@ -63,11 +63,9 @@ def numpy_step(params: list, lr: float) -> tuple:
     return _same, step
 
 
-def wengert_step(params: list, lr: float) -> tuple:
-    """The way a user writes it: nn.Sequential of Linear/ReLU, F.cross_entropy, optim.SGD."""
-    import wengert as wg
-    from wengert import nn, optim
-    from wengert.nn import functional as F
+def wengert_model(params: list) -> Any:
+    """nn.Sequential of Linear/ReLU holding ``params`` (also the model of the data-parallel W3DP)."""
+    from wengert import nn
 
     sizes = [params[0].shape[0]] + [params[i].shape[1] for i in range(0, len(params), 2)]
     layers: list = []
@@ -79,6 +77,16 @@ def wengert_step(params: list, lr: float) -> tuple:
         state[f"{2 * k}.weight"] = params[2 * k].T  # nn.Linear stores W as (out, in), as PyTorch does
         state[f"{2 * k}.bias"] = params[2 * k + 1]
     model.load_state_dict(state)
+    return model
+
+
+def wengert_step(params: list, lr: float) -> tuple:
+    """The way a user writes it: nn.Sequential of Linear/ReLU, F.cross_entropy, optim.SGD."""
+    import wengert as wg
+    from wengert import optim
+    from wengert.nn import functional as F
+
+    model = wengert_model(params)
     opt = optim.SGD(model.parameters(), lr=lr)
 
     def step(x: Any, y: np.ndarray) -> float:

@@ -11,7 +11,9 @@ resume may change); a second run into the same ``--out`` needs ``--resume``
 or ``--overwrite``.  Bad arguments exit with status 2 and a one-line
 message; a NaN loss stops the run with a message naming the step (status
 1); Ctrl-C stops it with one line (status 130), keeping the checkpoint of
-the last completed epoch.
+the last completed epoch.  Under ``mpiexec -n N`` the ranks split every
+batch and average their gradients (:mod:`wengert.distributed`); rank 0 alone
+prints and writes, and a failing rank ends the whole job.
 """
 from __future__ import annotations
 
@@ -30,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from wengert import distributed
 
 from .resume import (
     ARCH_KEYS,
@@ -175,7 +179,7 @@ def check_arguments(args: argparse.Namespace, parser: argparse.ArgumentParser) -
         parser.error(f"argument --out: cannot create the directory {args.out}: {exc.strerror or exc}")
     if not os.access(out, os.W_OK):
         parser.error(f"argument --out: cannot write into {args.out} (permission denied)")
-    if not args.resume and args.overwrite:
+    if not args.resume and args.overwrite and distributed.init().is_root:  # under MPI, rank 0 alone writes
         for name in held:
             (out / name).unlink()
 
@@ -431,14 +435,17 @@ def train(args: argparse.Namespace, echo: Any = print) -> Result:
     :class:`Interrupted` (Ctrl-C).
     """
     import wengert as wg
-    from wengert.data import DataLoader
+    from wengert.data import DataLoader, DistributedSampler
     from wengert.io import require_safetensors
     from wengert.nn import functional as F
-    from wengert.optim import clip_grad_norm_
 
     require_safetensors("wengert train")
+    world = distributed.init()  # under mpiexec: this rank's part of each batch; rank 0 alone prints and writes
+    if not world.is_root:
+        echo = _silent
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    if world.is_root:
+        out.mkdir(parents=True, exist_ok=True)
     ckpt = out / CHECKPOINT
     saved, notes, start_epoch = None, [], 0
     if args.resume:
@@ -455,7 +462,8 @@ def train(args: argparse.Namespace, echo: Any = print) -> Result:
     in_features = int(np.prod(Xtr.shape[1:]))
     model = build_model(args, in_features, n_classes, Xtr)
     opt = build_optimizer(args, model)
-    loader = DataLoader((Xtr, ytr), batch_size=args.batch_size, shuffle=True, seed=args.seed)
+    loader = DataLoader((Xtr, ytr), batch_sampler=DistributedSampler(len(ytr), args.batch_size, shuffle=True,
+                                                                     seed=args.seed))
     cycle = schedule_cycle(args, saved["run"] if saved else None, start_epoch)
     if saved:
         notes += _restore(saved, args, model, opt, loader, ckpt)
@@ -467,8 +475,9 @@ def train(args: argparse.Namespace, echo: Any = print) -> Result:
         echo(f"note: {note}")
     if saved:
         echo(f"resumed {ckpt} at epoch {start_epoch}")
+    distributed.broadcast_parameters(model)
 
-    progress = _progress_factory(args)
+    progress = _progress_factory(args) if world.is_root else _silent
     t_start = time.perf_counter()
     step = start_epoch * len(loader)
     written: list = []
@@ -481,10 +490,15 @@ def train(args: argparse.Namespace, echo: Any = print) -> Result:
         for epoch in range(start_epoch, args.epochs):
             t0 = time.perf_counter()
             model.train()
+            distributed.seed_per_rank(model, args.seed, epoch)
             loss_sum, correct, seen = 0.0, 0, 0
             bar = progress(loader, f"epoch {epoch + 1}/{args.epochs}")
             for xb, yb in bar:
                 step += 1
+                if len(yb) == 0:  # MPI: a short last batch left this rank nothing; it still joins the average
+                    opt.zero_grad()
+                    _update(model, opt, args.clip, weight=0)
+                    continue
                 try:
                     logits = model(xb)
                     loss = F.cross_entropy(logits, yb)
@@ -501,14 +515,13 @@ def train(args: argparse.Namespace, echo: Any = print) -> Result:
                     loss.backward()
                 except FloatingPointError as exc:
                     raise NonFiniteLoss(f"training stopped at epoch {epoch + 1}, step {step}: {exc}") from None
-                if args.clip is not None:
-                    clip_grad_norm_(model.parameters(), args.clip)
-                opt.step()
+                _update(model, opt, args.clip, weight=len(yb))
                 loss_sum += lv * len(yb)
                 correct += int(np.sum(np.argmax(logits.data, axis=1) == yb))
                 seen += len(yb)
                 if hasattr(bar, "set_postfix_str"):
                     bar.set_postfix_str(f"loss {lv:.4f}", refresh=False)
+            loss_sum, correct, seen = distributed.sum_over_ranks(loss_sum, correct, seen)
             lr = opt.param_groups[0]["lr"]
             if sched is not None:
                 sched.step()
@@ -521,8 +534,9 @@ def train(args: argparse.Namespace, echo: Any = print) -> Result:
                      f"   ({row['seconds']:.2f} s)")
             with _sigint_deferred():  # the checkpoint and the metrics of an epoch are written together
                 history.append(row)
-                _checkpoint(ckpt, args, model, opt, sched, loader, history, cycle)
-                _write_csv(out / "metrics.csv", history)
+                if world.is_root:
+                    _checkpoint(ckpt, args, model, opt, sched, loader, history, cycle)
+                    _write_csv(out / "metrics.csv", history)
             written = [ckpt, out / "metrics.csv"]
     except KeyboardInterrupt:
         raise Interrupted(out, len(history) if ckpt.exists() else None) from None
@@ -532,11 +546,26 @@ def train(args: argparse.Namespace, echo: Any = print) -> Result:
             anomaly.__exit__(None, None, None)
     result = Result(out=out, history=history, seconds=time.perf_counter() - t_start, files=written,
                     start_epoch=start_epoch)
-    if not args.no_plot and history:
+    if not args.no_plot and history and world.is_root:
         png = _plot(out / "curves.png", history, f"{args.data} / {args.model}")
         if png is not None:
             result.files.append(png)
     return result
+
+
+def _update(model: Any, opt: Any, clip: float | None, weight: int) -> None:
+    """Average the gradients over the MPI ranks (a no-op in one process), clip them, take the optimiser step."""
+    from wengert.optim import clip_grad_norm_
+
+    distributed.allreduce_gradients(model, weight=weight)
+    if clip is not None:
+        clip_grad_norm_(model.parameters(), clip)
+    opt.step()
+
+
+def _silent(it: Any = None, *rest: Any) -> Any:
+    """The echo and progress bar of the ranks other than 0 (they print nothing)."""
+    return it
 
 
 @contextlib.contextmanager
@@ -704,6 +733,7 @@ def _plot(path: Path, history: list, title: str) -> Path | None:
     return path
 
 
+@distributed.abort_on_failure  # under MPI: MPI starts first, and a failing rank ends the whole job with its error
 def run(args: argparse.Namespace) -> int:
     from wengert.io import require_safetensors
 
@@ -725,6 +755,8 @@ def run(args: argparse.Namespace) -> int:
         head, status = next((h, s) for kind, h, s in stops if isinstance(exc, kind))
         print(head if isinstance(exc, MemoryError) else f"{head}{exc}", file=sys.stderr)
         return status
+    if not distributed.init().is_root:
+        return 0
     if not result.files:
         print(f"nothing to do: the run in {args.out} has already completed {result.start_epoch} epochs "
               f"(--epochs {args.epochs}); give a larger --epochs to extend it")

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..core.tensor import Tensor
+from .sampler import BatchSampler
 
 
 def _as_arrays(arrays: Any) -> tuple:
@@ -40,46 +41,77 @@ class DataLoader:
     seeded with ``seed``, so a run is reproducible; ``drop_last`` skips a
     final short batch.  Batches are NumPy arrays (wrap them with
     ``wg.tensor`` or pass them straight to a module).
+
+    ``batch_sampler`` chooses the rows of each batch instead (it then holds
+    the batch size, the shuffling and ``drop_last``): a
+    :class:`~wengert.data.DistributedSampler` gives each MPI rank its part of
+    every global batch.
+
+    >>> import numpy as np
+    >>> from wengert import data
+    >>> X = np.arange(10.0)
+    >>> part = data.DistributedSampler(len(X), batch_size=4, num_replicas=2, rank=1)
+    >>> [xb.tolist() for xb in data.DataLoader(X, batch_sampler=part)]
+    [[2.0, 3.0], [6.0, 7.0], [9.0]]
     """
 
     def __init__(self, arrays: Sequence[Any] | np.ndarray, batch_size: int = 32, shuffle: bool = False,
-                 seed: int | None = 0, drop_last: bool = False) -> None:
-        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
+                 seed: int | None = 0, drop_last: bool = False, *, batch_sampler: BatchSampler | None = None) -> None:
         self.arrays = _as_arrays(arrays)
-        self.batch_size = int(batch_size)
-        self.shuffle = bool(shuffle)
-        self.drop_last = bool(drop_last)
-        self.rng = np.random.default_rng(seed)
+        if batch_sampler is None:
+            if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+                raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
+            batch_sampler = BatchSampler(len(self.arrays[0]), batch_size, shuffle=shuffle, seed=seed,
+                                         drop_last=drop_last)
+        else:
+            if batch_size != 32 or shuffle or seed != 0 or drop_last:
+                raise ValueError("DataLoader: with a batch_sampler, give batch_size, shuffle, seed and drop_last "
+                                 "to the sampler, not to the DataLoader")
+            if not hasattr(batch_sampler, "state_dict"):
+                raise TypeError(f"DataLoader: batch_sampler must be a BatchSampler (such as DistributedSampler), "
+                                f"got {type(batch_sampler).__name__}")
+            if batch_sampler.num_samples != len(self.arrays[0]):
+                raise ValueError(f"DataLoader: the batch_sampler covers {batch_sampler.num_samples} samples, "
+                                 f"the arrays have {len(self.arrays[0])}")
+        self.batch_sampler = batch_sampler
         self.single = isinstance(arrays, (np.ndarray, Tensor))
+
+    @property
+    def batch_size(self) -> int:
+        return self.batch_sampler.batch_size
+
+    @property
+    def shuffle(self) -> bool:
+        return self.batch_sampler.shuffle
+
+    @property
+    def drop_last(self) -> bool:
+        return self.batch_sampler.drop_last
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """The shuffling generator (the batch sampler's)."""
+        return self.batch_sampler.rng
 
     @property
     def num_samples(self) -> int:
         return len(self.arrays[0])
 
     def __len__(self) -> int:
-        n, b = self.num_samples, self.batch_size
-        return n // b if self.drop_last else -(-n // b)
+        return len(self.batch_sampler)
 
     def __iter__(self) -> Iterator[Any]:
-        n = self.num_samples
-        order = self.rng.permutation(n) if self.shuffle else None
-        for k in range(len(self)):
-            lo, hi = k * self.batch_size, min(n, (k + 1) * self.batch_size)
-            if order is None:
-                batch = tuple(a[lo:hi] for a in self.arrays)
-            else:
-                idx = order[lo:hi]
-                batch = tuple(a[idx] for a in self.arrays)
+        for idx in self.batch_sampler:
+            batch = tuple(a[idx] for a in self.arrays)
             yield batch[0] if self.single else batch
 
     def state_dict(self) -> dict:
         """The shuffling generator's state (to resume a run exactly); JSON-serialisable."""
-        return {"bit_generator": self.rng.bit_generator.state}
+        return self.batch_sampler.state_dict()
 
     def load_state_dict(self, state: dict) -> None:
         """Restore the shuffling generator saved by :meth:`state_dict`."""
-        self.rng.bit_generator.state = state["bit_generator"]
+        self.batch_sampler.load_state_dict(state)
 
     def __repr__(self) -> str:
         return (f"DataLoader({self.num_samples} samples, batch_size={self.batch_size}, shuffle={self.shuffle}, "
