@@ -176,8 +176,11 @@ def test_ctrl_c_stops_with_one_line_and_resumes_exactly(tmp_path):
     """A real SIGINT to a real `wengert train`: exit 130, one line, then an exact resume."""
     args = ["--data", "digits", "--hidden", "32", "--scheduler", "none", "--quiet", "--no-plot", "--epochs", "400"]
     out = tmp_path / "run"
+    # (a test run started in the background inherits SIGINT ignored: give the child the default disposition,
+    # which is what a terminal's Ctrl-C meets)
     proc = subprocess.Popen([sys.executable, "-m", "wengert", "train", *args, "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(ROOT))
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(ROOT),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     ckpt = out / "checkpoint.safetensors"
     deadline = time.monotonic() + 120
     while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
