@@ -230,3 +230,32 @@ def test_checkpoint_gives_the_same_gradients_and_keeps_no_intermediates():
     y = wg.checkpoint(blocks[0], wg.tensor(x0, requires_grad=True))
     with pytest.raises(RuntimeError, match="checkpoint is differentiable once"):
         wg.sum(y).backward(create_graph=True)
+
+
+def test_an_operand_of_a_foreign_type_gets_its_reflected_operator():
+    """Python's protocol: t * other returns NotImplemented for a type wengert does not know, so other.__rmul__ runs."""
+
+    class Duck:
+        def __rmul__(self, other):
+            return ("rmul", other)
+
+        def __radd__(self, other):
+            return ("radd", other)
+
+    t = wg.tensor([1.0, 2.0])
+    assert (t * Duck())[0] == "rmul" and (t + Duck())[0] == "radd"
+    with pytest.raises(TypeError, match=r"unsupported operand type\(s\) for -: 'Tensor' and 'Duck'"):
+        t - Duck()
+    with pytest.raises(TypeError, match="multiply: cannot use an argument of type Duck"):
+        wg.multiply(t, Duck())  # a function call is not an operator: the error is wengert's
+
+
+def test_astype_to_integers_is_a_constant_of_the_graph():
+    """As PyTorch's .long() and JAX's astype(int): no gradient through integers, and no error."""
+    x = wg.tensor([1.5, 2.5], requires_grad=True)
+    i = x.astype(np.int64)
+    assert i.dtype == np.int64 and not i.requires_grad and i.tolist() == [1, 2]
+    W = np.ones((5, 3))
+    W[:, -1] = [0, 1, 1, 2, 4]
+    g = wg.grad(lambda W: wg.sum(W[W[:, -1].astype(np.int64)]))(W)
+    np.testing.assert_array_equal(g, np.array([1, 2, 1, 0, 1])[:, None] * np.ones((1, 3)))

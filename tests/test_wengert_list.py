@@ -454,3 +454,29 @@ def test_random_scalar_programs_agree_on_every_path(xs, ops):
         gb = b.grad.item() if b.grad is not None else 0.0
         assert ga == pytest.approx(gb, rel=1e-12, abs=1e-300)
         assert ga == pytest.approx(float(c), rel=1e-12, abs=1e-300)
+
+
+def test_in_place_assignment_on_a_tensor_from_an_older_list():
+    """y[0] = 5 after a backward pass: the new list imports y, and the walk must not follow y to its new place."""
+    x = wg.tensor(np.arange(3.0), requires_grad=True)
+    y = x * 2.0
+    wg.sum(y).backward(retain_graph=True)  # (the next op starts a new list)
+    y[0] = 5.0
+    x.grad = None
+    wg.sum(y * y).backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 8.0, 16.0])
+
+
+def test_in_place_assignment_on_the_input_of_a_transform():
+    def f(x):
+        x[1] = 3.0
+        return wg.sum(x * x)
+
+    x0 = np.arange(5.0)
+    expect = [0.0, 0.0, 4.0, 6.0, 8.0]
+    np.testing.assert_array_equal(wg.grad(f)(x0.copy()), expect)
+    _, pull = wg.vjp(f, x0.copy())
+    np.testing.assert_array_equal(pull(1.0)[0], expect)
+    np.testing.assert_array_equal(wg.jit(wg.grad(f))(x0.copy() + 1.0), [2.0, 0.0, 6.0, 8.0, 10.0])
+    np.testing.assert_array_equal(wg.jvp(f, (x0.copy(),), (np.ones(5),))[1], 2.0 * (0 + 0 + 2 + 3 + 4))
+    np.testing.assert_array_equal(np.diag(wg.hessian(f)(x0.copy())), [2.0, 0.0, 2.0, 2.0, 2.0])

@@ -64,6 +64,7 @@ class Rule:
         "name",
         "op1",
         "op2",
+        "operator2",
         "param_names",
         "partials",
         "real_only",
@@ -135,6 +136,7 @@ class Rule:
         RULES.append(self)
         self.op1 = _make_op1(self)
         self.op2 = _make_op2(self)
+        self.operator2 = _make_op2(self, operator=True)
         if register:
             if name in REGISTRY:
                 raise ValueError(f"rule {name!r} is already registered")
@@ -447,24 +449,44 @@ def _make_op1(rule: Rule) -> Callable:
     return op1
 
 
-def _make_op2(rule: Rule) -> Callable:
+def _operand(v: Any) -> bool:
+    """Is ``v`` something an op takes as an argument (else, for an operator, Python asks the other operand)?"""
+    return isinstance(v, (Tensor, np.ndarray, np.generic, float, int, complex, list, tuple))
+
+
+def _make_op2(rule: Rule, operator: bool = False) -> Callable:
+    """The rule's two-argument entry point with the scalar fast path.
+
+    ``operator``: Python's binary operator (``t * y``): an operand of a foreign
+    type gives ``NotImplemented``, so that Python tries the other operand's
+    reflected method (an xarray DataArray's ``__rmul__``) instead of an error.
+    """
     s = rule.scalar
     index = rule.index
     fast = s is not None and rule.tape_ok
     noparams: dict = {}
     numbers = _NP_NUMBERS
 
+    if operator:
+        def slow(x: Any, y: Any) -> Any:
+            if not (_operand(x) and _operand(y)):
+                return NotImplemented
+            return bind(rule, (x, y), noparams)
+    else:
+        def slow(x: Any, y: Any) -> Any:
+            return bind(rule, (x, y), noparams)
+
     def op2(x: Any, y: Any) -> Tensor:
         if not fast:
-            return bind(rule, (x, y), noparams)
+            return slow(x, y)
         if isinstance(x, Tensor):
             if x._trace is not None:
-                return bind(rule, (x, y), noparams)
+                return slow(x, y)
             xv = x._value
             xg = x.requires_grad
             if isinstance(y, Tensor):
                 if y._trace is not None:
-                    return bind(rule, (x, y), noparams)
+                    return slow(x, y)
                 yv = y._value
                 yg = y.requires_grad
             else:
@@ -472,7 +494,7 @@ def _make_op2(rule: Rule) -> Callable:
                 yg = False
         else:  # a reflected operator: y is the Tensor
             if y._trace is not None:
-                return bind(rule, (x, y), noparams)
+                return slow(x, y)
             xv = x
             xg = False
             yv = y._value
@@ -482,27 +504,27 @@ def _make_op2(rule: Rule) -> Callable:
         if tx is float:
             if ty is not float and ty is not int:
                 if ty not in numbers:
-                    return bind(rule, (x, y), noparams)
+                    return slow(x, y)
                 yv = float(yv)
         elif ty is float:
             if tx is not int:
                 if tx not in numbers:
-                    return bind(rule, (x, y), noparams)
+                    return slow(x, y)
                 xv = float(xv)
         else:
-            return bind(rule, (x, y), noparams)
+            return slow(x, y)
         try:
             st = _get()
         except LookupError:
             st = state()
         if st.dynamic is not None:
-            return bind(rule, (x, y), noparams)
+            return slow(x, y)
         try:
             r = s(xv, yv)
         except (ArithmeticError, ValueError):
-            return bind(rule, (x, y), noparams)
+            return slow(x, y)
         if type(r) is not float:
-            return bind(rule, (x, y), noparams)
+            return slow(x, y)
         # the new Tensor is built here rather than by _new (the same slots, each written once)
         out = _alloc(Tensor)
         out._value = r
@@ -655,3 +677,13 @@ def apply1(rule: Rule, x: Tensor) -> Tensor:
 
 def apply2(rule: Rule, x: Any, y: Any) -> Tensor:
     return rule.op2(x, y)
+
+
+def reflected(rule: Rule) -> Callable:
+    """Python's reflected operator (``y * t``, ``t.__rmul__(y)``) for ``rule``."""
+    op = rule.operator2
+
+    def rop(self: Any, other: Any) -> Any:
+        return op(other, self)
+
+    return rop

@@ -358,7 +358,25 @@ _OWNED_REFS = 3  # getrefcount's argument, mutate's local `old`, and the tensor'
 
 
 def rebind(t: Tensor, new: Tensor) -> None:
-    """Make ``t`` stand for ``new``'s value and place (an in-place op on a value in a graph)."""
+    """Make ``t`` stand for ``new``'s value and place (an in-place op on a value in a graph).
+
+    The op that made ``new`` may have imported ``t`` into its list (``t`` came
+    from an older list, or is a transform's input): that import must keep
+    naming ``t``'s old place, which ``t`` is about to leave.  It is handed to a
+    stand-in holding the old place; for an input (no place: its cotangent is
+    collected by identity) the stand-in names ``t`` as the input it stands for.
+    """
+    tape = new._tape
+    if tape is not None and tape is not t._tape:
+        i = tape.imports.pop(id(t), None)
+        if i is not None:
+            old = _alloc(Tensor)
+            for slot in ("_value", "_trace", "_tape", "_idx", "_primal", "_tangent", "requires_grad", "_grad"):
+                if hasattr(t, slot):
+                    setattr(old, slot, getattr(t, slot))
+            old._meta = {"stands_for": t} if t._tape is None else None
+            tape.entries[i] = (old,)
+            tape.imports[id(old)] = i
     t._value = new._value
     t._trace = new._trace
     t._tape = new._tape

@@ -163,6 +163,8 @@ def _deliver(t: Tensor, c: Any, pending: dict, leaves: dict) -> None:
     """Pass cotangent ``c`` to the imported tensor ``t``: a leaf, or a value of an older list."""
     tape = t._tape
     if tape is None:
+        if t._meta is not None and "stands_for" in t._meta:  # (an input an in-place op has since rebound)
+            t = t._meta["stands_for"]
         slot = leaves.get(id(t))
         if slot is None:
             leaves[id(t)] = [t, c]

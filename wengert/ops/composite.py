@@ -33,6 +33,7 @@ from .table import (
     reshape,
     scatter_add,
     sqrt,
+    stop_gradient,
     sum_,
     tanh,
     transpose,
@@ -421,14 +422,18 @@ def cat(tensors: Any, dim: int = 0) -> Any:
 
 @composite(methods=("astype",))
 def astype(x: Any, dtype: Any) -> Any:
-    """x converted to ``dtype`` (a floating dtype keeps the gradient; converting a traced value to ints is an error)."""
+    """x converted to ``dtype``.
+
+    A floating (or complex) dtype keeps the gradient.  Integers and booleans
+    have none: the result is a constant of the graph, as PyTorch's ``.long()``
+    and JAX's ``astype(int)`` give (its values may index, the derivative
+    through them is zero).
+    """
     dt = np.dtype(dtype)
     if dt == dtype_of(x):
         return x
-    from ..core.tensor import Tensor, is_traced
-
-    if dt.kind not in "fc" and isinstance(x, Tensor) and is_traced(x):
-        raise TypeError(f"astype({dt}) would drop the gradient; detach() first if that is intended")
+    if dt.kind not in "fc":
+        return cast(stop_gradient(x), dtype=dt)
     return cast(x, dtype=dt)
 
 

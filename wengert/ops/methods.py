@@ -6,7 +6,7 @@ the hot path of scalar code such as the W1/W4 benchmarks).
 """
 from __future__ import annotations
 
-from ..core.rule import Rule, apply2
+from ..core.rule import Rule, reflected
 from ..core.tensor import Tensor
 from . import api as A
 from . import composite as C
@@ -18,14 +18,11 @@ from .surface import method, public_function, public_name, records
 
 
 def _binop(rule):
-    return rule.op2  # the operator is the rule's own fast path (no extra call)
+    return rule.operator2  # the operator is the rule's own fast path (no extra call)
 
 
 def _rbinop(rule):
-    def op(self, other):
-        return apply2(rule, other, self)
-
-    return op
+    return reflected(rule)
 
 
 def _unop(rule):
