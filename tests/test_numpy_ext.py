@@ -539,3 +539,15 @@ def test_take_along_axis_broadcasts_as_numpy():
         np.testing.assert_array_equal(wg.take_along_axis(wg.tensor(arr), idx, ax).data, np.take_along_axis(arr, idx, ax))
         w = np.arange(1.0, 1.0 + np.take_along_axis(arr, idx, ax).size).reshape(np.take_along_axis(arr, idx, ax).shape)
         assert wg.gradcheck(lambda a, idx=idx, ax=ax, w=w: wg.sum(w * wg.take_along_axis(a, idx, ax)), arr).ok
+
+
+def test_a_list_of_tensors_is_an_array_argument():
+    """As NumPy makes a list an array, wg.mean([x, x + 2]) stacks its list in the graph; stack-like functions
+    keep taking their sequence."""
+    assert wg.grad(lambda x: wg.mean([x, x + 2.0]))(0.0) == 1.0
+    assert wg.grad(lambda x: wg.sum([x, x * x]))(3.0) == 7.0
+    assert wg.grad(lambda x: wg.sum(wg.append([x, 1.0], x)))(2.0) == 2.0
+    assert wg.grad(lambda x: wg.std([x, 3.0 * x]))(1.0) == pytest.approx(1.0)
+    np.testing.assert_array_equal(wg.concatenate([wg.tensor([1.0]), wg.tensor([2.0, 3.0])]).data, [1.0, 2.0, 3.0])
+    a, b = wg.atleast_2d(1.0, 2.0)
+    assert a.shape == b.shape == (1, 1)

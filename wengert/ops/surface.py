@@ -91,11 +91,14 @@ def public_function(target: Any, s: Surface) -> Callable:
         def fn(x: Any, y: Any) -> Tensor:
             return op2(x if isinstance(x, Tensor) else Tensor(x), y)
     else:
+        sequence = _takes_sequence(s.prepare or (target.impl if isinstance(target, Rule) else target))
+
         def fn(*args: Any, **kwargs: Any) -> Tensor:
             if prepare is not None:
                 args, kwargs = prepare(*args, **kwargs)
-            # (after prepare, a list in front is a sequence of arrays, e.g. stack's: left as it is)
-            if args and not isinstance(args[0], Tensor) and not (prepare and isinstance(args[0], (list, tuple))):
+            # the first argument is an array (a list of tensors is stacked in the graph, as NumPy makes a list an
+            # array), unless the function takes a sequence of arrays there (stack's, concatenate's)
+            if args and not sequence and not isinstance(args[0], Tensor):
                 args = (_as_tensor(args[0]), *args[1:])
             return target(*args, **kwargs)
 
@@ -109,6 +112,18 @@ def public_function(target: Any, s: Surface) -> Callable:
     except (TypeError, ValueError):
         pass
     return fn
+
+
+#: first parameters that take a sequence of arrays (NumPy's names for them)
+_SEQUENCE_PARAMS = frozenset({"tup", "xs", "arrays", "tensors", "operands", "condlist", "choicelist"})
+
+
+def _takes_sequence(fn: Callable) -> bool:
+    try:
+        first = next(iter(inspect.signature(fn).parameters.values()), None)
+    except (TypeError, ValueError):
+        return False
+    return first is not None and (first.name in _SEQUENCE_PARAMS or first.kind is first.VAR_POSITIONAL)
 
 
 def _torch_names(prepare: Callable | None, target: Any) -> Callable | None:
