@@ -374,9 +374,16 @@ def record_eager(st: Any, rule: Rule, out: Tensor, args: Sequence[Any], values: 
     """Put ``out = rule(*args)`` on the thread's eager list."""
     tape = eager_tape(st, args)
     refs = []
+    imports = tape.imports
     for a in args:
         if isinstance(a, Tensor) and a._trace is None:
-            refs.append(tape.ref(a) if a.requires_grad else a)
+            if not a.requires_grad:
+                refs.append(a)
+            elif a._tape is tape:  # (tape.ref, written out: this runs for every input of every recorded op)
+                refs.append(a._idx)
+            else:
+                i = imports.get(id(a))
+                refs.append(tape.ref(a) if i is None else i)
         else:
             refs.append(None)
     record(tape, rule, out, refs, values, params)

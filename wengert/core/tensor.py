@@ -96,7 +96,8 @@ class Tensor:
 
     @property
     def dtype(self) -> np.dtype:
-        return dtype_of(self._value)
+        v = self._value  # (a float holds a 0-d float64; every other value has its dtype)
+        return _F64 if type(v) is float else v.dtype
 
     @property
     def grad(self) -> Tensor | None:
