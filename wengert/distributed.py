@@ -34,6 +34,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import time
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -368,6 +369,9 @@ def _abort(world: World, code: int) -> None:
     sys.stdout.flush()
     print(f"wengert: rank {world.rank} of {world.size} failed (exit status {code}): aborting the MPI job",
           file=sys.stderr, flush=True)
+    # MPI_Abort kills every rank at once, and the launcher may not have forwarded what this rank just wrote
+    # (on a busy machine the error was lost): give its I/O proxy a moment first
+    time.sleep(0.5)
     world.comm.Abort(code)
 
 
