@@ -4,15 +4,23 @@ A decomposition's rule packs its parts side by side on the last axis, so its
 spec checks all parts at once (forward against NumPy's parts, packed the same
 way).  Where a part is not unique (the extra columns of full_matrices=True /
 mode='complete'), the spec's ``call`` checks what is: the projector onto them.
+
+COMPLEX_SPECS (run as ``NAME@complex``) check the decompositions on complex
+matrices, in the complex plane.  A complex singular vector or eigenvector is
+unique only up to its phase (LAPACK picks one), so their ``call`` checks
+functions that do not depend on it: the values, ``|U|^2`` elementwise, and
+products such as ``U diag(c) Vh`` (the phases of u_j and v_j cancel) or
+``V diag(c) V^-1``.
 """
 from __future__ import annotations
 
 import numpy as np
-from opspec import Case, Spec, well_conditioned
+from opspec import Case, Spec, complex_normal, well_conditioned
 
 from wengert.core.tensor import shape_of
 from wengert.ops import linalg as L
-from wengert.ops.table import matmul
+from wengert.ops.complex import conjugate
+from wengert.ops.table import inv, matmul
 
 
 def _spd(rng, shape, i):
@@ -134,4 +142,86 @@ SPECS = {
     "matrix_rank": Spec(cases=[Case([(3, 3)]), Case([(2, 3, 4)])], nondiff=True,
                         draw=lambda rng, s, i: rng.standard_normal(s) * (rng.random(s[:-1] + (1,)) < 0.7),
                         ref=lambda a: np.linalg.matrix_rank(a)),
+}
+
+
+# ---------------------------------------------------------------------- complex matrices
+def _weights(k):
+    """Fixed weights c for products U diag(c) Vh (distinct, so that each pair of vectors counts)."""
+    return np.arange(1.0, k + 1.0)
+
+
+def _moduli2(x):
+    """|x|^2 elementwise (free of each column's phase), as a complex-typed part among the others."""
+    return x * conjugate(x)
+
+
+def _svd_phase_free(a, full_matrices=False):
+    """Functions of the complex svd that do not depend on the phases of the singular vectors: s, |U|^2, |Vh|^2,
+    U diag(c) Vh and, with full_matrices, the projectors onto the extra columns."""
+    u, s, vh = L._unpack(L.svd_rule(a, full_matrices=full_matrices), L._svd_shapes(shape_of(a), full_matrices))
+    k = min(shape_of(a)[-2:])
+    u1, vh1 = L._cols(u, 0, k), L._rows(vh, 0, k)
+    parts = [s, _moduli2(u1), _moduli2(vh1), matmul(u1 * _weights(k), vh1)]
+    if full_matrices:
+        u2, v2 = L._cols(u, k), L._H(L._rows(vh, k))
+        parts += [matmul(u2, L._H(u2)), matmul(v2, L._H(v2))]
+    return L._pack_tangents(parts, shape_of(a)[:-2])
+
+
+def _svd_phase_free_ref(a, full_matrices=False):
+    u, s, vh = np.linalg.svd(a, full_matrices=full_matrices)
+    k = min(a.shape[-2:])
+    u1, vh1 = u[..., :k], vh[..., :k, :]
+    parts = [s, np.abs(u1) ** 2, np.abs(vh1) ** 2, (u1 * _weights(k)) @ vh1]
+    if full_matrices:
+        u2, v2 = u[..., k:], np.conj(np.swapaxes(vh[..., k:, :], -1, -2))
+        parts += [u2 @ np.conj(np.swapaxes(u2, -1, -2)), v2 @ np.conj(np.swapaxes(v2, -1, -2))]
+    return L._pack(parts, a.ndim - 2)
+
+
+def _eigh_phase_free(a, UPLO="L"):
+    """w, |V|^2 and V diag(c) V^H of the Hermitian matrix eigh reads (the triangle UPLO, the real diagonal)."""
+    w, v = L._unpack(L.eigh_rule(a, UPLO=UPLO), L._eig_shapes(a))
+    n = shape_of(a)[-1]
+    return L._pack_tangents([w, _moduli2(v), matmul(v * _weights(n), L._H(v))], shape_of(a)[:-2])
+
+
+def _eigh_phase_free_ref(a, UPLO="L"):
+    w, v = np.linalg.eigh(a, UPLO=UPLO)
+    vh = np.conj(np.swapaxes(v, -1, -2))
+    return L._pack([w, np.abs(v) ** 2, (v * _weights(a.shape[-1])) @ vh], a.ndim - 2)
+
+
+def _eig_phase_free(a):
+    """w, |V|^2 and V diag(c) V^-1 (free of each eigenvector's phase; |v_j| = 1 is NumPy's normalisation)."""
+    w, v = L._unpack(L.eig_rule(a), L._eig_shapes(a))
+    n = shape_of(a)[-1]
+    return L._pack_tangents([w, _moduli2(v), matmul(v * _weights(n), inv(v))], shape_of(a)[:-2])
+
+
+def _eig_phase_free_ref(a):
+    w, v = np.linalg.eig(a)
+    return L._pack([w, np.abs(v) ** 2, (v * _weights(a.shape[-1])) @ np.linalg.inv(v)], a.ndim - 2)
+
+
+def _complex_eigs(rng, shape, i):
+    """Complex matrices (eigenvalues distinct with probability 1), and for 4 x 4 ones real matrices with two pairs of
+    complex conjugate eigenvalues (-1 +- i, 1 +- 2i): NumPy's eig then returns complex values for a real input."""
+    if shape[-1] != 4:
+        return complex_normal(rng, shape, i)
+    p = np.eye(4) + 0.3 * rng.standard_normal(shape)
+    blocks = np.array([[-1.0, 1.0, 0, 0], [-1.0, -1.0, 0, 0], [0, 0, 1.0, 2.0], [0, 0, -2.0, 1.0]])
+    return p @ blocks @ np.linalg.inv(p)
+
+
+COMPLEX_SPECS = {
+    "svd": Spec(cases=[Case([(3, 3)]), Case([(4, 2)]), Case([(2, 3)]), Case([(2, 3, 2)]),
+                       Case([(4, 2)], {"full_matrices": True}), Case([(2, 3)], {"full_matrices": True})],
+                draw=complex_normal, call=_svd_phase_free, ref=_svd_phase_free_ref, rtol=1e-5),
+    # a complex matrix that is not Hermitian: eigh reads one triangle and the real part of the diagonal
+    "eigh": Spec(cases=[Case([(3, 3)]), Case([(3, 3)], {"UPLO": "U"}), Case([(2, 3, 3)])], draw=complex_normal,
+                 call=_eigh_phase_free, ref=_eigh_phase_free_ref, rtol=1e-5),
+    "eig": Spec(cases=[Case([(3, 3)]), Case([(2, 2, 2)]), Case([(4, 4)])], draw=_complex_eigs,
+                call=_eig_phase_free, ref=_eig_phase_free_ref, rtol=1e-5),
 }

@@ -1,6 +1,7 @@
 """wg.linalg, norms, einsum and tensordot: values against NumPy, derivatives against finite differences in
 float64 (reverse and forward mode, second order), against PyTorch, vmap against a loop, NumPy dispatch, the
-documented conventions (repeated eigenvalues, zero singular values, triangles) and every error message.
+documented conventions (repeated eigenvalues, zero singular values, triangles) and every error message;
+complex matrices (svd, eigh, eig ...) in the complex plane, with functions free of the vectors' phases.
 
 The primitives (svd, eigh, eig, qr, cholesky, slogdet, pinv, einsum) also go through the generated per-op
 test from tests/specs_linalg.py; here are the public functions built on them.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from opspec import check_grads
 
 import wengert as wg
 
@@ -435,7 +437,6 @@ def test_hessian_of_logdet():
     (lambda: L.svd(np.ones(3)), ValueError, r"svd: expects a matrix .* got shape \(3,\)"),
     (lambda: L.eigh(np.ones((2, 3))), ValueError, r"eigh: expects square matrices, got shape \(2, 3\)"),
     (lambda: L.eigh(np.eye(2), UPLO="X"), ValueError, "UPLO must be 'L' or 'U'"),
-    (lambda: L.eig(np.array([[0.0, -1.0], [1.0, 0.0]])), ValueError, "complex eigenvalues.*does not differentiate yet"),
     (lambda: L.qr(np.eye(2), mode="raw"), ValueError, "mode must be 'reduced', 'complete' or 'r'"),
     (lambda: L.cholesky(-np.eye(2)), np.linalg.LinAlgError, "not positive definite"),
     (lambda: L.pinv(np.eye(2), rcond=1e-3, rtol=1e-3), ValueError, "rcond= or rtol=, not both"),
@@ -465,3 +466,239 @@ def test_hessian_of_logdet():
 def test_errors_are_clear(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+# ------------------------------------------------------------------ complex matrices
+# A complex singular vector or eigenvector is unique only up to its phase (LAPACK picks one), so the functions
+# differentiated here do not depend on it: values, |U|, U diag(c) Vh, V diag(c) V^-1, projectors.  The rules
+# themselves are checked in the complex plane by tests/specs_linalg.py (COMPLEX_SPECS: svd@complex, ...).
+def _cnormal(shape, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+
+
+def _real_with_complex_eigs(seed=0):
+    """A real 4 x 4 matrix with eigenvalues -1 +- i and 1 +- 2i."""
+    p = np.eye(4) + 0.3 * _normal((4, 4), seed)
+    blocks = np.array([[-1.0, 1.0, 0, 0], [-1.0, -1.0, 0, 0], [0, 0, 1.0, 2.0], [0, 0, -2.0, 1.0]])
+    return p @ blocks @ np.linalg.inv(p)
+
+
+def _flat(*parts):
+    """Several results as one vector (so one gradcheck sees them all)."""
+    return wg.concatenate([wg.reshape(p, (-1,)) for p in parts])
+
+
+def _np_flat(*parts):
+    return np.concatenate([np.reshape(p, -1) for p in parts])
+
+
+def _c(k):
+    return np.arange(1.0, k + 1.0)
+
+
+def _mH(x):
+    return np.conj(np.swapaxes(x, -1, -2))
+
+
+def _svd_parts(a, full_matrices=False, hermitian=False):
+    u, s, vh = L.svd(a, full_matrices=full_matrices, hermitian=hermitian)
+    k = s.shape[-1]
+    u1, vh1 = u[..., :k], vh[..., :k, :]
+    return _flat(s, wg.abs(u1), wg.abs(vh1), (u1 * _c(k)) @ vh1)
+
+
+def _np_svd_parts(a, full_matrices=False, hermitian=False):
+    u, s, vh = np.linalg.svd(a, full_matrices=full_matrices, hermitian=hermitian)
+    k = s.shape[-1]
+    u1, vh1 = u[..., :k], vh[..., :k, :]
+    if hermitian:  # (NumPy's hermitian svd takes its vectors from eigh: their phases and |.| differ; U diag(c) Vh not)
+        return _np_flat(s, (u1 * _c(k)) @ vh1)
+    return _np_flat(s, np.abs(u1), np.abs(vh1), (u1 * _c(k)) @ vh1)
+
+
+def _svd_complement(a):
+    u, vh = L.svd(a).U, L.svd(a).Vh
+    k = min(a.shape[-2:])
+    u2, v2 = u[..., k:], wg.conj(wg.matrix_transpose(vh[..., k:, :]))
+    return _flat(u2 @ wg.conj(wg.matrix_transpose(u2)), v2 @ wg.conj(wg.matrix_transpose(v2)))
+
+
+def _np_svd_complement(a):
+    u, _, vh = np.linalg.svd(a)
+    k = min(a.shape[-2:])
+    u2, v2 = u[..., k:], _mH(vh[..., k:, :])
+    return _np_flat(u2 @ _mH(u2), v2 @ _mH(v2))
+
+
+def _eigh_parts(a, UPLO="L"):
+    w, v = L.eigh(a, UPLO=UPLO)
+    return _flat(w, wg.abs(v), (v * _c(w.shape[-1])) @ wg.conj(wg.matrix_transpose(v)))
+
+
+def _np_eigh_parts(a, UPLO="L"):
+    w, v = np.linalg.eigh(a, UPLO=UPLO)
+    return _np_flat(w, np.abs(v), (v * _c(w.shape[-1])) @ _mH(v))
+
+
+def _eig_parts(a):
+    w, v = L.eig(a)
+    return _flat(w, wg.abs(v), (v * _c(w.shape[-1])) @ L.inv(v))
+
+
+def _np_eig_parts(a):
+    w, v = np.linalg.eig(a)
+    return _np_flat(w, np.abs(v), (v * _c(w.shape[-1])) @ np.linalg.inv(v))
+
+
+# name, function (a Tensor out), NumPy's reference, inputs
+COMPLEX_CASES = [
+    ("svd_parts_tall", _svd_parts, _np_svd_parts, [_cnormal((4, 3))]),
+    ("svd_parts_wide_batched", _svd_parts, _np_svd_parts, [_cnormal((2, 2, 3), 1)]),
+    ("svd_parts_full", lambda a: _svd_parts(a, True), lambda a: _np_svd_parts(a, True), [_cnormal((2, 4), 2)]),
+    ("svd_complement", _svd_complement, _np_svd_complement, [_cnormal((4, 2), 3)]),
+    ("svd_hermitian", lambda a: (lambda r: _flat(r.S, (r.U * _c(3)) @ r.Vh))(L.svd(a, hermitian=True)),
+     lambda a: _np_svd_parts(a, hermitian=True), [_cnormal((3, 3), 4)]),
+    ("svd_S", lambda a: L.svd(a, compute_uv=False), lambda a: np.linalg.svd(a, compute_uv=False), [_cnormal((3, 4), 5)]),
+    ("svdvals_batched", L.svdvals, np.linalg.svdvals, [_cnormal((2, 3, 2), 6)]),
+    ("norm_nuc", lambda a: wg.norm(a, "nuc"), lambda a: np.linalg.norm(a, "nuc"), [_cnormal((4, 3), 7)]),
+    ("norm_nuc_axis", lambda a: wg.norm(a, "nuc", axis=(2, 0)), lambda a: np.linalg.norm(a, "nuc", axis=(2, 0)),
+     [_cnormal((3, 2, 4), 8)]),
+    ("norm_2", lambda a: wg.norm(a, 2), lambda a: np.linalg.norm(a, 2), [_cnormal((3, 3), 9)]),
+    ("norm_-2", lambda a: wg.norm(a, -2), lambda a: np.linalg.norm(a, -2), [_cnormal((2, 3), 10)]),
+    ("cond", L.cond, np.linalg.cond, [_cnormal((3, 3), 11)]),
+    ("eigh_parts", _eigh_parts, _np_eigh_parts, [_cnormal((3, 3), 12)]),
+    ("eigh_parts_U_batched", lambda a: _eigh_parts(a, "U"), lambda a: _np_eigh_parts(a, "U"), [_cnormal((2, 3, 3), 13)]),
+    ("eigvalsh", L.eigvalsh, np.linalg.eigvalsh, [_cnormal((4, 4), 14)]),
+    ("eig_parts", _eig_parts, _np_eig_parts, [_cnormal((3, 3), 15)]),
+    ("eig_parts_batched", _eig_parts, _np_eig_parts, [_cnormal((2, 3, 3), 16)]),
+    ("eig_parts_real_input", _eig_parts, _np_eig_parts, [_real_with_complex_eigs()]),
+    ("eigvals_real_input", L.eigvals, np.linalg.eigvals, [_real_with_complex_eigs(1)]),
+    ("eig_abs_real_random", lambda a: (lambda r: _flat(wg.abs(r[0]), wg.abs(r[1])))(L.eig(a)),
+     lambda a: (lambda r: _np_flat(np.abs(r[0]), np.abs(r[1])))(np.linalg.eig(a)), [_normal((5, 5), 17)]),
+]
+COMPLEX_IDS = [c[0] for c in COMPLEX_CASES]
+
+
+@pytest.mark.parametrize("name,f,ref,inputs", COMPLEX_CASES, ids=COMPLEX_IDS)
+def test_complex_values_match_numpy(name, f, ref, inputs):
+    out = f(*[wg.tensor(x) for x in inputs])
+    want = ref(*inputs)
+    assert out.dtype == np.asarray(want).dtype
+    np.testing.assert_allclose(out.data, want, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name,f,ref,inputs", COMPLEX_CASES, ids=COMPLEX_IDS)
+def test_complex_derivatives_to_second_order(name, f, ref, inputs):
+    """In the complex plane: the Jacobian in both modes, and the VJP's and the JVP's own derivatives."""
+    check_grads(f, *inputs, order=2)
+
+
+@pytest.mark.parametrize("name", ["svd_parts_tall", "svd_S", "norm_nuc", "eigh_parts", "eig_parts",
+                                  "eig_parts_real_input"])
+def test_complex_vmap_matches_a_loop(name):
+    _, f, _, inputs = COMPLEX_CASES[COMPLEX_IDS.index(name)]
+    x0 = inputs[0]
+    rng = np.random.default_rng(3)
+    batch = np.stack([x0 + 0.01 * rng.standard_normal(x0.shape) for _ in range(3)])
+    g = wg.grad(lambda x: wg.sum(wg.real(f(x) * (1.5 - 0.5j))))
+    np.testing.assert_allclose(_value(wg.vmap(f)(batch)), np.stack([_value(f(x)) for x in batch]), rtol=1e-10,
+                               atol=1e-12)
+    np.testing.assert_allclose(_value(wg.vmap(g)(batch)), np.stack([_value(g(x)) for x in batch]), rtol=1e-9,
+                               atol=1e-12)
+
+
+def test_complex_decompositions_have_numpys_dtypes():
+    """Singular values and eigh's eigenvalues are real; eig of a real matrix is complex iff its eigenvalues are."""
+    z = _cnormal((3, 3))
+    assert L.svd(z).S.dtype == np.float64 and L.svd(z).U.dtype == np.complex128
+    assert L.eigh(z).eigenvalues.dtype == np.float64 and L.eigvalsh(z).dtype == np.float64
+    assert L.svdvals(z.astype(np.complex64)).dtype == np.float32
+    assert L.eig(_real_with_complex_eigs()).eigenvalues.dtype == np.complex128
+    assert L.eig(_real_eigs(3)).eigenvalues.dtype == np.float64
+    # the gradient of a real input is real, though the eigenvalues are complex
+    g = wg.grad(lambda a: wg.sum(wg.real(L.eigvals(a)) ** 2 + wg.imag(L.eigvals(a))))(_real_with_complex_eigs())
+    assert g.dtype == np.float64
+
+
+def test_complex_eigh_reads_one_triangle_and_the_real_diagonal():
+    """As LAPACK: the imaginary parts of the diagonal and the other triangle are not read; their gradient is 0."""
+    z = _cnormal((3, 3), 1)
+    for uplo, other in (("L", lambda g: np.triu(g, 1)), ("U", lambda g: np.tril(g, -1))):
+        t = wg.tensor(z, requires_grad=True)
+        wg.sum(L.eigvalsh(t, UPLO=uplo) * np.array([1.0, -2.0, 3.0])).backward()
+        assert np.all(other(t.grad.data) == 0) and np.all(np.diag(t.grad.data).imag == 0)
+        h = np.tril(z) if uplo == "L" else np.triu(z)
+        h = h + _mH(h) - np.diag(np.diag(h).real)
+        np.testing.assert_allclose(L.eigvalsh(z, UPLO=uplo).data, np.linalg.eigvalsh(h), rtol=1e-12)
+
+
+def test_complex_repeated_values_give_finite_value_gradients():
+    """A unitary matrix: all singular values 1, the nuclear norm's gradient is conj(U Vh) = conj(Q)."""
+    q, _ = np.linalg.qr(_cnormal((3, 3), 2))
+    np.testing.assert_allclose(wg.grad(lambda a: wg.norm(a, "nuc"))(q), np.conj(q), atol=1e-12)
+    h = q @ np.diag([1.0, 1.0, 3.0]) @ _mH(q)                  # a repeated eigenvalue of a Hermitian matrix
+    g = wg.grad(lambda a: wg.sum(L.eigvalsh(a) * np.array([1.0, 2.0, 3.0])))(h)
+    assert np.all(np.isfinite(g))
+
+
+# PyTorch as a second oracle: torch.autograd.grad(L, z) == conj(wg.grad(L)(z)) for a real loss L (docs/complex.md)
+def _both_complex(fw, ft, z):
+    t = wg.tensor(z, requires_grad=True)
+    out = fw(t)
+    out.backward()
+    zt = torch.tensor(z, requires_grad=True)
+    ot = ft(zt)
+    ot.backward()
+    np.testing.assert_allclose(out.data, ot.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(np.conj(t.grad.data), zt.grad.resolve_conj().numpy(), rtol=1e-8, atol=1e-10)
+
+
+def test_complex_svd_matches_torch():
+    c = _c(3)
+
+    def fw(a):
+        u, s, vh = L.svd(a, full_matrices=False)
+        return wg.sum(s * W43) + wg.sum(wg.abs(u) * W4) + wg.sum(wg.abs(vh) ** 2 * W3) + wg.sum(wg.real((u * c) @ vh))
+
+    def ft(a):
+        u, s, vh = torch.linalg.svd(a, full_matrices=False)
+        return ((s * torch.tensor(W43)).sum() + (u.abs() * torch.tensor(W4)).sum()
+                + (vh.abs() ** 2 * torch.tensor(W3)).sum() + ((u * torch.tensor(c)) @ vh).real.sum())
+
+    _both_complex(fw, ft, _cnormal((4, 3), 1))
+    _both_complex(lambda a: wg.sum(L.matrix_norm(a, ord="nuc")), lambda a: torch.linalg.matrix_norm(a, "nuc").sum(),
+                  _cnormal((2, 3, 4), 2))
+
+
+def test_complex_eigh_matches_torch():
+    # on the Hermitian part: PyTorch's gradient is the Hermitian one, wengert's reads the lower triangle
+    def fw(a):
+        w, v = L.eigh((a + wg.conj(a.T)) * 0.5)
+        return wg.sum(w * W43) + wg.sum(wg.abs(v) * W3)
+
+    def ft(a):
+        w, v = torch.linalg.eigh((a + a.conj().T) * 0.5)
+        return (w * torch.tensor(W43)).sum() + (v.abs() * torch.tensor(W3)).sum()
+
+    _both_complex(fw, ft, _cnormal((3, 3), 3))
+
+
+def test_complex_eig_matches_torch():
+    def fw(a):
+        w, v = L.eig(a)
+        return wg.sum(wg.real(w * (W43 + 2j))) + wg.sum(wg.abs(v) * W3)
+
+    def ft(a):
+        w, v = torch.linalg.eig(a)
+        return (w * (torch.tensor(W43) + 2j)).real.sum() + (v.abs() * torch.tensor(W3)).sum()
+
+    _both_complex(fw, ft, _cnormal((3, 3), 4))
+    # a real matrix with complex eigenvalues: a real gradient (PyTorch's is real too)
+    x = _real_with_complex_eigs(2)[:3, :3]
+    t = wg.tensor(x, requires_grad=True)
+    fw(t).backward()
+    xt = torch.tensor(x, requires_grad=True)
+    ft(xt).backward()
+    assert t.grad.dtype == np.float64
+    np.testing.assert_allclose(t.grad.data, xt.grad.numpy(), rtol=1e-8, atol=1e-10)

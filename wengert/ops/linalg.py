@@ -15,8 +15,28 @@ unpacks them again (``_unpack``: a slice and a reshape per part).  The
 decomposition runs once, and its VJP sees the cotangents of all parts at once
 (zero for the parts a computation does not use).
 
+**Complex matrices.**  The derivatives follow HIPS autograd's convention
+(docs/complex.md): a VJP is a transpose, never a conjugate transpose, so the
+formulas of the literature (written for the conjugate convention) appear here
+with ``conj`` where they meet a cotangent: the VJP of ``svd`` is ``conj`` of
+the literature's one applied to ``conj(g)``.  For real matrices every ``conj``
+is skipped and the formulas are the real ones.  Parts that are real in value
+(svd's S, eigh's w, slogdet's logabsdet) are packed among complex ones: the
+public functions return their real part, and the imaginary part of their
+cotangent is dropped.
+
 **Gauge and degeneracy.**  Where a part is not unique, the derivative is taken
 in the gauge NumPy's values have locally (LAPACK's choice of signs), and:
+
+* a complex singular vector or eigenvector is unique only up to its phase
+  (``U D``, ``V D`` with D diagonal unitary are an svd too), and LAPACK's
+  choice of it is no simple rule: the derivative turns no phase (eigh, eig:
+  ``Im diag(V^H dV) = 0``; svd: the phase that ``diag(U^H dA V)`` does
+  define is shared out, half to u_j and the opposite half to v_j, as
+  PyTorch does).  That is exact for every function that does not depend on
+  the phases (the values, ``|U|``, ``U diag(c) Vh``, ``V diag(c) V^-1``,
+  projectors ...); a function that does has no derivative of NumPy's
+  values to match;
 
 * repeated eigenvalues (eigh, eig) or singular values (svd) make the
   derivative of the vectors undefined: the pairs with *equal* values are
@@ -37,8 +57,9 @@ in the gauge NumPy's values have locally (LAPACK's choice of signs), and:
 
 **Triangles.**  ``eigh``, ``cholesky`` and ``pinv(hermitian=True)`` read
 one triangle of their input, as NumPy does (eigh: ``UPLO``, cholesky:
-``upper``): their gradient is the exact derivative of that, zero in the
-other strict triangle.  For a symmetric input built as ``B + B.T`` or
+``upper``), and of a complex input only the real part of the diagonal
+(LAPACK's Hermitian routines): their gradient is the exact derivative of
+that, zero in the other strict triangle and real on the diagonal.  For a symmetric input built as ``B + B.T`` or
 ``X @ X.T`` the gradient flowing on is the same as a symmetric one (PyTorch's).
 
 The rules batch over leading axes, as NumPy's linalg functions do.
@@ -54,7 +75,7 @@ import numpy as np
 from ..core.rule import Rule
 from ..core.tensor import dtype_of, raw, shape_of
 from . import batching
-from .complex import abs2, conjugate
+from .complex import abs2, conjugate, imag, real
 from .surface import Surface, composite
 from .table import (
     _T,
@@ -80,7 +101,7 @@ from .table import (
 from .table import max_ as _max
 from .table import min_ as _min
 
-# (the adjoint formulas below are written for real matrices: complex ones are refused by name, see ops/complex.py)
+# (the adjoint formulas of the decompositions not yet written for complex matrices: those refuse them by name)
 _REAL_MATRICES = "its derivative is written for real matrices (complex decompositions are not implemented yet)"
 
 SVDResult = namedtuple("SVDResult", "U S Vh")
@@ -129,6 +150,25 @@ def _rows(x: Any, start: int, stop: int | None = None) -> Any:
     return getitem(x, index=(Ellipsis, slice(start, stop), slice(None)))
 
 
+def _is_complex(x: Any) -> bool:
+    return dtype_of(x).kind == "c"
+
+
+def _conj(x: Any) -> Any:
+    """The complex conjugate (no op on real values, so that the real formulas stay as they were)."""
+    return conjugate(x) if _is_complex(x) else x
+
+
+def _H(x: Any) -> Any:
+    """The conjugate transpose of matrices (the transpose of real ones)."""
+    return _T(_conj(x))
+
+
+def _real(x: Any) -> Any:
+    """The real part of a part that is real in value but packed among complex ones (S, eigh's w, a cotangent of it)."""
+    return real(x) if _is_complex(x) else x
+
+
 def _row(v: Any) -> Any:
     """A vector (..., k) as a row (..., 1, k): ``X * _row(v)`` is X diag(v)."""
     s = shape_of(v)
@@ -167,22 +207,24 @@ def _tril(x: Any, k: int = 0) -> Any:
 
 
 def _tri_sym(x: Any, lower: bool = True) -> Any:
-    """The symmetric matrix that a function reading only x's lower (upper) triangle sees."""
+    """The symmetric (Hermitian) matrix that a function reading only x's lower (upper) triangle sees: LAPACK
+    reads the strict triangle and the real part of the diagonal."""
     n = shape_of(x)[-1]
     strict = x * _mask(n, x, -1, lower)
-    return strict + _T(strict) + x * _eye(n, x)
+    return strict + _H(strict) + _real(x) * _eye(n, x)
 
 
 def _tri_sym_adjoint(s: Any, lower: bool = True) -> Any:
-    """The adjoint of :func:`_tri_sym`: a gradient with respect to the symmetric matrix, as one for x."""
+    """The adjoint of :func:`_tri_sym`: a gradient with respect to the symmetric (Hermitian) matrix, as one for x
+    (real on the diagonal, whose imaginary part is not read)."""
     n = shape_of(s)[-1]
-    return (s + _T(s)) * _mask(n, s, -1, lower) + s * _eye(n, s)
+    return (s + _H(s)) * _mask(n, s, -1, lower) + _real(s) * _eye(n, s)
 
 
 def _safe_recip(d: Any, scale: Any, n: int) -> Any:
     """1 / d, and 0 where d is 0 up to rounding (|d| <= 4 n eps scale): the convention for equal eigenvalues
     and zero singular values (LAPACK returns equal ones a few eps apart)."""
-    tol = (4.0 * n * float(np.finfo(_float(d)).eps)) * scale
+    tol = (4.0 * n * float(np.finfo(np.result_type(dtype_of(d), np.float32)).eps)) * scale
     zero = less_equal(absolute(d), tol)
     return where(zero, 0.0, 1.0 / where(zero, 1.0, d))
 
@@ -216,13 +258,14 @@ def _stacked(rule: Rule) -> Any:
 
 
 def _complement_vjp(g1: Any, q1: Any, q2: Any, g2: Any) -> Any:
-    """The cotangent of the first columns Q1 when the extra columns move as ``dQ2 = -Q1 dQ1^T Q2``."""
-    return g1 - matmul(q2, matmul(_T(g2), q1))
+    """The cotangent of the first columns Q1 when the extra columns move as ``dQ2 = -Q1 dQ1^H Q2``:
+    ``g1 - conj(Q2) g2^H conj(Q1)`` (``g1 - Q2 g2^T Q1`` for real matrices)."""
+    return g1 - matmul(_conj(q2), matmul(_H(g2), _conj(q1)))
 
 
 def _complement_jvp(dq1: Any, q1: Any, q2: Any) -> Any:
-    """The tangent of the extra columns Q2 (a basis of the complement of Q1): ``-Q1 dQ1^T Q2`` (Q2^T dQ2 = 0)."""
-    return negative(matmul(q1, matmul(_T(dq1), q2)))
+    """The tangent of the extra columns Q2 (a basis of the complement of Q1): ``-Q1 dQ1^H Q2`` (Q2^H dQ2 = 0)."""
+    return negative(matmul(q1, matmul(_H(dq1), q2)))
 
 
 # ====================================================================== svd
@@ -239,75 +282,89 @@ def _svd_impl(a: Any, full_matrices: bool = False) -> Any:
 
 
 def _svd_split(ans: Any, a: Any, full_matrices: bool) -> tuple:
-    """U, s, V of the packed svd (V = Vh^T), and (U2, V2), the extra columns of full matrices (or None)."""
+    """U, s, V of the packed svd (V = Vh^H, s real), and (U2, V2), the extra columns of full matrices (or None)."""
     m, n = shape_of(a)[-2:]
     k = min(m, n)
     u, s, vh = _unpack(ans, _svd_shapes(shape_of(a), full_matrices))
-    v = _T(vh)
+    v = _H(vh)
     u2 = _cols(u, k) if full_matrices and m > k else None
     v2 = _cols(v, k) if full_matrices and n > k else None
-    return (_cols(u, 0, k) if u2 is not None else u), s, (_cols(v, 0, k) if v2 is not None else v), u2, v2
+    return (_cols(u, 0, k) if u2 is not None else u), _real(s), (_cols(v, 0, k) if v2 is not None else v), u2, v2
+
+
+def _svd_phase(p: Any, s_inv: Any) -> Any:
+    """The phase term of a complex svd: ``i Im(p_jj) / (2 s_j)``, half of it turning u_j, half v_j the other way
+    (PyTorch's choice: (U D, V D) with D diagonal unitary is an svd as well, so only the difference of the two phase
+    derivatives is defined)."""
+    return 1j * imag(_diagonal(p)) * (0.5 * s_inv)
 
 
 def _svd_vjp(g: Any, ans: Any, a: Any, full_matrices: bool = False) -> Any:
-    # A = U S V^T, F_ij = 1 / (s_j^2 - s_i^2), J = F o (U^T gU), K = F o (V^T gV):
-    # gA = U [diag(gs) + (J + J^T) S + S (K + K^T)] V^T
-    #      + (I - U U^T) gU S^-1 V^T + U S^-1 gV^T (I - V V^T)   (the last two when m > k, n > k)
+    # A = U S V^H, F_ij = 1 / (s_j^2 - s_i^2), J = F o (U^T gU), K = F o (V^T gV) with gV = gVh^H:
+    # gA = conj(U) [diag(gs) + (J + J^H) S + S (K + K^H) + i Im(diag(U^T gU - V^T gV)) / 2S] V^T
+    #      + (gU - conj(U) U^T gU) S^-1 V^T + conj(U) S^-1 (gV^H - (V^T gV)^H V^T)   (the last two when m > k, n > k)
+    # (for real matrices conj and ^H are no-ops and the phase term is 0: Townsend's formula)
     m, n = shape_of(a)[-2:]
     k = min(m, n)
     u, s, v, u2, v2 = _svd_split(ans, a, full_matrices)
     gu, gs, gvh = _unpack(g, _svd_shapes(shape_of(a), full_matrices))
-    gv = _T(gvh)
+    gv = _H(gvh)
     if u2 is not None:
         gu = _complement_vjp(_cols(gu, 0, k), u, u2, _cols(gu, k))
     if v2 is not None:
         gv = _complement_vjp(_cols(gv, 0, k), v, v2, _cols(gv, k))
     f = _gaps(s * s)
+    uc = _conj(u)
     utgu = matmul(_T(u), gu)
     vtgv = matmul(_T(v), gv)
     j = f * utgu
     kk = f * vtgv
-    inner = _diag(gs) + (j + _T(j)) * _row(s) + _col(s) * (kk + _T(kk))
-    ga = matmul(matmul(u, inner), _T(v))
+    inner = _diag(_real(gs)) + (j + _H(j)) * _row(s) + _col(s) * (kk + _H(kk))
     s_inv = _recip_singular(s)
+    if _is_complex(u):
+        inner = inner + _diag(_svd_phase(utgu - vtgv, s_inv))
+    ga = matmul(matmul(uc, inner), _T(v))
     if m > k:
-        ga = ga + matmul((gu - matmul(u, utgu)) * _row(s_inv), _T(v))
+        ga = ga + matmul((gu - matmul(uc, utgu)) * _row(s_inv), _T(v))
     if n > k:
-        ga = ga + matmul(u, _col(s_inv) * (_T(gv) - matmul(_T(vtgv), _T(v))))
+        ga = ga + matmul(uc, _col(s_inv) * (_H(gv) - matmul(_H(vtgv), _T(v))))
     return ga
 
 
 def _svd_jvp(t: Any, ans: Any, a: Any, full_matrices: bool = False) -> Any:
-    # P = U^T dA V:  ds = diag(P),  dU = U (F o (P S + S P^T)) + (I - U U^T) dA V S^-1,
-    #                dV = V (F o (S P + P^T S)) + (I - V V^T) dA^T U S^-1
+    # P = U^H dA V:  ds = Re diag(P),  dU = U (F o (P S + S P^H) + Phi) + (I - U U^H) dA V S^-1,
+    #                dV = V (F o (S P + P^H S) - Phi) + (I - V V^H) dA^H U S^-1,  Phi = i Im(diag P) / 2S
     m, n = shape_of(a)[-2:]
     k = min(m, n)
     u, s, v, u2, v2 = _svd_split(ans, a, full_matrices)
-    p = matmul(matmul(_T(u), t), v)
+    p = matmul(matmul(_H(u), t), v)
     f = _gaps(s * s)
-    ds = _diagonal(p)
-    du = matmul(u, f * (p * _row(s) + _col(s) * _T(p)))
-    dv = matmul(v, f * (_col(s) * p + _T(p) * _row(s)))
-    s_inv = _row(_recip_singular(s))
+    ds = _real(_diagonal(p))
+    du = matmul(u, f * (p * _row(s) + _col(s) * _H(p)))
+    dv = matmul(v, f * (_col(s) * p + _H(p) * _row(s)))
+    s_inv = _recip_singular(s)
+    if _is_complex(u):
+        phase = _row(_svd_phase(p, s_inv))
+        du = du + u * phase
+        dv = dv - v * phase
     if m > k:
         dav = matmul(t, v)
-        du = du + (dav - matmul(u, matmul(_T(u), dav))) * s_inv
+        du = du + (dav - matmul(u, matmul(_H(u), dav))) * _row(s_inv)
     if n > k:
-        datu = matmul(_T(t), u)
-        dv = dv + (datu - matmul(v, matmul(_T(v), datu))) * s_inv
+        datu = matmul(_H(t), u)
+        dv = dv + (datu - matmul(v, matmul(_H(v), datu))) * _row(s_inv)
     if u2 is not None:
         du = concatenate(du, _complement_jvp(du, u, u2), axis=-1)
     if v2 is not None:
         dv = concatenate(dv, _complement_jvp(dv, v, v2), axis=-1)
-    return _pack_tangents([du, ds, _T(dv)], shape_of(a)[:-2])
+    return _pack_tangents([du, ds, _H(dv)], shape_of(a)[:-2])
 
 
 svd_rule = Rule(
     "svd", _svd_impl,
     vjp=(_svd_vjp,), jvp=(_svd_jvp,),
     doc="singular value decomposition, packed: U, S and Vh side by side on the last axis (see wg.linalg.svd);  "
-        "dA -> U [diag(dS) + ...] V^T with F_ij = 1/(s_j^2 - s_i^2)",
-    real_only=_REAL_MATRICES,
+        "dS = Re diag(U^H dA V), dU = U (F o (P S + S P^H)) + ... with P = U^H dA V, F_ij = 1/(s_j^2 - s_i^2)",
 )
 svd_rule.batch = _stacked(svd_rule)
 
@@ -320,7 +377,10 @@ def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True, hermitian: 
     the module docstring of ``wengert.ops.linalg`` for repeated or zero ones
     and for the extra columns of ``full_matrices=True``.  ``hermitian=True``
     reads the lower triangle (as NumPy does) and gives an SVD of that
-    symmetric matrix (the singular vectors may differ in sign from NumPy's).
+    symmetric (Hermitian) matrix (the singular vectors may differ in sign or
+    phase from NumPy's).  Complex matrices: S is real, and the singular
+    vectors are unique only up to a phase, so differentiate functions that
+    do not depend on it (S, ``abs(U)``, ``U @ diag(c) @ Vh`` ...).
 
     >>> import numpy as np, wengert as wg
     >>> a = wg.tensor([[3.0, 0.0], [4.0, 5.0]], requires_grad=True)
@@ -335,9 +395,9 @@ def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True, hermitian: 
     if hermitian:
         a = _tri_sym(a)
     if not compute_uv:
-        return _unpack(svd_rule(a, full_matrices=False), _svd_shapes(shape_of(a), False))[1]
+        return _real(_unpack(svd_rule(a, full_matrices=False), _svd_shapes(shape_of(a), False))[1])
     u, s, vh = _unpack(svd_rule(a, full_matrices=bool(full_matrices)), _svd_shapes(shape_of(a), bool(full_matrices)))
-    return SVDResult(u, s, vh)
+    return SVDResult(u, _real(s), vh)
 
 
 @composite(public=False, numpy=(np.linalg.svdvals,))
@@ -361,37 +421,40 @@ def _eig_shapes(a: Any) -> tuple:
 
 
 def _eigh_vjp(g: Any, ans: Any, a: Any, UPLO: str = "L") -> Any:
-    # A = V diag(w) V^T, F_ij = 1 / (w_j - w_i):  gA_sym = V [diag(gw) + F o (V^T gV)] V^T,
+    # A = V diag(w) V^H, F_ij = 1 / (w_j - w_i):  gA_herm = conj(V) [diag(gw) + F o (V^T gV)] V^T,
     # then onto the triangle eigh reads
     w, v = _unpack(ans, _eig_shapes(a))
     gw, gv = _unpack(g, _eig_shapes(a))
-    inner = _diag(gw) + _gaps(w) * matmul(_T(v), gv)
-    return _tri_sym_adjoint(matmul(matmul(v, inner), _T(v)), UPLO == "L")
+    inner = _diag(_real(gw)) + _gaps(_real(w)) * matmul(_T(v), gv)
+    return _tri_sym_adjoint(matmul(matmul(_conj(v), inner), _T(v)), UPLO == "L")
 
 
 def _eigh_jvp(t: Any, ans: Any, a: Any, UPLO: str = "L") -> Any:
-    # X = V^T dA_sym V:  dw = diag(X),  dV = V (F o X)
+    # X = V^H dA_herm V:  dw = diag(X) (real),  dV = V (F o X)  (no turn of each v_j's phase: diag(V^H dV) = 0)
     w, v = _unpack(ans, _eig_shapes(a))
-    x = matmul(matmul(_T(v), _tri_sym(t, UPLO == "L")), v)
-    return _pack_tangents([_diagonal(x), matmul(v, _gaps(w) * x)], shape_of(a)[:-2])
+    x = matmul(matmul(_H(v), _tri_sym(t, UPLO == "L")), v)
+    return _pack_tangents([_real(_diagonal(x)), matmul(v, _gaps(_real(w)) * x)], shape_of(a)[:-2])
 
 
 eigh_rule = Rule(
     "eigh", _eigh_impl,
     vjp=(_eigh_vjp,), jvp=(_eigh_jvp,),
-    doc="eigenvalues and eigenvectors of a symmetric matrix, packed side by side (see wg.linalg.eigh);  "
-        "dw = diag(V^T dA V), dV = V (F o V^T dA V) with F_ij = 1/(w_j - w_i)",
-    real_only=_REAL_MATRICES,
+    doc="eigenvalues and eigenvectors of a symmetric (Hermitian) matrix, packed side by side (see wg.linalg.eigh);  "
+        "dw = diag(V^H dA V), dV = V (F o V^H dA V) with F_ij = 1/(w_j - w_i)",
 )
 eigh_rule.batch = _stacked(eigh_rule)
 
 
 @composite(public=False, numpy=(np.linalg.eigh,))
 def eigh(a: Any, UPLO: str = "L") -> EighResult:
-    """Eigenvalues (ascending) and eigenvectors of a symmetric matrix (np.linalg.eigh): ``EighResult(w, V)``.
+    """Eigenvalues (ascending) and eigenvectors of a symmetric or Hermitian matrix (np.linalg.eigh): ``(w, V)``.
 
-    Only the ``UPLO`` triangle is read, so the gradient is zero in the other
-    strict triangle.  Repeated eigenvalues: see ``wengert.ops.linalg``.
+    Only the ``UPLO`` triangle is read (and of a complex matrix the real part
+    of the diagonal), so the gradient is zero in the other strict triangle.
+    The eigenvalues are real; complex eigenvectors are unique only up to a
+    phase, so differentiate functions that do not depend on it (``w``,
+    ``abs(V)``, ``V @ diag(c) @ V.conj().T`` ...).  Repeated eigenvalues: see
+    ``wengert.ops.linalg``.
 
     >>> import wengert as wg
     >>> a = wg.tensor([[2.0, 1.0], [1.0, 2.0]], requires_grad=True)
@@ -405,12 +468,13 @@ def eigh(a: Any, UPLO: str = "L") -> EighResult:
     """
     _check_matrix("eigh", shape_of(a), square=True)
     w, v = _unpack(eigh_rule(a, UPLO=UPLO), _eig_shapes(a))
-    return EighResult(w, v)
+    return EighResult(_real(w), v)
 
 
 @composite(public=False, numpy=(np.linalg.eigvalsh,))
 def eigvalsh(a: Any, UPLO: str = "L") -> Any:
-    """The eigenvalues of a symmetric matrix, ascending (np.linalg.eigvalsh); gradient V diag(g) V^T."""
+    """The eigenvalues of a symmetric or Hermitian matrix, ascending (np.linalg.eigvalsh); gradient
+    conj(V) diag(g) V^T."""
     return eigh(a, UPLO=UPLO).eigenvalues
 
 
@@ -418,39 +482,35 @@ def eigvalsh(a: Any, UPLO: str = "L") -> Any:
 def _eig_impl(a: Any) -> Any:
     a = np.asarray(a)
     _check_matrix("eig", a.shape, square=True)
-    w, v = np.linalg.eig(a)
-    if np.iscomplexobj(w):
-        raise ValueError("eig: this matrix has complex eigenvalues, which eig does not differentiate yet; "
-                         "eig works for real matrices whose eigenvalues are real (eigh for symmetric ones)")
-    return _pack((w, v), a.ndim - 2)
+    return _pack(np.linalg.eig(a), a.ndim - 2)
 
 
 def _eig_vjp(g: Any, ans: Any, a: Any) -> Any:
     # A U = U diag(w), columns of U of unit length;  G = U^T gU, F_ij = 1 / (w_j - w_i):
-    # gA = U^-T [diag(gw) + F o (G - U^T U diag(diag G))] U^T   (the second term keeps |u_j| = 1)
+    # gA = U^-T [diag(gw) + F o (G - U^T conj(U) diag(Re diag G))] U^T   (the second term keeps |u_j| = 1)
     w, u = _unpack(ans, _eig_shapes(a))
     gw, gu = _unpack(g, _eig_shapes(a))
     gg = matmul(_T(u), gu)
-    h = gg - matmul(_T(u), u) * _row(_diagonal(gg))
+    h = gg - matmul(_T(u), _conj(u)) * _row(_real(_diagonal(gg)))
     inner = _diag(gw) + _gaps(w) * h
     return solve(_T(u), matmul(inner, _T(u)))
 
 
 def _eig_jvp(t: Any, ans: Any, a: Any) -> Any:
-    # P = U^-1 dA U:  dw = diag(P),  dU = U (C + diag(c)) with C = F o P and c_j = -(U^T U C)_jj
+    # P = U^-1 dA U:  dw = diag(P),  dU = U (C + diag(c)) with C = F o P and c_j = -Re (U^H U C)_jj
+    # (|u_j| stays 1; u_j's phase does not turn: Im c_j = 0)
     w, u = _unpack(ans, _eig_shapes(a))
     p = solve(u, matmul(t, u))
     c = _gaps(w) * p
-    du = matmul(u, c - _diag(_diagonal(matmul(matmul(_T(u), u), c))))
+    du = matmul(u, c - _diag(_real(_diagonal(matmul(matmul(_H(u), u), c)))))
     return _pack_tangents([_diagonal(p), du], shape_of(a)[:-2])
 
 
 eig_rule = Rule(
     "eig", _eig_impl,
     vjp=(_eig_vjp,), jvp=(_eig_jvp,),
-    doc="eigenvalues and unit eigenvectors of a real matrix with real eigenvalues, packed (see wg.linalg.eig);  "
-        "dw = diag(U^-1 dA U)",
-    real_only=_REAL_MATRICES,
+    doc="eigenvalues and unit eigenvectors of a square matrix, packed (see wg.linalg.eig; complex when the "
+        "eigenvalues are);  dw = diag(U^-1 dA U), dU = U (F o U^-1 dA U + diag(c)) with F_ij = 1/(w_j - w_i)",
 )
 eig_rule.batch = _stacked(eig_rule)
 
@@ -459,9 +519,14 @@ eig_rule.batch = _stacked(eig_rule)
 def eig(a: Any) -> EigResult:
     """Eigenvalues and unit eigenvectors of a square matrix (np.linalg.eig): ``EigResult(w, V)``, ``a V = V diag(w)``.
 
-    The gradient is HIPS autograd's and JAX's (the eigenvectors keep unit
-    length).  Its complex case is not implemented yet, so the matrix and its
-    eigenvalues must be real: a matrix with complex ones raises a ValueError.
+    As NumPy: a real matrix whose eigenvalues are all real gives real
+    results, any other matrix complex ones (a real matrix's complex
+    eigenvalues come in conjugate pairs).  The derivative keeps each
+    eigenvector of unit length and does not turn its phase (the one PyTorch
+    and JAX take); NumPy's eigenvectors are unique only up to that phase, so
+    differentiate functions that do not depend on it (the eigenvalues,
+    ``abs(V)``, ``V diag(c) V^-1`` ...).  Repeated eigenvalues: see
+    ``wengert.ops.linalg``.
 
     >>> import numpy as np, wengert as wg
     >>> a = wg.tensor([[2.0, 1.0], [0.0, 3.0]], requires_grad=True)
@@ -480,7 +545,7 @@ def eig(a: Any) -> EigResult:
 
 @composite(public=False, numpy=(np.linalg.eigvals,))
 def eigvals(a: Any) -> Any:
-    """The eigenvalues of a square matrix with real eigenvalues (np.linalg.eigvals); see :func:`eig`."""
+    """The eigenvalues of a square matrix (np.linalg.eigvals; complex unless they are all real); see :func:`eig`."""
     return eig(a).eigenvalues
 
 
