@@ -702,3 +702,24 @@ def test_complex_eig_matches_torch():
     ft(xt).backward()
     assert t.grad.dtype == np.float64
     np.testing.assert_allclose(t.grad.data, xt.grad.numpy(), rtol=1e-8, atol=1e-10)
+
+
+def test_complex_decompositions_under_jit():
+    z = _cnormal((3, 3), 5)
+    f = lambda a: wg.sum(L.svdvals(a)) + wg.sum(wg.abs(L.eig(a).eigenvectors)) + wg.sum(L.eigvalsh(a) ** 2)
+    jg = wg.jit(wg.grad(f))
+    for x in (z, z + 0.1j):  # traced, then replayed
+        np.testing.assert_allclose(jg(x), wg.grad(f)(x), rtol=1e-10)
+
+
+def test_eig_of_a_real_matrix_under_jit_refuses_a_change_of_dtype():
+    """NumPy's eig of a real matrix is real or complex by the values; a program compiled for one refuses the other."""
+    g = wg.jit(wg.grad(lambda a: wg.sum(wg.abs(L.eigvals(a)))))
+    np.testing.assert_allclose(g(_real_eigs(3)), wg.grad(lambda a: wg.sum(wg.abs(L.eigvals(a))))(_real_eigs(3)))
+    with pytest.raises(ValueError, match=r"^eig: this real matrix has complex eigenvalues, but wg.jit compiled .* "
+                                         r"pass a complex matrix \(a.astype\(complex\)\)"):
+        g(np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 2.0]]))  # eigenvalues +-i, 2
+    h = wg.jit(lambda a: L.eigvals(a))
+    np.testing.assert_allclose(h(_real_with_complex_eigs()), np.linalg.eigvals(_real_with_complex_eigs()))
+    with pytest.raises(ValueError, match="has all real eigenvalues, but wg.jit compiled .* were complex"):
+        h(np.diag([1.0, 2.0, 3.0, 4.0]))

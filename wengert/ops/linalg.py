@@ -515,6 +515,26 @@ eig_rule = Rule(
 eig_rule.batch = _stacked(eig_rule)
 
 
+def _eig_kind_impl(x: Any, kind: str = "f") -> Any:
+    got = np.asarray(x).dtype.kind
+    if got != kind:  # (only a compiled program replayed on new values gets here)
+        now, then = ("complex", "all real") if got == "c" else ("all real", "complex")
+        raise ValueError(f"eig: this real matrix has {now} eigenvalues, but wg.jit compiled the function for one whose "
+                         f"eigenvalues were {then} (NumPy's eig returns real arrays for real eigenvalues, complex ones "
+                         "otherwise); pass a complex matrix (a.astype(complex)) to compile one program for both")
+    return x
+
+
+# The output dtype of eig of a real matrix depends on the values (NumPy's rule), and its derivative formulas on the
+# dtype: this identity op keeps a program that wg.jit compiled for one dtype from replaying on the other.
+_eig_kind = Rule(
+    "eig_dtype_guard", _eig_kind_impl,
+    vjp=(lambda g, ans, x, kind="f": g,), jvp=(lambda t, ans, x, kind="f": t,), register=False,
+    doc="the identity, which raises when eig of a real matrix changes dtype between a trace and its replay",
+)
+_eig_kind.batch = batching.elementwise(_eig_kind)
+
+
 @composite(public=False, numpy=(np.linalg.eig,))
 def eig(a: Any) -> EigResult:
     """Eigenvalues and unit eigenvectors of a square matrix (np.linalg.eig): ``EigResult(w, V)``, ``a V = V diag(w)``.
@@ -539,7 +559,10 @@ def eig(a: Any) -> EigResult:
             [-1.,  0.]])
     """
     _check_matrix("eig", shape_of(a), square=True)
-    w, v = _unpack(eig_rule(a), _eig_shapes(a))
+    packed = eig_rule(a)
+    if not _is_complex(a):
+        packed = _eig_kind(packed, kind=dtype_of(packed).kind)
+    w, v = _unpack(packed, _eig_shapes(a))
     return EigResult(w, v)
 
 
