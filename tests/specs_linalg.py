@@ -50,7 +50,7 @@ def _packed(fn):
 
 
 def _projector(x):
-    return matmul(x, L._T(x))
+    return matmul(x, L._H(x))
 
 
 def _svd_call(a, full_matrices=False):
@@ -89,7 +89,7 @@ def _qr_ref(a, mode="reduced"):
     if mode != "complete" or m <= n:
         return L._pack((q, r), a.ndim - 2)
     q2 = q[..., n:]
-    return L._pack((q[..., :n], r, q2 @ np.swapaxes(q2, -1, -2)), a.ndim - 2)
+    return L._pack((q[..., :n], r, q2 @ np.conj(np.swapaxes(q2, -1, -2))), a.ndim - 2)
 
 
 def _einsum_ref(*ops, subscripts, optimize=False):
@@ -215,6 +215,20 @@ def _complex_eigs(rng, shape, i):
     return p @ blocks @ np.linalg.inv(p)
 
 
+def _complex_hpd(rng, shape, i):
+    """Hermitian positive definite complex matrices (batched), well conditioned."""
+    x = complex_normal(rng, shape, i) * 0.5
+    return np.conj(np.swapaxes(x, -1, -2)) @ x + shape[-1] * np.eye(shape[-1])
+
+
+def _complex_full_rank(rng, shape, i):
+    """Complex matrices (any aspect) with singular values bounded away from 0 (see _full_rank)."""
+    x = complex_normal(rng, shape, i) * 0.3
+    k = np.arange(min(shape[-2:]))
+    x[..., k, k] += 2.0
+    return x
+
+
 COMPLEX_SPECS = {
     "svd": Spec(cases=[Case([(3, 3)]), Case([(4, 2)]), Case([(2, 3)]), Case([(2, 3, 2)]),
                        Case([(4, 2)], {"full_matrices": True}), Case([(2, 3)], {"full_matrices": True})],
@@ -224,4 +238,18 @@ COMPLEX_SPECS = {
                  call=_eigh_phase_free, ref=_eigh_phase_free_ref, rtol=1e-5),
     "eig": Spec(cases=[Case([(3, 3)]), Case([(2, 2, 2)]), Case([(4, 4)])], draw=_complex_eigs,
                 call=_eig_phase_free, ref=_eig_phase_free_ref, rtol=1e-5),
+    # LAPACK's complex R has a real diagonal, which makes Q and R unique: the parts themselves are checked
+    "qr": Spec(cases=[Case([(4, 3)]), Case([(3, 3)]), Case([(2, 4)]), Case([(2, 3, 2)]),
+                      Case([(4, 2)], {"mode": "complete"})], draw=complex_normal, call=_qr_call, ref=_qr_ref,
+               rtol=1e-5),
+    # (the draws are Hermitian; the derivative sees the whole complex plane of every element, the triangle and the
+    # imaginary part of the diagonal that are not read included)
+    "cholesky": Spec(cases=[Case([(3, 3)]), Case([(3, 3)], {"upper": True}), Case([(2, 2, 2)])], draw=_complex_hpd,
+                     ref=lambda a, upper=False: np.linalg.cholesky(a, upper=upper)),
+    "slogdet": Spec(cases=[Case([(3, 3)]), Case([(2, 2, 2)])], draw=_complex_full_rank,
+                    ref=_packed(np.linalg.slogdet)),
+    "pinv": Spec(cases=[Case([(3, 2)]), Case([(2, 3)]), Case([(3, 3)]), Case([(2, 3, 2)]),
+                        Case([(3, 3)], {"hermitian": True})], draw=_complex_full_rank,
+                 ref=lambda a, rcond=1e-15, hermitian=False: np.linalg.pinv(a, rcond=rcond, hermitian=hermitian),
+                 rtol=1e-5),
 }

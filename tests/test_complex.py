@@ -251,11 +251,17 @@ def test_ordered_ops_say_why():
         wg.fft.rfft(wg.tensor(_z(4)))
 
 
-@pytest.mark.parametrize("op", [wg.linalg.qr, wg.linalg.cholesky, wg.linalg.slogdet, wg.linalg.pinv])
-def test_decompositions_refuse_complex_matrices(op):
-    # (svd, eigh and eig take complex matrices: tests/test_linalg.py)
-    with pytest.raises(TypeError, match="complex inputs are not supported: its derivative is written for real matrices"):
-        op(wg.tensor(_z(3, 3) + 3 * np.eye(3)))
+@pytest.mark.parametrize("name", ["svd", "eigh", "eig", "qr", "cholesky", "slogdet", "pinv", "norm"])
+def test_decompositions_take_complex_matrices(name):
+    """They refused complex matrices; now they give NumPy's results, dtypes included (their derivatives:
+    tests/test_linalg.py and the NAME@complex specs of tests/specs_linalg.py)."""
+    a = _z(3, 3)
+    a = a @ np.conj(a.T) + np.eye(3)  # (Hermitian positive definite, for cholesky)
+    ours = getattr(wg.linalg, name)(wg.tensor(a)) if name != "norm" else wg.norm(wg.tensor(a), "nuc")
+    theirs = getattr(np.linalg, name)(a) if name != "norm" else np.linalg.norm(a, "nuc")
+    for got, want in zip(ours if isinstance(ours, tuple) else [ours], theirs if isinstance(ours, tuple) else [theirs]):
+        assert got.dtype == np.asarray(want).dtype
+        np.testing.assert_allclose(got.data, want, rtol=1e-12, atol=1e-12)
 
 
 def test_norms_of_complex_values_are_real():

@@ -477,6 +477,12 @@ def _cnormal(shape, seed=0):
     return rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
 
 
+def _chpd(n, seed=0):
+    """A Hermitian positive definite complex matrix, well conditioned."""
+    x = _cnormal((n, n), seed) * 0.5
+    return _mH(x) @ x + n * np.eye(n)
+
+
 def _real_with_complex_eigs(seed=0):
     """A real 4 x 4 matrix with eigenvalues -1 +- i and 1 +- 2i."""
     p = np.eye(4) + 0.3 * _normal((4, 4), seed)
@@ -576,6 +582,26 @@ COMPLEX_CASES = [
     ("eigvals_real_input", L.eigvals, np.linalg.eigvals, [_real_with_complex_eigs(1)]),
     ("eig_abs_real_random", lambda a: (lambda r: _flat(wg.abs(r[0]), wg.abs(r[1])))(L.eig(a)),
      lambda a: (lambda r: _np_flat(np.abs(r[0]), np.abs(r[1])))(np.linalg.eig(a)), [_normal((5, 5), 17)]),
+    # unique factors (LAPACK's complex R has a real diagonal; L has a positive one): the parts themselves
+    ("qr", lambda a: _flat(*L.qr(a)), lambda a: _np_flat(*np.linalg.qr(a)), [_cnormal((4, 3), 18)]),
+    ("qr_r_wide", lambda a: L.qr(a, mode="r"), lambda a: np.linalg.qr(a, mode="r"), [_cnormal((2, 3), 19)]),
+    ("qr_complete_R_batched", lambda a: L.qr(a, mode="complete").R, lambda a: np.linalg.qr(a, mode="complete")[1],
+     [_cnormal((2, 3, 2), 20)]),
+    ("cholesky", L.cholesky, np.linalg.cholesky, [_chpd(3, 21)]),
+    ("cholesky_upper_batched", lambda a: L.cholesky(a, upper=True), lambda a: np.linalg.cholesky(a, upper=True),
+     [np.stack([_chpd(3, 22), _chpd(3, 23)])]),
+    ("slogdet", lambda a: _flat(*L.slogdet(a)), lambda a: _np_flat(*np.linalg.slogdet(a)), [_cnormal((3, 3), 24)]),
+    ("slogdet_logabsdet_batched", lambda a: L.slogdet(a).logabsdet, lambda a: np.linalg.slogdet(a)[1],
+     [_cnormal((2, 3, 3), 25)]),
+    ("pinv", L.pinv, np.linalg.pinv, [_cnormal((4, 3), 26)]),
+    ("pinv_hermitian", lambda a: L.pinv(a, hermitian=True), lambda a: np.linalg.pinv(a, hermitian=True),
+     [_chpd(3, 27)]),
+    ("lstsq_x", lambda a, b: L.lstsq(a, b)[0], lambda a, b: np.linalg.lstsq(a, b)[0], [_cnormal((4, 2), 28),
+                                                                                         _cnormal((4, 3), 29)]),
+    ("lstsq_residuals", lambda a, b: L.lstsq(a, b)[1], lambda a, b: np.linalg.lstsq(a, b)[1],
+     [_cnormal((4, 2), 30), _cnormal((4,), 31)]),
+    ("matrix_power_-2", lambda a: L.matrix_power(a, -2), lambda a: np.linalg.matrix_power(a, -2),
+     [2 * np.eye(3) + 0.3 * _cnormal((3, 3), 32)]),
 ]
 COMPLEX_IDS = [c[0] for c in COMPLEX_CASES]
 
@@ -595,7 +621,7 @@ def test_complex_derivatives_to_second_order(name, f, ref, inputs):
 
 
 @pytest.mark.parametrize("name", ["svd_parts_tall", "svd_S", "norm_nuc", "eigh_parts", "eig_parts",
-                                  "eig_parts_real_input"])
+                                  "eig_parts_real_input", "qr", "cholesky", "slogdet", "pinv"])
 def test_complex_vmap_matches_a_loop(name):
     _, f, _, inputs = COMPLEX_CASES[COMPLEX_IDS.index(name)]
     x0 = inputs[0]
@@ -669,6 +695,27 @@ def test_complex_svd_matches_torch():
     _both_complex(fw, ft, _cnormal((4, 3), 1))
     _both_complex(lambda a: wg.sum(L.matrix_norm(a, ord="nuc")), lambda a: torch.linalg.matrix_norm(a, "nuc").sum(),
                   _cnormal((2, 3, 4), 2))
+
+
+def test_complex_qr_cholesky_slogdet_pinv_lstsq_match_torch():
+    w43 = W4 + 1j * _normal((4, 3), 31)
+    w33 = W3 - 2j * _normal((3, 3), 32)
+
+    def part(x, w):
+        return wg.sum(wg.real(x * w)) if isinstance(x, wg.Tensor) else (x * torch.tensor(w)).real.sum()
+
+    for fw, ft, x in [
+        (lambda a: part(L.qr(a).Q, w43) + part(L.qr(a).R, w33),
+         lambda a: part(torch.linalg.qr(a).Q, w43) + part(torch.linalg.qr(a).R, w33), _cnormal((4, 3), 1)),
+        (lambda a: part(L.cholesky((a + wg.conj(a.T)) * 0.5), w33),
+         lambda a: part(torch.linalg.cholesky((a + a.conj().T) * 0.5), w33), _chpd(3, 2)),
+        (lambda a: part(L.slogdet(a).sign, 1 - 2j) + L.slogdet(a).logabsdet,
+         lambda a: part(torch.linalg.slogdet(a).sign, 1 - 2j) + torch.linalg.slogdet(a).logabsdet, _cnormal((3, 3), 3)),
+        (lambda a: part(L.pinv(a), w43.T), lambda a: part(torch.linalg.pinv(a), w43.T), _cnormal((4, 3), 4)),
+        (lambda a: part(L.lstsq(a, w43[:, :2])[0], w33[:, :2]),
+         lambda a: part(torch.linalg.lstsq(a, torch.tensor(w43[:, :2])).solution, w33[:, :2]), _cnormal((4, 3), 5)),
+    ]:
+        _both_complex(fw, ft, x)
 
 
 def test_complex_eigh_matches_torch():

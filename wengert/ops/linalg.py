@@ -101,9 +101,6 @@ from .table import (
 from .table import max_ as _max
 from .table import min_ as _min
 
-# (the adjoint formulas of the decompositions not yet written for complex matrices: those refuse them by name)
-_REAL_MATRICES = "its derivative is written for real matrices (complex decompositions are not implemented yet)"
-
 SVDResult = namedtuple("SVDResult", "U S Vh")
 EighResult = namedtuple("EighResult", "eigenvalues eigenvectors")
 EigResult = namedtuple("EigResult", "eigenvalues eigenvectors")
@@ -586,19 +583,26 @@ def _qr_impl(a: Any, mode: str = "reduced") -> Any:
 
 
 def _qr_square_vjp(q: Any, r: Any, gq: Any, gr: Any) -> Any:
-    # A = Q R with m >= n (R square):  M = Q^T gQ - gR R^T,
-    # gA = [gQ + Q (tril(M - M^T, -1) - M)] R^-T
+    # A = Q R with m >= n (R square, its diagonal real):  M = Q^T gQ - gR R^T,
+    # gA = [gQ + conj(Q) (tril(M - M^H, -1) - M + i Im diag(M))] R^-T
     mm = matmul(_T(q), gq) - matmul(gr, _T(r))
-    b = gq + matmul(q, _tril(mm - _T(mm), -1) - mm)
+    inner = _tril(mm - _H(mm), -1) - mm
+    if _is_complex(q):
+        inner = inner + _diag(1j * imag(_diagonal(mm)))
+    b = gq + matmul(_conj(q), inner)
     return _T(solve(r, _T(b)))
 
 
 def _qr_square_jvp(q: Any, r: Any, t: Any) -> tuple:
-    # D = dA R^-1, C = Q^T D, W = tril(C, -1) - tril(C, -1)^T (= Q^T dQ):  dR = (C - W) R,  dQ = D - Q (C - W)
+    # D = dA R^-1, C = Q^H D, W = tril(C, -1) - tril(C, -1)^H + i Im diag(C) (= Q^H dQ; LAPACK's R has a real
+    # diagonal, so dR R^-1 has one):  dR = (C - W) R,  dQ = D - Q (C - W)
     d = _T(solve(_T(r), _T(t)))
-    c = matmul(_T(q), d)
+    c = matmul(_H(q), d)
     low = _tril(c, -1)
-    cw = c - (low - _T(low))
+    w = low - _H(low)
+    if _is_complex(q):
+        w = w + _diag(1j * imag(_diagonal(c)))
+    cw = c - w
     return d - matmul(q, cw), matmul(cw, r)
 
 
@@ -606,11 +610,11 @@ def _qr_vjp(g: Any, ans: Any, a: Any, mode: str = "reduced") -> Any:
     m, n = shape_of(a)[-2:]
     q, r = _unpack(ans, _qr_shapes(shape_of(a), mode))
     gq, gr = _unpack(g, _qr_shapes(shape_of(a), mode))
-    if m < n:  # A = Q [R1 R2] with X = A[:, :m] = Q R1 and R2 = Q^T Y for Y = A[:, m:]
+    if m < n:  # A = Q [R1 R2] with X = A[:, :m] = Q R1 and R2 = Q^H Y for Y = A[:, m:]
         y = _cols(a, m)
         gr2 = _cols(gr, m)
-        gx = _qr_square_vjp(q, _cols(r, 0, m), gq + matmul(y, _T(gr2)), _cols(gr, 0, m))
-        return concatenate(gx, matmul(q, gr2), axis=-1)
+        gx = _qr_square_vjp(q, _cols(r, 0, m), gq + matmul(_conj(y), _H(gr2)), _cols(gr, 0, m))
+        return concatenate(gx, matmul(_conj(q), gr2), axis=-1)
     if mode == "complete" and m > n:  # Q = [Q1 Q2], R = [R1; 0]
         q1 = _cols(q, 0, n)
         gq1 = _complement_vjp(_cols(gq, 0, n), q1, _cols(q, n), _cols(gq, n))
@@ -622,9 +626,9 @@ def _qr_jvp(t: Any, ans: Any, a: Any, mode: str = "reduced") -> Any:
     m, n = shape_of(a)[-2:]
     batch = shape_of(a)[:-2]
     q, r = _unpack(ans, _qr_shapes(shape_of(a), mode))
-    if m < n:  # dR2 = dQ^T Y + Q^T dY
+    if m < n:  # dR2 = dQ^H Y + Q^H dY
         dq, dr1 = _qr_square_jvp(q, _cols(r, 0, m), _cols(t, 0, m))
-        dr2 = matmul(_T(dq), _cols(a, m)) + matmul(_T(q), _cols(t, m))
+        dr2 = matmul(_H(dq), _cols(a, m)) + matmul(_H(q), _cols(t, m))
         return _pack_tangents([dq, concatenate(dr1, dr2, axis=-1)], batch)
     if mode == "complete" and m > n:
         q1, q2 = _cols(q, 0, n), _cols(q, n)
@@ -640,8 +644,7 @@ qr_rule = Rule(
     "qr", _qr_impl,
     vjp=(_qr_vjp,), jvp=(_qr_jvp,),
     doc="QR decomposition, packed: Q and R side by side (see wg.linalg.qr);  "
-        "dR = (C - W) R, dQ = dA R^-1 - Q (C - W) with C = Q^T dA R^-1, W = Q^T dQ",
-    real_only=_REAL_MATRICES,
+        "dR = (C - W) R, dQ = dA R^-1 - Q (C - W) with C = Q^H dA R^-1, W = Q^H dQ",
 )
 qr_rule.batch = _stacked(qr_rule)
 
@@ -683,29 +686,28 @@ def _phi(x: Any) -> Any:
 
 
 def _cholesky_vjp(g: Any, ans: Any, a: Any, upper: bool = False) -> Any:
-    # A = L L^T:  gA_sym = L^-T Phi(L^T gL) L^-1, then onto the triangle cholesky reads
-    low = _T(ans) if upper else ans
-    gl = _T(g) if upper else g
+    # A = L L^H:  gA_herm = L^-T Phi(L^T gL) conj(L)^-1, then onto the triangle cholesky reads
+    low = _H(ans) if upper else ans
+    gl = _H(g) if upper else g
     w = solve(_T(low), _phi(matmul(_T(low), gl)))  # L^-T Phi(L^T gL)
-    return _tri_sym_adjoint(_T(solve(_T(low), _T(w))), not upper)
+    return _tri_sym_adjoint(_T(solve(_H(low), _T(w))), not upper)
 
 
 def _cholesky_jvp(t: Any, ans: Any, a: Any, upper: bool = False) -> Any:
-    # dL = L Phi(L^-1 dA_sym L^-T)
-    low = _T(ans) if upper else ans
+    # dL = L Phi(L^-1 dA_herm L^-H)
+    low = _H(ans) if upper else ans
     y = solve(low, _tri_sym(t, not upper))  # L^-1 dA
-    dl = matmul(low, _phi(_T(solve(low, _T(y)))))
-    return _T(dl) if upper else dl
+    dl = matmul(low, _phi(_H(solve(low, _H(y)))))
+    return _H(dl) if upper else dl
 
 
 cholesky = Rule(
     "cholesky", _cholesky_impl,
     vjp=(_cholesky_vjp,), jvp=(_cholesky_jvp,),
-    doc="Cholesky factor L of a symmetric positive definite matrix, a = L L^T (upper=True: U = L^T, a = U^T U); "
-        "reads only the lower (upper) triangle, as NumPy does;  dL = L Phi(L^-1 dA L^-T), Phi: the lower "
-        "triangle with the diagonal halved",
+    doc="Cholesky factor L of a symmetric (Hermitian) positive definite matrix, a = L L^H (upper=True: U = L^H, "
+        "a = U^H U); reads only the lower (upper) triangle and the real diagonal, as NumPy does;  "
+        "dL = L Phi(L^-1 dA L^-H), Phi: the lower triangle with the diagonal halved",
     surface=Surface(public=False, numpy=(np.linalg.cholesky,)),
-    real_only=_REAL_MATRICES,
 )
 cholesky.batch = _stacked(cholesky)
 
@@ -718,23 +720,28 @@ def _slogdet_impl(a: Any) -> Any:
 
 
 def _slogdet_vjp(g: Any, ans: Any, a: Any) -> Any:
-    # d log|det A| / dA = A^-T  (the sign has no derivative)
-    _, glog = _unpack(g, ((), ()))
+    # with tau = tr(A^-1 dA):  d log|det A| = Re tau,  d sign = sign i Im tau (a real sign has no derivative):
+    # gA = (Re g_log + i Im(g_sign sign)) A^-T
+    gsign, glog = _unpack(g, ((), ()))
+    if _is_complex(a):
+        sign, _ = _unpack(ans, ((), ()))
+        glog = _real(glog) + 1j * imag(gsign * sign)
     return reshape(glog, shape_of(glog) + (1, 1)) * _T(inv(a))
 
 
 def _slogdet_jvp(t: Any, ans: Any, a: Any) -> Any:
-    # d log|det A| = tr(A^-1 dA)
-    dlog = sum_(inv(a) * _T(t), axis=(-2, -1))
-    return _pack_tangents([0.0 * dlog, dlog], shape_of(a)[:-2])
+    tau = sum_(inv(a) * _T(t), axis=(-2, -1))
+    if _is_complex(a):
+        sign, _ = _unpack(ans, ((), ()))
+        return _pack_tangents([sign * (1j * imag(tau)), real(tau)], shape_of(a)[:-2])
+    return _pack_tangents([0.0 * tau, tau], shape_of(a)[:-2])
 
 
 slogdet_rule = Rule(
     "slogdet", _slogdet_impl,
     vjp=(_slogdet_vjp,), jvp=(_slogdet_jvp,),
     doc="sign and log|det| of a square matrix, packed side by side (see wg.linalg.slogdet);  "
-        "d log|det A| / dA = A^-T, the sign has no derivative",
-    real_only=_REAL_MATRICES,
+        "d log|det A| = Re tr(A^-1 dA), d sign = sign i Im tr(A^-1 dA) (0 for a real matrix)",
 )
 slogdet_rule.batch = _stacked(slogdet_rule)
 
@@ -755,7 +762,7 @@ def slogdet(a: Any) -> SlogdetResult:
     """
     _check_matrix("slogdet", shape_of(a), square=True)
     sign, logabsdet = _unpack(slogdet_rule(a), ((), ()))
-    return SlogdetResult(sign, logabsdet)
+    return SlogdetResult(sign, _real(logabsdet))
 
 
 # ====================================================================== pinv
@@ -766,24 +773,24 @@ def _pinv_impl(a: Any, rcond: float = 1e-15, hermitian: bool = False) -> Any:
 
 
 def _pinv_vjp(g: Any, ans: Any, a: Any, rcond: float = 1e-15, hermitian: bool = False) -> Any:
-    # P = A^+ (rank locally constant):
-    # gA = -P^T G P^T + (I - A P) G^T P P^T + P^T P G^T (I - P A)
-    if hermitian:  # (the symmetric matrix NumPy reads from the lower triangle)
+    # P = A^+ (rank locally constant), the conjugates written with a bar:
+    # gA = -P^T G P^T + (I - Abar Pbar) G^H Pbar P^T + P^T Pbar G^H (I - Pbar Abar)
+    if hermitian:  # (the symmetric / Hermitian matrix NumPy reads from the lower triangle)
         a = _tri_sym(a)
-    p, pt = ans, _T(ans)
-    x = matmul(_T(g), matmul(p, pt))
-    y = matmul(matmul(pt, p), _T(g))
-    ga = negative(matmul(matmul(pt, g), pt)) + (x - matmul(a, matmul(p, x))) + (y - matmul(matmul(y, p), a))
+    pt, pc, ac, gh = _T(ans), _conj(ans), _conj(a), _H(g)
+    x = matmul(gh, matmul(pc, pt))
+    y = matmul(matmul(pt, pc), gh)
+    ga = negative(matmul(matmul(pt, g), pt)) + (x - matmul(ac, matmul(pc, x))) + (y - matmul(matmul(y, pc), ac))
     return _tri_sym_adjoint(ga) if hermitian else ga
 
 
 def _pinv_jvp(t: Any, ans: Any, a: Any, rcond: float = 1e-15, hermitian: bool = False) -> Any:
-    # dP = -P dA P + P P^T dA^T (I - A P) + (I - P A) dA^T P^T P   (Golub and Pereyra, 1973)
+    # dP = -P dA P + P P^H dA^H (I - A P) + (I - P A) dA^H P^H P   (Golub and Pereyra, 1973)
     if hermitian:
         a, t = _tri_sym(a), _tri_sym(t)
-    p, pt = ans, _T(ans)
-    x = matmul(matmul(p, pt), _T(t))
-    y = matmul(_T(t), matmul(pt, p))
+    p, ph, th = ans, _H(ans), _H(t)
+    x = matmul(matmul(p, ph), th)
+    y = matmul(th, matmul(ph, p))
     return negative(matmul(matmul(p, t), p)) + (x - matmul(matmul(x, a), p)) + (y - matmul(p, matmul(a, y)))
 
 
@@ -799,9 +806,8 @@ pinv = Rule(
     "pinv", _pinv_impl,
     vjp=(_pinv_vjp,), jvp=(_pinv_jvp,),
     doc="Moore-Penrose pseudo-inverse (np.linalg.pinv; singular values below rcond * the largest count as 0); "
-        "exact where the rank does not change;  dP = -P dA P + P P^T dA^T (I - A P) + (I - P A) dA^T P^T P",
+        "exact where the rank does not change;  dP = -P dA P + P P^H dA^H (I - A P) + (I - P A) dA^H P^H P",
     surface=Surface(public=False, numpy=(np.linalg.pinv,), prepare=_pinv_args),
-    real_only=_REAL_MATRICES,
 )
 pinv.batch = _stacked(pinv)
 
@@ -848,7 +854,7 @@ def lstsq(a: Any, b: Any, rcond: Any = None) -> tuple:
     s = svdvals(a)
     if m > n and int(raw(rank)) == n:
         r = b - matmul(a, x)
-        res = sum_(r * r, axis=0)
+        res = sum_(abs2(r), axis=0)
         if len(shape_of(b)) == 1:
             res = reshape(res, (1,))
     else:
