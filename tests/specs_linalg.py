@@ -229,6 +229,21 @@ def _complex_full_rank(rng, shape, i):
     return x
 
 
+def _sqrtm_draw(rng, shape, i):
+    """Complex matrices near 2 I (2 x 2), and real matrices with a negative eigenvalue (3 x 3: P diag(-1, 2, 3) P^-1),
+    whose principal square root is complex: away from the negative real axis, where the root is not continuous."""
+    if shape[-1] == 2:
+        return 0.3 * complex_normal(rng, shape, i) + 2.0 * np.eye(2)
+    p = np.eye(3) + 0.3 * rng.standard_normal(shape)
+    return p @ (np.array([-1.0, 2.0, 3.0])[:, None] * np.linalg.inv(p))
+
+
+def _sqrtm_ref(a):
+    import scipy.linalg
+
+    return scipy.linalg.sqrtm(a)
+
+
 COMPLEX_SPECS = {
     "svd": Spec(cases=[Case([(3, 3)]), Case([(4, 2)]), Case([(2, 3)]), Case([(2, 3, 2)]),
                        Case([(4, 2)], {"full_matrices": True}), Case([(2, 3)], {"full_matrices": True})],
@@ -252,4 +267,6 @@ COMPLEX_SPECS = {
                         Case([(3, 3)], {"hermitian": True})], draw=_complex_full_rank,
                  ref=lambda a, rcond=1e-15, hermitian=False: np.linalg.pinv(a, rcond=rcond, hermitian=hermitian),
                  rtol=1e-5),
+    # (wengert.scipy.linalg's rule: its real spec is in tests/specs_scipy.py)
+    "scipy.linalg.sqrtm": Spec(cases=[Case([(2, 2)]), Case([(3, 3)])], draw=_sqrtm_draw, ref=_sqrtm_ref),
 }

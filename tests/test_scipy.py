@@ -18,6 +18,7 @@ import scipy.linalg
 import scipy.signal
 import scipy.special as sc
 import scipy.stats as ss
+from opspec import check_grads
 
 import wengert as wg
 from wengert.core.tensor import raw
@@ -426,8 +427,6 @@ def test_expm_frechet_sqrtm_and_the_core_solvers():
     _close(linalg.solve(m, e, transposed=True), scipy.linalg.solve(m.T, e))
     _close(linalg.inv(m), scipy.linalg.inv(m))
     _close(linalg.det(m), scipy.linalg.det(m))
-    with pytest.raises(ValueError, match="no real square root"):
-        linalg.sqrtm(np.diag([-1.0, 2.0]))
     with pytest.raises(ValueError, match=r"a must be a square 2-D matrix, got shape \(2, 3\)"):
         linalg.solve_triangular(np.ones((2, 3)), np.ones(2))
     with pytest.raises(ValueError, match=r"b must have shape \(2,\) or \(2, k\)"):
@@ -573,3 +572,23 @@ def test_odeint_errors():
         integrate.odeint(lambda y, s: -k * y, np.ones(2), t)
     with pytest.raises(ValueError, match="t must be a 1-D array of time points"):
         integrate.odeint(lambda y, s: -y, np.ones(2), np.ones((2, 2)))
+
+
+def test_sqrtm_of_a_matrix_without_a_real_root_is_complex():
+    """As SciPy: a negative eigenvalue gives the complex principal root (it raised before), with its derivative;
+    a real root stays real; under wg.jit a program compiled for one kind refuses the other."""
+    a = np.array([[-1.0, 0.5], [0.0, 4.0]])
+    x = linalg.sqrtm(a)
+    assert x.dtype == np.complex128 == scipy.linalg.sqrtm(a).dtype
+    np.testing.assert_allclose(x.data, scipy.linalg.sqrtm(a), rtol=1e-12)
+    np.testing.assert_allclose((x @ x).data, a, atol=1e-12)
+    g = wg.grad(lambda m: wg.sum(wg.real(linalg.sqrtm(m) * np.array([[1.0, 2.0j], [0.5, 1.0]]))))(a)
+    assert g.dtype == np.float64
+    check_grads(linalg.sqrtm, a)                        # the real matrix: real perturbations
+    check_grads(linalg.sqrtm, a + 0.3j * np.eye(2))     # complex ones: the whole complex plane
+    assert linalg.sqrtm(np.array([[4.0, 2.0], [2.0, 3.0]])).dtype == np.float64
+    f = wg.jit(lambda m: linalg.sqrtm(m))
+    _close(f(np.eye(2) * 4.0), np.eye(2) * 2.0)
+    with pytest.raises(ValueError, match=r"^sqrtm: this real matrix has a complex square root, but wg.jit compiled "
+                                         r"the function for one with a real square root .*a.astype\(complex\)"):
+        f(a)

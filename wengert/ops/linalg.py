@@ -512,24 +512,29 @@ eig_rule = Rule(
 eig_rule.batch = _stacked(eig_rule)
 
 
-def _eig_kind_impl(x: Any, kind: str = "f") -> Any:
-    got = np.asarray(x).dtype.kind
-    if got != kind:  # (only a compiled program replayed on new values gets here)
-        now, then = ("complex", "all real") if got == "c" else ("all real", "complex")
-        raise ValueError(f"eig: this real matrix has {now} eigenvalues, but wg.jit compiled the function for one whose "
-                         f"eigenvalues were {then} (NumPy's eig returns real arrays for real eigenvalues, complex ones "
-                         "otherwise); pass a complex matrix (a.astype(complex)) to compile one program for both")
-    return x
+def dtype_guard(op: str, when_complex: str, when_real: str, why: str) -> Rule:
+    """An identity op for results of real matrices whose dtype NumPy or SciPy choose by the values (eig, sqrtm).
+
+    The derivative formulas depend on that dtype, so a program that ``wg.jit`` compiled for one must not replay on
+    the other: called as ``guard(x, kind=dtype_of(x).kind)`` while tracing, it raises if the kind changes.
+    """
+    def impl(x: Any, kind: str = "f") -> Any:
+        got = np.asarray(x).dtype.kind
+        if got != kind:  # (only a compiled program replayed on new values gets here)
+            now, then = (when_complex, when_real) if got == "c" else (when_real, when_complex)
+            raise ValueError(f"{op}: this real matrix has {now}, but wg.jit compiled the function for one with {then} "
+                             f"({why}); pass a complex matrix (a.astype(complex)) to compile one program for both")
+        return x
+
+    guard = Rule(f"{op}_dtype_guard", impl, register=False,
+                 vjp=(lambda g, ans, x, kind="f": g,), jvp=(lambda t, ans, x, kind="f": t,),
+                 doc=f"the identity, which raises when {op} of a real matrix changes dtype between a trace and its replay")
+    guard.batch = batching.elementwise(guard)
+    return guard
 
 
-# The output dtype of eig of a real matrix depends on the values (NumPy's rule), and its derivative formulas on the
-# dtype: this identity op keeps a program that wg.jit compiled for one dtype from replaying on the other.
-_eig_kind = Rule(
-    "eig_dtype_guard", _eig_kind_impl,
-    vjp=(lambda g, ans, x, kind="f": g,), jvp=(lambda t, ans, x, kind="f": t,), register=False,
-    doc="the identity, which raises when eig of a real matrix changes dtype between a trace and its replay",
-)
-_eig_kind.batch = batching.elementwise(_eig_kind)
+_eig_kind = dtype_guard("eig", "complex eigenvalues", "all real eigenvalues",
+                        "NumPy's eig returns real arrays for real eigenvalues, complex ones otherwise")
 
 
 @composite(public=False, numpy=(np.linalg.eig,))

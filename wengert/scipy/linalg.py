@@ -14,8 +14,12 @@ Conventions:
   PyTorch and JAX): its gradient is symmetric, and a tangent is symmetrised.
 * ``cho_factor`` returns the factor with zeros in the triangle SciPy leaves
   unspecified (as JAX does); ``cho_solve`` reads only the factor's triangle.
-* ``sqrtm`` of a matrix without a real square root (a negative eigenvalue) is
-  an error: complex results are not supported here.
+* ``sqrtm`` returns what SciPy does: a real root of a real matrix where one
+  exists, else (a negative eigenvalue) the complex principal root, and complex
+  roots of complex matrices; its derivative holds in the complex plane too
+  (HIPS autograd's convention, docs/complex.md).  Under ``wg.jit`` a program
+  compiled for a real root refuses a matrix whose root is complex (and the
+  reverse), since SciPy picks the dtype by the values.
 
 >>> import numpy as np
 >>> import wengert as wg
@@ -41,6 +45,7 @@ from ..core.rule import Rule
 from ..core.tensor import dtype_of, shape_of
 from ..ops import batching
 from ..ops import table as R
+from ..ops.linalg import dtype_guard
 from ..ops.linalg import matrix_transpose as mT
 from ._util import PUBLIC, public, tri_mask
 
@@ -232,27 +237,40 @@ def solve_sylvester(a: Any, b: Any, q: Any) -> Any:
 
 def _sqrtm_impl(a: Any) -> Any:
     _square("sqrtm", a)
+    a = np.asarray(a)
     r = np.asarray(sl.sqrtm(a))
-    if r.dtype.kind == "c":
-        if np.abs(r.imag).max(initial=0.0) > 1e-10 * max(1.0, np.abs(r.real).max(initial=0.0)):
-            raise ValueError("sqrtm: the matrix has no real square root (it has a negative eigenvalue); "
-                             "complex results are not supported by wengert.scipy.linalg.sqrtm")
-        r = r.real
-    return r.astype(np.result_type(np.asarray(a).dtype, np.float32))
+    if a.dtype.kind != "c" and r.dtype.kind == "c" and \
+            np.abs(r.imag).max(initial=0.0) <= 1e-10 * max(1.0, np.abs(r.real).max(initial=0.0)):
+        r = r.real  # (SciPy before 1.16 could give a real root a complex dtype, with imaginary parts of rounding)
+    return r.astype(np.result_type(a.dtype, np.float32, np.complex64 if r.dtype.kind == "c" else np.float32))
 
 
 _sqrtm = Rule("scipy.linalg.sqrtm", _sqrtm_impl,
-              # X X = A:  dX X + X dX = dA
+              # X X = A:  dX X + X dX = dA (holomorphic: the VJP is the transpose, for complex X too)
               vjp=(lambda g, ans, a: _solve_sylvester(mT(ans), mT(ans), g),),
               jvp=(lambda t, ans, a: _solve_sylvester(ans, ans, t),),
-              doc="the principal square root X of A (X X = A);  dX = solve_sylvester(X, X, dA)")
+              doc="the principal square root X of A (X X = A; complex where A has a negative eigenvalue);  "
+                  "dX = solve_sylvester(X, X, dA)")
 _sqrtm.batch = batching.loop(_sqrtm)
+_sqrtm_kind = dtype_guard("sqrtm", "a complex square root", "a real square root",
+                          "SciPy's sqrtm returns a real root where one exists, a complex one otherwise")
 
 
 @public("linalg")
 def sqrtm(A: Any, disp: bool = True, blocksize: int = 64) -> Any:
-    """The principal square root of ``A`` (SciPy's ``sqrtm``; real matrices with a real root)."""
-    return _sqrtm(A)
+    """The principal square root of ``A`` (SciPy's ``sqrtm``): real for a real matrix that has a real root, complex
+    for one with a negative eigenvalue (as SciPy), and for complex matrices.
+
+    >>> import numpy as np
+    >>> from wengert.scipy import linalg
+    >>> linalg.sqrtm(np.array([[-4.0, 0.0], [0.0, 9.0]]))
+    tensor([[0.+2.j, 0.+0.j],
+            [0.+0.j, 3.+0.j]], dtype=complex128)
+    """
+    x = _sqrtm(A)
+    if dtype_of(A).kind != "c":
+        x = _sqrtm_kind(x, kind=dtype_of(x).kind)
+    return x
 
 
 # ---------------------------------------------------------------------- expm
