@@ -642,6 +642,8 @@ def test_complex_decompositions_have_numpys_dtypes():
     assert L.svdvals(z.astype(np.complex64)).dtype == np.float32
     assert L.eig(_real_with_complex_eigs()).eigenvalues.dtype == np.complex128
     assert L.eig(_real_eigs(3)).eigenvalues.dtype == np.float64
+    assert L.lstsq(z[:2], z[:2, 0])[1].dtype == np.linalg.lstsq(z[:2], z[:2, 0])[1].dtype == np.float64  # (empty)
+    assert L.lstsq(z, z[:, :2])[1].dtype == np.float64 and L.slogdet(z).logabsdet.dtype == np.float64
     # the gradient of a real input is real, though the eigenvalues are complex
     g = wg.grad(lambda a: wg.sum(wg.real(L.eigvals(a)) ** 2 + wg.imag(L.eigvals(a))))(_real_with_complex_eigs())
     assert g.dtype == np.float64

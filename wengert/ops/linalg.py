@@ -543,7 +543,8 @@ def eig(a: Any) -> EigResult:
 
     As NumPy: a real matrix whose eigenvalues are all real gives real
     results, any other matrix complex ones (a real matrix's complex
-    eigenvalues come in conjugate pairs).  The derivative keeps each
+    eigenvalues come in conjugate pairs; under ``wg.jit`` a program compiled
+    for one kind refuses the other).  The derivative keeps each
     eigenvector of unit length and does not turn its phase (the one PyTorch
     and JAX take); NumPy's eigenvectors are unique only up to that phase, so
     differentiate functions that do not depend on it (the eigenvalues,
@@ -863,7 +864,7 @@ def lstsq(a: Any, b: Any, rcond: Any = None) -> tuple:
         if len(shape_of(b)) == 1:
             res = reshape(res, (1,))
     else:
-        res = np.empty((0,), dtype=dtype_of(x))
+        res = np.empty((0,), dtype=np.finfo(dtype_of(x)).dtype)  # (real, for complex x too: NumPy's)
     from ..core.tensor import as_tensor
 
     return x, as_tensor(res), rank, s
