@@ -662,9 +662,13 @@ def test_complex_eigh_reads_one_triangle_and_the_real_diagonal():
 
 
 def test_complex_repeated_values_give_finite_value_gradients():
-    """A unitary matrix: all singular values 1, the nuclear norm's gradient is conj(U Vh) = conj(Q)."""
+    """A unitary matrix: all singular values 1, the nuclear norm's gradient is conj(U Vh) = conj(Q); a zero singular
+    value (the subgradient conj(U Vh), as for real matrices); a repeated eigenvalue of a Hermitian matrix."""
     q, _ = np.linalg.qr(_cnormal((3, 3), 2))
     np.testing.assert_allclose(wg.grad(lambda a: wg.norm(a, "nuc"))(q), np.conj(q), atol=1e-12)
+    a = np.outer([1.0, 2.0j, 2.0], [1.0, -1.0 + 1.0j])           # rank 1: a zero singular value, 1/s taken as 0
+    u, _, vh = np.linalg.svd(a, full_matrices=False)
+    np.testing.assert_allclose(wg.grad(lambda x: wg.norm(x, "nuc"))(a), np.conj(u @ vh), atol=1e-12)
     h = q @ np.diag([1.0, 1.0, 3.0]) @ _mH(q)                  # a repeated eigenvalue of a Hermitian matrix
     g = wg.grad(lambda a: wg.sum(L.eigvalsh(a) * np.array([1.0, 2.0, 3.0])))(h)
     assert np.all(np.isfinite(g))

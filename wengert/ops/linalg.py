@@ -59,8 +59,9 @@ in the gauge NumPy's values have locally (LAPACK's choice of signs), and:
 one triangle of their input, as NumPy does (eigh: ``UPLO``, cholesky:
 ``upper``), and of a complex input only the real part of the diagonal
 (LAPACK's Hermitian routines): their gradient is the exact derivative of
-that, zero in the other strict triangle and real on the diagonal.  For a symmetric input built as ``B + B.T`` or
-``X @ X.T`` the gradient flowing on is the same as a symmetric one (PyTorch's).
+that, zero in the other strict triangle and real on the diagonal.  For a
+symmetric input built as ``B + B.T`` or ``X @ X.T`` the gradient flowing on
+is the same as a symmetric one (PyTorch's).
 
 The rules batch over leading axes, as NumPy's linalg functions do.
 """
