@@ -351,3 +351,16 @@ def test_against_pytorch(name):
     np.testing.assert_allclose(out, yt.detach().resolve_conj().numpy(), rtol=1e-12, atol=1e-12)
     (gt,) = torch.autograd.grad(yt, zt, grad_outputs=torch.tensor(v))
     np.testing.assert_allclose(np.conj(pull(np.conj(v))[0]), gt.resolve_conj().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_real_if_close_under_jit_refuses_a_change_of_outcome():
+    """The output's dtype depends on the values: a program compiled for one outcome must not replay the other."""
+    f = wg.jit(lambda z: wg.sum(wg.abs(wg.real_if_close(z))))
+    near = np.array([-1.0 + 1e-17j, 2.0 + 0j])
+    assert f(near) == pytest.approx(3.0)
+    with pytest.raises(ValueError, match=r"real_if_close: this input has imaginary parts that are not negligible, "
+                                          r"but wg.jit compiled the function for one with negligible"):
+        f(np.array([-1.0 + 1.0j, 2.0 + 0j]))
+    g = wg.jit(wg.grad(lambda z: wg.sum(wg.abs(wg.real_if_close(z)))))
+    far = np.array([-1.0 + 1.0j, 2.0 + 0j])
+    np.testing.assert_allclose(g(far), wg.grad(lambda z: wg.sum(wg.abs(wg.real_if_close(z))))(far))

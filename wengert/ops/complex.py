@@ -101,19 +101,53 @@ def abs_partial(ans: Any, z: Any) -> Any:
     return divide(conjugate(z), where(equal(ans, 0.0), 1.0, ans))
 
 
+def dtype_guard(op: str, when_complex: str, when_real: str, why: str, subject: str = "this real matrix",
+                fix: str = "pass a complex matrix (a.astype(complex))") -> Rule:
+    """An identity op for a result whose dtype NumPy or SciPy choose by the values (eig, sqrtm, real_if_close).
+
+    The derivative formulas after it depend on that dtype, so a program that ``wg.jit`` compiled for one must not
+    replay on the other: called as ``guard(x, kind=dtype_of(x).kind)`` while tracing, it raises if the kind changes.
+    """
+    def impl(x: Any, kind: str = "f") -> Any:
+        got = np.asarray(x).dtype.kind
+        if got != kind:  # (only a compiled program replayed on new values gets here)
+            now, then = (when_complex, when_real) if got == "c" else (when_real, when_complex)
+            raise ValueError(f"{op}: {subject} has {now}, but wg.jit compiled the function for one with {then} "
+                             f"({why}); {fix} to compile one program for both")
+        return x
+
+    guard = Rule(f"{op}_dtype_guard", impl, register=False,
+                 vjp=(lambda g, ans, x, kind="f": g,), jvp=(lambda t, ans, x, kind="f": t,),
+                 doc=f"the identity, which raises when {op} changes dtype between a trace and its replay")
+    guard.batch = elementwise(guard)
+    return guard
+
+
 def _real_if_close_impl(a: Any, tol: float = 100) -> Any:
     return np.real_if_close(a, tol=tol)
 
 
-real_if_close = Rule(
+real_if_close_rule = Rule(
     "real_if_close", _real_if_close_impl,
     # the identity on values, or the real part: fit casts the cotangent / tangent to the input's / output's dtype
     vjp=(lambda g, ans, a, tol=100: g,),
     jvp=(lambda t, ans, a, tol=100: t,),
     doc="a complex input whose imaginary parts are all within tol machine epsilons of 0 as its real part; "
-        "anything else unchanged (the output's dtype depends on the values: under wg.jit a new trace decides)",
-    surface=Surface(numpy=(np.real_if_close,)),
+        "anything else unchanged",
 )
+
+_real_if_close_kind = dtype_guard("real_if_close", "imaginary parts that are not negligible",
+                                  "negligible imaginary parts", "the output's dtype depends on the values",
+                                  subject="this input", fix="call np.real(z) or keep z complex yourself")
+
+
+@composite(numpy=(np.real_if_close,))
+def real_if_close(a: Any, tol: float = 100) -> Any:
+    """A complex input whose imaginary parts are all within ``tol`` machine epsilons of 0, as its real part
+    (np.real_if_close); anything else unchanged.  The dtype depends on the values: a program ``wg.jit``
+    compiled for one outcome refuses the other."""
+    out = real_if_close_rule(a, tol=tol)
+    return _real_if_close_kind(out, kind=dtype_of(out).kind)
 
 
 # ============================================================== tests (no gradient)
@@ -149,7 +183,7 @@ def abs2(z: Any) -> Any:
 # ============================================================== batching, and the ops defined on real numbers only
 for _rule in (real, imag, conjugate, angle):
     _rule.batch = elementwise(_rule)
-real_if_close.batch = loop(real_if_close)  # (whether it drops the imaginary part is decided per example)
+real_if_close_rule.batch = loop(real_if_close_rule)  # (whether it drops the imaginary part is decided per example)
 
 UNORDERED = "complex numbers are not ordered; compare wg.real(z), wg.imag(z) or wg.abs(z) instead"
 # The rules of the table whose definition needs real numbers: an order, or a real-only formula (the

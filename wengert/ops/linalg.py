@@ -76,7 +76,7 @@ import numpy as np
 from ..core.rule import Rule
 from ..core.tensor import dtype_of, raw, shape_of
 from . import batching
-from .complex import abs2, conjugate, imag, real
+from .complex import abs2, conjugate, dtype_guard, imag, real
 from .surface import Surface, composite
 from .table import (
     _T,
@@ -511,27 +511,6 @@ eig_rule = Rule(
         "eigenvalues are);  dw = diag(U^-1 dA U), dU = U (F o U^-1 dA U + diag(c)) with F_ij = 1/(w_j - w_i)",
 )
 eig_rule.batch = _stacked(eig_rule)
-
-
-def dtype_guard(op: str, when_complex: str, when_real: str, why: str) -> Rule:
-    """An identity op for results of real matrices whose dtype NumPy or SciPy choose by the values (eig, sqrtm).
-
-    The derivative formulas depend on that dtype, so a program that ``wg.jit`` compiled for one must not replay on
-    the other: called as ``guard(x, kind=dtype_of(x).kind)`` while tracing, it raises if the kind changes.
-    """
-    def impl(x: Any, kind: str = "f") -> Any:
-        got = np.asarray(x).dtype.kind
-        if got != kind:  # (only a compiled program replayed on new values gets here)
-            now, then = (when_complex, when_real) if got == "c" else (when_real, when_complex)
-            raise ValueError(f"{op}: this real matrix has {now}, but wg.jit compiled the function for one with {then} "
-                             f"({why}); pass a complex matrix (a.astype(complex)) to compile one program for both")
-        return x
-
-    guard = Rule(f"{op}_dtype_guard", impl, register=False,
-                 vjp=(lambda g, ans, x, kind="f": g,), jvp=(lambda t, ans, x, kind="f": t,),
-                 doc=f"the identity, which raises when {op} of a real matrix changes dtype between a trace and its replay")
-    guard.batch = batching.elementwise(guard)
-    return guard
 
 
 _eig_kind = dtype_guard("eig", "complex eigenvalues", "all real eigenvalues",

@@ -45,7 +45,7 @@ from ..core.rule import Rule
 from ..core.tensor import dtype_of, shape_of
 from ..ops import batching
 from ..ops import table as R
-from ..ops.linalg import dtype_guard
+from ..ops.complex import dtype_guard
 from ..ops.linalg import matrix_transpose as mT
 from ._util import PUBLIC, public, tri_mask
 
