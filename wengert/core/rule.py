@@ -678,14 +678,6 @@ _ = operator
 __all__ = ["REGISTRY", "Rule", "ShapeError", "apply", "bind", "constant", "eager", "fit", "lower", "record"]
 
 
-def apply1(rule: Rule, x: Tensor) -> Tensor:
-    return rule.op1(x)
-
-
-def apply2(rule: Rule, x: Any, y: Any) -> Tensor:
-    return rule.op2(x, y)
-
-
 def reflected(rule: Rule) -> Callable:
     """Python's reflected operator (``y * t``, ``t.__rmul__(y)``) for ``rule``."""
     op = rule.operator2

@@ -260,12 +260,13 @@ def _times_ones(vals: list, batched: list) -> Any:
     return v.view() if _ones(u) else None
 
 
-def scaling(rule: Any, fn: Callable, linear_in: tuple = (0, 1)) -> Callable:
+def scaling(rule: Any, fn: Callable, linear_in: tuple = (0, 1), ones_keep: bool = False) -> Callable:
     """The batching rule of an elementwise op that is linear in its one batched argument (multiply, negative).
 
     A :class:`ScaledBasis` in a position of ``linear_in``, scaled by plain
     finite values, stays one: ``fn`` on its diagonal gives the new diagonal.  (Off its diagonal the dense batch
-    holds zeros, which finite values keep zero.)  Anything else is batched
+    holds zeros, which finite values keep zero.)  With ``ones_keep`` a batch
+    times plain ones is the batch itself (a view).  Anything else is batched
     by broadcasting.
     """
     dense = elementwise(rule)
@@ -278,7 +279,7 @@ def scaling(rule: Any, fn: Callable, linear_in: tuple = (0, 1)) -> Callable:
                     return ScaledBasis(fn(*(v.d if j == k else u for j, u in enumerate(vals))))
                 vals = [u.dense() if type(u) is ScaledBasis else u for u in vals]
                 break
-        if fn is np.multiply and not params:
+        if ones_keep and not params:  # (multiply: a batch times plain ones is the batch)
             same = _times_ones(vals, batched)
             if same is not None:
                 return same
@@ -418,7 +419,7 @@ def _install() -> None:
     rules = dict(REGISTRY)
     for name in _ELEMENTWISE:
         rules[name].batch = elementwise(rules[name])
-    rules["multiply"].batch = scaling(rules["multiply"], np.multiply)
+    rules["multiply"].batch = scaling(rules["multiply"], np.multiply, ones_keep=True)
     rules["negative"].batch = scaling(rules["negative"], np.negative)
     rules["tanh_grad"].batch = scaling(rules["tanh_grad"], rules["tanh_grad"].impl, linear_in=(0,))
     for name in _REDUCTIONS:
