@@ -1,4 +1,4 @@
-"""The rest of the NumPy surface that users bring (issue 11): ufuncs, stacking, splitting, scans, sorting, matrices.
+"""The rest of the NumPy surface that users bring: ufuncs, stacking, splitting, scans, sorting, matrices.
 
 Everything here is reached as ``wg.NAME``, through NumPy dispatch
 (``np.NAME(tensor)``), and as a Tensor method where NumPy or PyTorch has
