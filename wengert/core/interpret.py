@@ -3,7 +3,7 @@
 An op on tensors goes to :func:`wengert.core.rule.bind`, which hands it to
 the interpreter that owns its inputs:
 
-* the **eager** interpreter (level 0, :func:`wengert.core.rule.eager`):
+* the **eager** interpreter (level 0, the end of :func:`wengert.core.rule.bind`):
   computes on plain values and records on the thread's Wengert list when an
   input requires grad (``backward()`` walks that list);
 * a :class:`Reverse` level (``grad``, ``vjp``, ``jacrev``): records the

@@ -37,8 +37,9 @@ from typing import Any
 
 import numpy as np
 
+from . import tape as _lists
 from .state import _get, state
-from .tape import RULES, Tape, eager_tape
+from .tape import RULES, Tape
 from .tensor import Tensor, _alloc, _new, dtype_of, normalize, shape_of
 
 REGISTRY: dict[str, Rule] = {}
@@ -194,6 +195,8 @@ class Rule:
                 raise  # a rule's own validation message passes through unchanged
             shapes = ", ".join(str(shape_of(v)) for v in values if not isinstance(v, (str, type(None))))
             raise ShapeError(f"{self.name}: inputs of shapes {shapes} do not fit: {msg}") from None
+        if type(out) is np.ndarray and out.ndim:
+            return out  # already in storage form (normalize's first case, without the call)
         return normalize(out)
 
     # ---------------------------------------------------------- derivatives
@@ -268,7 +271,10 @@ def constant(a: Any, rule: Rule) -> Any:
 def check_real(rule: Rule, values: Sequence[Any]) -> None:
     """Raise for a complex input to a rule that is defined on real numbers only (``real_only``: an ordering ...)."""
     for v in values:
-        if type(v) is not float and dtype_of(v).kind == "c":
+        t = type(v)
+        if t is float or v is None or (t is np.ndarray and v.dtype.kind != "c"):
+            continue  # (the common cases, without a call: this runs for every op of such a rule)
+        if dtype_of(v).kind == "c":
             raise TypeError(f"{rule.name}: complex inputs are not supported: {rule.real_only}")
 
 
@@ -278,8 +284,10 @@ def bind(rule: Rule, args: Sequence[Any], params: dict) -> Tensor:
 
     A dynamic interpreter (anomaly checking ...) sees every op first.  Then
     the highest transform level that owns an input (its box is among the
-    arguments) processes the op; with none, the eager interpreter does
-    (:func:`eager`).
+    arguments) processes the op.  With none, the eager interpreter does: it
+    computes on the plain values, and records the op on the thread's list
+    when an input requires grad (written here, in the loop that looks for
+    a level: this runs for every op).
     """
     try:
         st = _get()
@@ -287,15 +295,39 @@ def bind(rule: Rule, args: Sequence[Any], params: dict) -> Tensor:
         st = state()
     if st.dynamic is not None:
         return st.dynamic.process(rule, args, params)
+    values = []
+    record = False
+    held_float = False
+    for a in args:
+        if isinstance(a, Tensor):
+            t = a._trace
+            if t is not None:
+                if t.alive:
+                    return _top_level(args).process(rule, args, params)
+            elif a.requires_grad:
+                record = True
+            v = a._value
+            values.append(v)
+            held_float = held_float or type(v) is float
+        else:
+            values.append(constant(a, rule))
+    if held_float and len(values) > 1:
+        values = _strong_zero_d(args, values)
+    out = _new(rule.evaluate(values, params))
+    if record and st.grad_enabled and rule.differentiable:
+        record_eager(st, rule, out, args, values, params)
+    return out
+
+
+def _top_level(args: Sequence[Any]) -> Any:
+    """The highest running level that owns one of ``args``."""
     top = None
     for a in args:
         if isinstance(a, Tensor):
             t = a._trace
             if t is not None and t.alive and (top is None or t.level > top.level):
                 top = t
-    if top is None:
-        return eager(rule, args, params, st)
-    return top.process(rule, args, params)
+    return top
 
 
 apply = bind  # (the name used by custom ops and older code)
@@ -348,44 +380,42 @@ def _strong_zero_d(args: Sequence[Any], values: list) -> list:
 _F64 = np.dtype(np.float64)
 
 
-def eager(rule: Rule, args: Sequence[Any], params: dict, st: Any) -> Tensor:
-    """The eager interpreter: compute on plain values; record on the thread's list when an input requires grad."""
-    values = []
-    record = False
-    held_float = False
-    for a in args:
-        if isinstance(a, Tensor):
-            v = a._value
-            values.append(v)
-            held_float = held_float or type(v) is float
-            if a.requires_grad and a._trace is None:
-                record = True
-        else:
-            values.append(constant(a, rule))
-    if held_float and len(values) > 1:
-        values = _strong_zero_d(args, values)
-    out = _new(rule.evaluate(values, params))
-    if record and st.grad_enabled and rule.differentiable:
-        record_eager(st, rule, out, args, values, params)
-    return out
-
-
 def record_eager(st: Any, rule: Rule, out: Tensor, args: Sequence[Any], values: Sequence[Any], params: dict) -> None:
-    """Put ``out = rule(*args)`` on the thread's eager list."""
-    tape = eager_tape(st, args)
-    refs = []
-    imports = tape.imports
-    for a in args:
-        if isinstance(a, Tensor) and a._trace is None:
-            if not a.requires_grad:
-                refs.append(a)
-            elif a._tape is tape:  # (tape.ref, written out: this runs for every input of every recorded op)
-                refs.append(a._idx)
-            else:
+    """Put ``out = rule(*args)`` on the thread's eager list.
+
+    The list is the thread's current one, or a new one when that is full, or
+    when an input lives on a list made after it (by another thread: the walk
+    visits newer lists first, so this list may not import from it).  The
+    inputs' references are found in the same pass (``Tape.ref`` written out:
+    this runs for every recorded op).
+    """
+    tape = st.tape
+    if len(tape.entries) >= _lists.TAPE_MAX or tape.nbytes >= _lists.TAPE_BYTES:
+        tape = st.tape = Tape()
+    while True:
+        refs = []
+        entries, imports = tape.entries, tape.imports
+        for a in args:
+            if isinstance(a, Tensor) and a._trace is None:
+                if not a.requires_grad:
+                    refs.append(a)
+                    continue
+                t = a._tape
+                if t is tape:
+                    refs.append(a._idx)
+                    continue
+                if t is not None and t.order > tape.order:
+                    break
                 i = imports.get(id(a))
-                refs.append(tape.ref(a) if i is None else i)
+                if i is None:
+                    i = imports[id(a)] = len(entries)
+                    entries.append((a,))
+                refs.append(i)
+            else:
+                refs.append(None)
         else:
-            refs.append(None)
+            break
+        tape = st.tape = Tape()
     record(tape, rule, out, refs, values, params)
     out.requires_grad = True
 
@@ -410,7 +440,7 @@ def record(tape: Tape, rule: Rule, out: Tensor, refs: Sequence[Any], values: Seq
 # ====================================================================== the scalar fast path
 # Scalar code (micrograd-style networks, the W1/W4 benchmarks) spends most of its
 # time in one place: an eager op on one or two Python floats.  Each rule carries
-# `op1` / `op2`, which do what `bind` + `eager` do for that case with no list
+# `op1` / `op2`, which do what `bind` does for that case with no list
 # building, no extra call and the recording written out; Tensor operators *are*
 # these functions (wengert.ops.methods).  Anything else goes to `bind`.
 # NumPy scalars next to a float64 value compute as Python numbers: the same value
@@ -675,7 +705,7 @@ RELEASED_RULE = Rule("released", _released_impl, differentiable=False, register=
 
 _ = operator
 
-__all__ = ["REGISTRY", "Rule", "ShapeError", "apply", "bind", "constant", "eager", "fit", "lower", "record"]
+__all__ = ["REGISTRY", "Rule", "ShapeError", "apply", "bind", "constant", "fit", "lower", "record"]
 
 
 def reflected(rule: Rule) -> Callable:

@@ -68,9 +68,6 @@ class Tape:
     def __len__(self) -> int:
         return len(self.entries)
 
-    def full(self) -> bool:
-        return len(self.entries) >= TAPE_MAX or self.nbytes >= TAPE_BYTES
-
     def ref(self, x: Any) -> int:
         """The index that names the recorded tensor ``x`` in this list (importing it on first use)."""
         if x._tape is self:
@@ -105,18 +102,4 @@ def check_import(tape: Tape, x: Any) -> bool:
     return t is None or t is tape or t.order < tape.order
 
 
-def eager_tape(st: Any, inputs: Any) -> Tape:
-    """The thread's eager tape for a new entry with these inputs (a new tape when the current one is full,
-    or when an input lives on a list made after it, by another thread)."""
-    tape = st.tape
-    if tape.full():
-        tape = st.tape = Tape()
-    for x in inputs:
-        t = getattr(x, "_tape", None)
-        if t is not None and t is not tape and t.order > tape.order:
-            tape = st.tape = Tape()
-            break
-    return tape
-
-
-__all__ = ["RULES", "TAPE_BYTES", "TAPE_MAX", "Tape", "check_import", "eager_tape"]
+__all__ = ["RULES", "TAPE_BYTES", "TAPE_MAX", "Tape", "check_import"]

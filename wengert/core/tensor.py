@@ -485,6 +485,21 @@ def value_of(x: Any) -> Any:
     return x._value if isinstance(x, Tensor) else x
 
 
+def grad_values(params: Any) -> list:
+    """``[(tensor, value, gradient value)]`` for each tensor of ``params`` whose ``.grad`` is set.
+
+    What an optimiser's step reads, in one call for all its parameters (the
+    values are the live arrays: updating them in place updates the tensors).
+    """
+    return [(p, p._value, p._grad._value) for p in params if p._grad is not None]
+
+
+def clear_grads(params: Any) -> None:
+    """Set ``.grad`` of every tensor of ``params`` to None (an optimiser's ``zero_grad``)."""
+    for p in params:
+        p._grad = None
+
+
 def live_trace(x: Any) -> Any:
     """The running interpreter (transform level) that ``x`` is a value of, or None."""
     if isinstance(x, Tensor):

@@ -53,12 +53,16 @@ def backward(root: Tensor, grad: Any = None, retain_graph: bool | None = None, c
             "create the inputs with requires_grad=True (and not inside wg.no_grad())"
         )
     if grad is None:
-        if root.size != 1:  # (one element of any shape, e.g. (1, 1), has a gradient, as in PyTorch)
+        v = root._value
+        if type(v) is float:
+            seed: Any = 1.0
+        elif v.size == 1:  # (one element of any shape, e.g. (1, 1), has a gradient, as in PyTorch)
+            seed = np.array(1, v.dtype) if not v.ndim else np.ones(v.shape, v.dtype)
+        else:
             raise RuntimeError(
                 f"backward(): the output has shape {root.shape}, so its gradient is a Jacobian; "
                 "pass grad= (the cotangent, same shape as the output), or reduce it to a scalar first (e.g. .sum())"
             )
-        seed: Any = 1.0 if type(root._value) is float else np.ones(root.shape, root.dtype)
     else:
         seed = grad if isinstance(grad, Tensor) else to_value(grad, None)
         if shape_of(seed) != root.shape:
@@ -106,7 +110,7 @@ def walk(roots: list, retain: bool = False, views: bool = False, on_leaf: Callab
     for tape, idx, g in roots:
         start = pending.setdefault(tape, {})
         start[idx] = g if idx not in start else start[idx] + g
-    slow = views or anomaly_active(st) or cotangents is not None
+    slow = views or cotangents is not None or (st.dynamic is not None and anomaly_active(st))
     leaves: dict = {}  # id(tensor) -> [tensor, cotangent]
     walked = []
     # The walk creates no reference cycles and everything it drops is freed by reference
@@ -115,7 +119,7 @@ def walk(roots: list, retain: bool = False, views: bool = False, on_leaf: Callab
     gc.disable()
     try:
         while pending:
-            tape = max(pending, key=_order)
+            tape = max(pending, key=_order) if len(pending) > 1 else next(iter(pending))
             start = pending.pop(tape)
             if slow or tape.retained or tape.hooks:
                 done = _walk_tape_general(tape, start, pending, leaves, views, st, cotangents)
@@ -247,7 +251,11 @@ def _walk_tape(tape: Tape, start: dict, pending: dict, leaves: dict) -> list:
             else:
                 cot[r0] = p + c
         elif n == 1:  # an import: hand the cotangent on
-            _deliver(e[0], g, pending, leaves)
+            t = e[0]
+            if t._tape is None and t._meta is None and id(t) not in leaves:
+                leaves[id(t)] = [t, g]  # a leaf, reached for the first time (_deliver's common case, written out)
+            else:
+                _deliver(t, g, pending, leaves)
         else:
             for r0, c in _entry_vjps(e, g, None, tape, i):
                 p = cot[r0]
@@ -291,8 +299,12 @@ def _entry_vjps(e: tuple, g: Any, inputs: tuple | None, tape: Tape, i: int) -> l
     out = []
     for k, (r, c) in enumerate(zip(refs, cts)):
         if type(r) is int and c is not None:
+            v = vals[k]
+            if type(c) is np.ndarray and type(v) is np.ndarray and c.shape == v.shape and c.dtype == v.dtype:
+                out.append((r, c))  # already fitted (fit's common case, without the call)
+                continue
             try:
-                c = fit(c, vals[k])
+                c = fit(c, v)
             except ValueError as exc:
                 raise ValueError(f"the VJP of '{rule.name}' returned a cotangent of shape {shape_of(c)} for its "
                                  f"input {k} of shape {shape_of(vals[k])}: {exc}") from None

@@ -351,12 +351,19 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, *, ignore_index: 
     return _weighted_nll(C.log_softmax(rows, axis=1), flat, w, ignore_index, reduction, out_shape, label_smoothing)
 
 
+_UNSIGNED = {np.dtype(f"<i{k}"): np.dtype(f"<u{k}") for k in (1, 2, 4, 8)}  # (same-size views of signed labels)
+_UNSIGNED.update({d.newbyteorder(">"): u.newbyteorder(">") for d, u in _UNSIGNED.items()})
+
+
 def _plain_labels(s: tuple, t: np.ndarray, weight: Any, smoothing: float, ignore_index: int) -> bool:
     """True for the fused primitive's case: (N, C) logits, N valid labels, none ignored, no weight or smoothing."""
     if len(s) != 2 or weight is not None or smoothing or t.dtype.kind not in "iu" or t.shape != (s[0],) or not s[0]:
         return False
-    if t.min() < 0 or t.max() >= s[1]:
-        return False  # (ignored or invalid labels: the general path counts or names them)
+    # labels outside [0, C) (ignored or invalid: the general path counts or names them); seen as unsigned,
+    # a negative label is huge, so one max finds both kinds
+    unsigned = _UNSIGNED.get(t.dtype)
+    if (t if unsigned is None else t.view(unsigned)).max() >= s[1]:
+        return False
     return not (0 <= ignore_index < s[1] and (t == ignore_index).any())
 
 

@@ -38,10 +38,11 @@ def _plain(*xs: Any) -> bool:
 
 def _linear_vjp_all(g: Any, ans: Any, needs: list, x: Any, w: Any, b: Any = None) -> list:
     # y = x W^T + b:  dx = g W,  dW = g^T x,  db = g summed over the leading axes
-    n_out, n_in = shape_of(w)
-    nd = len(shape_of(g))
     dx = dw = db = None
-    if _plain(g, x, w):  # first-order backward: straight NumPy
+    if type(g) is np.ndarray and type(w) is np.ndarray and not isinstance(x, Tensor):
+        # first-order backward: straight NumPy (the common case of every training step)
+        n_out, n_in = w.shape
+        nd = g.ndim
         if needs[0]:
             dx = np.matmul(g, w)
         if needs[1]:
@@ -49,6 +50,8 @@ def _linear_vjp_all(g: Any, ans: Any, needs: list, x: Any, w: Any, b: Any = None
         if len(needs) > 2 and needs[2]:
             db = g.sum(axis=0) if nd == 2 else (g if nd == 1 else g.reshape(-1, n_out).sum(axis=0))
         return [dx, dw, db]
+    n_out, n_in = shape_of(w)
+    nd = len(shape_of(g))
     if needs[0]:
         dx = R.matmul(g, w)
     if needs[1]:

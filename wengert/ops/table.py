@@ -274,8 +274,15 @@ def _relu_scalar(x: float) -> float:
     return max(0.0, x)
 
 
-relu = _unary("relu", lambda x: np.maximum(x, 0), _relu_scalar, lambda ans, x: _gt0(x),
-              "max(x, 0);  d/dx = 1 for x > 0, 0 for x <= 0 (relu'(0) = 0)")
+def _relu_vjp(g: Any, ans: Any, x: Any) -> Any:
+    if type(g) is np.ndarray and type(x) is np.ndarray:
+        return g * (x > 0)  # (g * partial, written out: the hidden activation of every MLP's backward pass)
+    return g * _gt0(x)
+
+
+relu = Rule("relu", lambda x: np.maximum(x, 0), scalar=_relu_scalar, partials=(lambda ans, x: _gt0(x),),
+            vjp=(_relu_vjp,), doc="max(x, 0);  d/dx = 1 for x > 0, 0 for x <= 0 (relu'(0) = 0)",
+            surface=Surface(methods=("relu",)))
 
 
 def _gt0(x: Any) -> Any:

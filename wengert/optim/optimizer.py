@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.tensor import Tensor, value_of
+from ..core.tensor import Tensor, clear_grads, grad_values
 
 
 def _as_param_list(params: Any) -> list:
@@ -80,8 +80,7 @@ class Optimizer:
     def zero_grad(self) -> None:
         """Forget every parameter's gradient (sets ``.grad`` to None)."""
         for g in self.param_groups:
-            for p in g["params"]:
-                p.grad = None
+            clear_grads(g["params"])
 
     def step(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -222,16 +221,11 @@ class SGD(Optimizer):
         for g in self.param_groups:
             lr, mom, wd = g["lr"], g["momentum"], g["weight_decay"]
             simple = mom == 0 and wd == 0
-            for p in g["params"]:
-                gt = p.grad
-                if gt is None:
+            for p, data, grad in grad_values(g["params"]):
+                if simple and type(data) is np.ndarray:  # the common case, kept lean: theta -= lr * grad, in place
+                    data -= lr * grad
                     continue
-                if simple:  # the common case, kept lean: theta -= lr * grad, in place
-                    data, grad = value_of(p), value_of(gt)
-                    if type(data) is np.ndarray:
-                        data -= lr * grad
-                        continue
-                grad = gt.data
+                grad = np.asarray(grad)
                 data = p.data
                 d = grad + wd * data if wd else grad
                 if mom:
