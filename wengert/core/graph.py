@@ -17,7 +17,7 @@ import numpy as np
 
 from .rule import Rule, fit, ieee
 from .state import no_grad
-from .tape import RULES, Tape
+from .tape import RULES, Tape, parts
 from .tensor import Tensor, shape_of
 
 
@@ -98,13 +98,8 @@ class Node:
     name = op  # (GradFn compatibility: t.grad_fn.name)
 
     def _parts(self) -> tuple:
-        e = self._entry()
-        n = len(e)
-        if n == 6:
-            return (e[1], e[2]), (e[3], e[4]), e[5], {}
-        if n == 4:
-            return (e[1],), (e[2],), e[3], {}
-        return e[1], e[2], e[3], dict(e[4] or {})
+        _, refs, vals, ans, params = parts(self._entry())
+        return refs, vals, ans, dict(params or {})
 
     @property
     def params(self) -> dict:

@@ -430,6 +430,8 @@ def record(tape: Tape, rule: Rule, out: Tensor, refs: Sequence[Any], values: Seq
         entries.append((rule.index, refs[0], values[0], ans))
     elif not params and n == 2 and rule.compact:
         entries.append((rule.index, refs[0], refs[1], values[0], values[1], ans))
+    elif not params and n == 3 and rule.compact:
+        entries.append((rule.index, refs[0], refs[1], refs[2], values[0], values[1], values[2], ans))
     else:
         entries.append((rule.index, tuple(refs), tuple(values), ans, params or None))
     if type(ans) is np.ndarray:

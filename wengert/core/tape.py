@@ -16,8 +16,13 @@ scalar ops costs the collector nothing.  Layouts, by length:
   on its first use, so that the entries using it hold only atoms;
 * ``(rule, r0, v0, ans)``: one input, no parameters;
 * ``(rule, r0, r1, v0, v1, ans)``: two inputs, no parameters;
+* ``(rule, r0, r1, r2, v0, v1, v2, ans)``: three inputs, no parameters
+  (``linear(x, W, b)``, ``where``);
 * ``(rule, refs, vals, ans, params)``: any number of inputs, parameters;
 * ``None``: released by ``backward()`` (its saved values are gone).
+
+The compact layouts (no parameters, per-input VJPs) let the reverse walk
+call each input's VJP directly; :func:`parts` reads any layout as the last.
 
 ``rule`` is the rule's index in :data:`RULES`.  An input ``r`` is the index
 of an earlier entry of this list (an int), ``None`` for a constant (its value
@@ -96,10 +101,22 @@ class Tape:
                 entries[i] = None
 
 
+def parts(e: tuple) -> tuple:
+    """``(rule index, refs, values, ans, params)`` of a recorded entry in any layout (params None if it has none)."""
+    n = len(e)
+    if n == 6:
+        return e[0], (e[1], e[2]), (e[3], e[4]), e[5], None
+    if n == 4:
+        return e[0], (e[1],), (e[2],), e[3], None
+    if n == 8:
+        return e[0], e[1:4], e[4:7], e[7], None
+    return e
+
+
 def check_import(tape: Tape, x: Any) -> bool:
     """May ``tape`` import ``x``?  Only a tensor of an older list (or a leaf): then the walk order holds."""
     t = x._tape
     return t is None or t is tape or t.order < tape.order
 
 
-__all__ = ["RULES", "TAPE_BYTES", "TAPE_MAX", "Tape", "check_import"]
+__all__ = ["RULES", "TAPE_BYTES", "TAPE_MAX", "Tape", "check_import", "parts"]

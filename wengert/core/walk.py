@@ -30,7 +30,7 @@ import numpy as np
 from .interpret import anomaly_active
 from .rule import fit, ieee
 from .state import state
-from .tape import RULES, Tape
+from .tape import RULES, Tape, parts
 from .tensor import Tensor, _new, shape_of, to_value
 from .tensor import __name__ as _tensor_name
 
@@ -194,7 +194,7 @@ def _walk_tape(tape: Tape, start: dict, pending: dict, leaves: dict) -> list:
     waiting = len(start)  # entries holding a cotangent not yet passed on
     done = []
     # This loop runs once per entry of the graph: the entry is unpacked by layout
-    # (6: two inputs, 4: one input) and the VJPs are called directly.  The "add c
+    # (6: two inputs, 4: one input, 8: three) and the VJPs are called directly.  The "add c
     # to cot[r]" blocks are written out on purpose: a helper call per input would
     # cost about a fifth of this walk on scalar code.
     for i in range(top, -1, -1):
@@ -250,6 +250,24 @@ def _walk_tape(tape: Tape, start: dict, pending: dict, leaves: dict) -> list:
                 waiting += 1
             else:
                 cot[r0] = p + c
+        elif n == 8:
+            r, r0, r1, r2, v0, v1, v2, ans = e
+            vjps = rules[r].vjps
+            for k, rk, vk in ((0, r0, v0), (1, r1, v1), (2, r2, v2)):
+                if type(rk) is int:
+                    try:
+                        c = vjps[k](g, ans, v0, v1, v2)
+                    except ArithmeticError:
+                        c = float(ieee(vjps[k], g, ans, v0, v1, v2))
+                    if type(c) is not np.ndarray or type(vk) is not np.ndarray or c.shape != vk.shape \
+                            or c.dtype != vk.dtype:
+                        c = fit(c, vk)
+                    p = cot[rk]
+                    if p is None:
+                        cot[rk] = c
+                        waiting += 1
+                    else:
+                        cot[rk] = p + c
         elif n == 1:  # an import: hand the cotangent on
             t = e[0]
             if t._tape is None and t._meta is None and id(t) not in leaves:
@@ -277,15 +295,7 @@ def _entry_vjps(e: tuple, g: Any, inputs: tuple | None, tape: Tape, i: int) -> l
     ``inputs`` are what the VJPs get as the entry's inputs and output (tensors
     standing for them, with create_graph); None: the saved values.
     """
-    n = len(e)
-    if n == 6:
-        ri, r0, r1, v0, v1, ans = e
-        refs, vals, params = (r0, r1), (v0, v1), None
-    elif n == 4:
-        ri, r0, v0, ans = e
-        refs, vals, params = (r0,), (v0,), None
-    else:
-        ri, refs, vals, ans, params = e
+    ri, refs, vals, ans, params = parts(e)
     rule = RULES[ri]
     if inputs is not None:
         prims, ans = inputs
@@ -358,13 +368,7 @@ def _walk_tape_general(tape: Tape, start: dict, pending: dict, leaves: dict, vie
 
 def _views(tape: Tape, i: int, e: tuple) -> tuple:
     """Tensors standing for entry ``i``'s inputs and output, so that its VJP is recorded (create_graph)."""
-    n = len(e)
-    if n == 6:
-        refs, vals, ans = (e[1], e[2]), (e[3], e[4]), e[5]
-    elif n == 4:
-        refs, vals, ans = (e[1],), (e[2],), e[3]
-    else:
-        refs, vals, ans = e[1], e[2], e[3]
+    _, refs, vals, ans, _ = parts(e)
     prims = tuple(_view_of(tape, r, v) for r, v in zip(refs, vals))
     return prims, _view(tape, i, ans)
 
@@ -391,9 +395,7 @@ def _check_cotangent(tape: Tape, i: int, e: tuple, r: int, c: Any) -> None:
 
     kind = is_bad(c)
     if kind:
-        n = len(e)
-        refs = (e[1], e[2]) if n == 6 else (e[1],) if n == 4 else e[1]
-        index = list(refs).index(r)
+        index = list(parts(e)[1]).index(r)
         site = (tape.sites or {}).get(i, "<unknown: enable detect_anomaly before the forward pass>")
         raise FloatingPointError(
             f"backward of op '{RULES[e[0]].name}' produced {kind} in the gradient of its input {index} "

@@ -36,29 +36,33 @@ def _plain(*xs: Any) -> bool:
     return True
 
 
-def _linear_vjp_all(g: Any, ans: Any, needs: list, x: Any, w: Any, b: Any = None) -> list:
-    # y = x W^T + b:  dx = g W,  dW = g^T x,  db = g summed over the leading axes
-    dx = dw = db = None
-    if type(g) is np.ndarray and type(w) is np.ndarray and not isinstance(x, Tensor):
-        # first-order backward: straight NumPy (the common case of every training step)
+# y = x W^T + b:  dx = g W,  dW = g^T x,  db = g summed over the leading axes.  One VJP per input, so
+# that an entry is the compact three-input layout and the walk calls them directly; each is straight
+# NumPy on plain values (every training step's backward pass) and written with rules on tensors
+# (a recorded backward pass: higher derivatives).
+def _linear_vjp_x(g: Any, ans: Any, x: Any, w: Any, b: Any = None) -> Any:
+    if type(g) is np.ndarray and type(w) is np.ndarray:
+        return np.matmul(g, w)
+    return R.matmul(g, w)
+
+
+def _linear_vjp_w(g: Any, ans: Any, x: Any, w: Any, b: Any = None) -> Any:
+    if type(g) is np.ndarray and type(x) is np.ndarray:
+        if g.ndim == 2:
+            return np.matmul(g.T, x)
         n_out, n_in = w.shape
-        nd = g.ndim
-        if needs[0]:
-            dx = np.matmul(g, w)
-        if needs[1]:
-            dw = np.matmul(g.T, x) if nd == 2 else np.matmul(g.reshape(-1, n_out).T, np.reshape(x, (-1, n_in)))
-        if len(needs) > 2 and needs[2]:
-            db = g.sum(axis=0) if nd == 2 else (g if nd == 1 else g.reshape(-1, n_out).sum(axis=0))
-        return [dx, dw, db]
+        return np.matmul(g.reshape(-1, n_out).T, x.reshape(-1, n_in))
     n_out, n_in = shape_of(w)
+    return R.matmul(R.transpose(R.reshape(g, shape=(-1, n_out))), R.reshape(x, shape=(-1, n_in)))
+
+
+def _linear_vjp_b(g: Any, ans: Any, x: Any, w: Any, b: Any = None) -> Any:
     nd = len(shape_of(g))
-    if needs[0]:
-        dx = R.matmul(g, w)
-    if needs[1]:
-        dw = R.matmul(R.transpose(R.reshape(g, shape=(-1, n_out))), R.reshape(x, shape=(-1, n_in)))
-    if len(needs) > 2 and needs[2]:
-        db = g if nd == 1 else R.sum_(R.reshape(g, shape=(-1, n_out)), axis=0)
-    return [dx, dw, db]
+    if nd == 1:
+        return g
+    if type(g) is np.ndarray:
+        return g.sum(axis=0) if nd == 2 else g.reshape(-1, g.shape[-1]).sum(axis=0)
+    return R.sum_(R.reshape(g, shape=(-1, shape_of(w)[0])), axis=0)
 
 
 def _linear_jvp_all(tangents: list, ans: Any, x: Any, w: Any, b: Any = None) -> Any:
@@ -74,9 +78,9 @@ def _linear_jvp_all(tangents: list, ans: Any, x: Any, w: Any, b: Any = None) -> 
 
 
 linear_rule = Rule(
-    "linear", _linear_impl, vjp_all=_linear_vjp_all, jvp_all=_linear_jvp_all,
+    "linear", _linear_impl, vjp=(_linear_vjp_x, _linear_vjp_w, _linear_vjp_b), jvp_all=_linear_jvp_all,
     doc="linear(x, W, b) = x @ W.T + b, W of shape (out, in).  Fused primitive (speed: one graph node, "
-        "one VJP call for all three inputs, no un-broadcasting of the bias).",
+        "its three VJPs called directly by the walk, no un-broadcasting of the bias).",
 )
 
 
