@@ -219,6 +219,15 @@ def test_loss_bad_inputs_have_clear_messages():
         F.cross_entropy(z, np.array([0, 4, 1]))
     with pytest.raises(IndexError, match="got label -1 at position 2"):
         F.cross_entropy(z, np.array([0, 1, -1]))
+    # labels of every integer type and byte order: a negative one is never read as a large unsigned one
+    for dt in (np.int8, np.int16, np.int32, ">i8"):
+        with pytest.raises(IndexError, match="got label -2 at position 0"):
+            F.cross_entropy(z, np.array([-2, 1, 0], dtype=dt))
+        with pytest.raises(IndexError, match="got label 4 at position 2"):
+            F.cross_entropy(z, np.array([0, 1, 4], dtype=dt))
+        np.testing.assert_allclose(F.cross_entropy(z, np.array([0, 1, 3], dtype=dt)).item(), np.log(4))
+    assert F.cross_entropy(z, np.array([0, 1, 3], dtype=np.uint8)).item() == pytest.approx(np.log(4))
+    assert F.cross_entropy(z, np.array([0, -100, 3], dtype=np.int16)).item() == pytest.approx(np.log(4))
     with pytest.raises(TypeError, match="integer class labels"):
         F.cross_entropy(z, np.array([0.0, 1.0, 2.0]))
     with pytest.raises(wg.ShapeError, match=r"target must have shape \(3,\)"):

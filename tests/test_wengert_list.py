@@ -480,3 +480,42 @@ def test_in_place_assignment_on_the_input_of_a_transform():
     np.testing.assert_array_equal(wg.jit(wg.grad(f))(x0.copy() + 1.0), [2.0, 0.0, 6.0, 8.0, 10.0])
     np.testing.assert_array_equal(wg.jvp(f, (x0.copy(),), (np.ones(5),))[1], 2.0 * (0 + 0 + 2 + 3 + 4))
     np.testing.assert_array_equal(np.diag(wg.hessian(f)(x0.copy())), [2.0, 0.0, 2.0, 2.0, 2.0])
+
+
+def test_three_input_entries_on_every_path():
+    """linear(x, W, b) is one compact three-input entry; every reader of the list reads it."""
+    from wengert.nn import functional as F
+
+    rng = np.random.default_rng(0)
+    x = wg.tensor(rng.standard_normal((4, 3)), requires_grad=True)
+    w = wg.tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    b = wg.tensor(rng.standard_normal(2), requires_grad=True)
+    y = F.linear(x, w, b)
+    e = y._tape.entries[y._idx]
+    assert len(e) == 8 and tape_mod.parts(e)[1] == tuple(e[1:4])
+    assert [n.op for n in y.grad_fn.inputs] == ["leaf", "leaf", "leaf"]  # graph.Node reads the layout
+    g = rng.standard_normal((4, 2))
+    want = {"x": g @ w.data, "w": g.T @ x.data, "b": g.sum(axis=0)}
+    # the fast walk
+    y.backward(g, retain_graph=True)
+    for name, t in (("x", x), ("w", w), ("b", b)):
+        np.testing.assert_allclose(t.grad.data, want[name])
+        t.grad = None
+    # the general walk: create_graph (views of the entry's inputs), and a hook on the entry
+    y.register_hook(lambda gr: gr * 2.0)
+    y.backward(wg.tensor(g), create_graph=True)
+    np.testing.assert_allclose(w.grad.data, 2 * want["w"])
+    assert w.grad.requires_grad
+    # second order through the recorded backward: d/dx sum((dL/dW)^2) where dL/dW = g^T x
+    x.grad = w.grad = b.grad = None
+    np.testing.assert_allclose(wg.grad(lambda x_: wg.sum(wg.grad(lambda w_: wg.sum(F.linear(x_, w_, b.data) * g))
+                                                         (w.data) ** 2))(x.data), 2 * g @ (g.T @ x.data))
+
+
+def test_anomaly_names_the_input_of_a_three_input_entry():
+    from wengert.nn import functional as F
+
+    x = wg.tensor(np.ones((1, 2)), requires_grad=True)
+    w = wg.tensor(np.ones((1, 2)))  # (x's is the first cotangent: W's input 1 needs none)
+    with wg.detect_anomaly(), pytest.raises(FloatingPointError, match="backward of op 'linear'.*input 0"):
+        F.linear(x, w, wg.tensor(np.zeros(1), requires_grad=True)).backward(np.array([[np.inf]]))
