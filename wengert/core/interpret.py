@@ -283,8 +283,8 @@ class ScaledBasis:
     * ``m is None``: the identity, ``diag(r)`` (``c`` is then None: a scaling
       of a diagonal is one vector);
     * ``m`` a plain 2-D array (the identity after a product with a plain
-      matrix, e.g. ``W @ basis``), ``r`` scaling its rows and ``c`` (None:
-      ones) its columns.
+      matrix, e.g. ``W @ basis``), ``r`` scaling its rows and ``c`` its
+      columns (either None: ones).
 
     :class:`Batch` hands it only to batching rules marked ``keeps_basis =
     True`` (``wengert.ops.batching``: scalings fold into ``r`` or ``c``,
@@ -298,7 +298,7 @@ class ScaledBasis:
     __slots__ = ("_dense", "c", "dtype", "m", "r")
     ndim = 2
 
-    def __init__(self, r: np.ndarray, m: np.ndarray | None = None, c: np.ndarray | None = None) -> None:
+    def __init__(self, r: np.ndarray | None, m: np.ndarray | None = None, c: np.ndarray | None = None) -> None:
         self.r = r
         self.m = m
         self.c = c
@@ -325,12 +325,10 @@ class ScaledBasis:
                 out = np.diag(r)
             else:
                 out = m if c is None else m * c
-                if not bool((r == 1).all()):
+                if r is not None:
                     out = r[:, None] * out
                 if out is m:  # (a copy: m may be the caller's own matrix)
-                    out = m.astype(self.dtype)
-                elif out.dtype != self.dtype:  # (ones in r of a wider dtype still widen the batch)
-                    out = out.astype(self.dtype)
+                    out = m.copy()
             self._dense = out
         return self._dense
 

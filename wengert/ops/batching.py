@@ -20,7 +20,6 @@ Most rules batch by a handful of patterns, applied at the end of this file:
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -236,28 +235,27 @@ def _setitem(level: Any, vals: list, batched: list, params: dict) -> Any:
 # where the result is again one, or is a plain product they can do with less work; anything else makes the
 # basis dense first, which is always correct.
 
-def _plain_finite(u: Any) -> bool:
-    """Is ``u`` a plain value (not a tensor of a lower level) with only finite entries?
+def _plain(u: Any) -> bool:
+    """Is ``u`` a plain number or array (not a tensor of a lower level)?"""
+    return isinstance(u, (float, int, np.generic)) or type(u) is np.ndarray
 
-    (Only finite factors fold into a basis: off the factors' support its dense
-    form holds zeros, which inf or nan would turn into nan.)
-    """
-    if isinstance(u, (float, int)):
-        return math.isfinite(u)
-    return (type(u) is np.ndarray or isinstance(u, np.generic)) and bool(np.isfinite(u).all())
+
+def _finite(v: np.ndarray) -> bool:
+    """Only finite factors make a basis: its dense form holds zeros, which inf or nan would turn into nan."""
+    return bool(np.isfinite(v).all())
 
 
 def _ones(d: np.ndarray) -> bool:
     return bool((d == 1).all())
 
 
-def _fold(fn: Callable, k: int, vals: list, batched: list) -> ScaledBasis | None:
-    """``fn`` (elementwise, linear in argument ``k``, a ScaledBasis) of plain finite factors, as a ScaledBasis.
+def _fold(rule: Any, k: int, vals: list, batched: list) -> ScaledBasis | None:
+    """``rule`` (elementwise, linear in argument ``k``, a ScaledBasis) of plain factors, as a ScaledBasis.
 
     A factor that is one per example (batched, shape (n,)) scales the rows,
     one per column (unbatched, shape () or the examples' length) the columns;
-    an elementwise op linear in the basis is its argument times a factor
-    ``fn`` gives of ones, so ``fn`` on ``r`` (or ``c``) is the new ``r`` (or
+    an elementwise op linear in the basis is its argument times what the
+    rule gives for ones, so the rule on ``r`` (or ``c``) is the new ``r`` (or
     ``c``).  None: the op is not such a scaling here.
     """
     v = vals[k]
@@ -266,7 +264,7 @@ def _fold(fn: Callable, k: int, vals: list, batched: list) -> ScaledBasis | None
     for j, u in enumerate(vals):
         if j == k:
             continue
-        if not _plain_finite(u):
+        if not _plain(u):
             return None
         s = np.shape(u)
         if batched[j] and s == (n,):
@@ -277,12 +275,15 @@ def _fold(fn: Callable, k: int, vals: list, batched: list) -> ScaledBasis | None
             return None
     if v.m is not None and rows and cols:
         return None
+    # (a factor of ones has the batch's dtype, so that the new factor's dtype is the scaled batch's, as eagerly;
+    # a non-finite u gives a non-finite factor, unless the rule maps it to a finite one, as it would the batch)
     if v.m is None or rows:  # (scaling a diagonal's rows or its columns is scaling its diagonal)
-        new = fn(*(v.r if j == k else u for j, u in enumerate(vals)))
-        return ScaledBasis(new, v.m, v.c) if _plain_finite(new) else None
+        r = v.r if v.r is not None else np.ones(n, v.dtype)
+        new = rule(*(r if j == k else u for j, u in enumerate(vals)))
+        return ScaledBasis(new, v.m, v.c) if _finite(new) else None
     c = v.c if v.c is not None else np.ones(width, v.dtype)
-    new = fn(*(c if j == k else u for j, u in enumerate(vals)))
-    return ScaledBasis(v.r, v.m, new) if _plain_finite(new) else None
+    new = rule(*(c if j == k else u for j, u in enumerate(vals)))
+    return ScaledBasis(v.r, v.m, new) if _finite(new) else None
 
 
 def _times_ones(vals: list, batched: list) -> Any:
@@ -302,7 +303,7 @@ def _times_ones(vals: list, batched: list) -> Any:
     return v.view() if _ones(u) else None
 
 
-def scaling(rule: Any, fn: Callable, linear_in: tuple = (0, 1), ones_keep: bool = False) -> Callable:
+def scaling(rule: Any, linear_in: tuple = (0, 1), ones_keep: bool = False) -> Callable:
     """The batching rule of an elementwise op that is linear in its one batched argument (multiply, negative).
 
     A :class:`ScaledBasis` in a position of ``linear_in``, scaled by plain
@@ -316,7 +317,7 @@ def scaling(rule: Any, fn: Callable, linear_in: tuple = (0, 1), ones_keep: bool 
         for k, v in enumerate(vals):
             if type(v) is ScaledBasis:
                 if k in linear_in and not params:
-                    folded = _fold(fn, k, vals, batched)
+                    folded = _fold(rule, k, vals, batched)
                     if folded is not None:
                         return folded
                 vals = [u.dense() if type(u) is ScaledBasis else u for u in vals]
@@ -359,7 +360,7 @@ def _factored_product(s: ScaledBasis, b: np.ndarray) -> np.ndarray:
             out[hi:, lo:hi] = out[lo:hi, hi:].T
         else:
             np.matmul(rows, b, out=out[lo:hi])
-    if not _ones(r):
+    if r is not None:
         out *= r[:, None]
     return out
 
@@ -369,7 +370,7 @@ def _basis_times(s: ScaledBasis, b: Any) -> Any:
 
     None where nothing faster than the dense product applies.
     """
-    n, width = s.shape
+    width = s.shape[1]
     bs = shape_of(b)
     if len(bs) not in (1, 2) or bs[0] != width or width == 0:
         return None  # (the dense product then gives the eager error)
@@ -379,13 +380,14 @@ def _basis_times(s: ScaledBasis, b: Any) -> Any:
             return r * b
         if type(b) is not np.ndarray:
             return None
-        return r * (m @ (b if c is None else c * b))
+        out = m @ (b if c is None else c * b)
+        return out if r is None else r * out
     if m is None:  # rows d_i e_i @ B = d_i B[i]: the matrix B itself, scaled by rows
         if type(b) is np.ndarray and b.dtype == r.dtype and b.dtype.kind in "fc":
-            return ScaledBasis(r, b)
+            return ScaledBasis(None if _ones(r) else r, b)
         return R.reshape(r, shape=(-1, 1)) * b
-    dt = s.dtype
-    if type(b) is not np.ndarray or not (b.dtype == m.dtype == r.dtype == dt) or (c is not None and c.dtype != dt):
+    dt = s.dtype  # (the blocks are written into one array: every factor has its dtype)
+    if type(b) is not np.ndarray or not all(a is None or a.dtype == dt for a in (b, m, r, c)):
         return None
     return _factored_product(s, b)
 
@@ -403,7 +405,7 @@ def _sum(level: Any, vals: list, batched: list, params: dict) -> Any:
                 out = r.copy()
             else:  # r_i (m_i . c): a matrix-vector product
                 out = np.add.reduce(m, axis=1) if c is None else m @ c
-                out = (out if _ones(r) else r * out).astype(x.dtype, copy=False)
+                out = out if r is None else r * out
             return out.reshape(-1, 1) if params.get("keepdims") else out
         x = x.dense()
     return _plain_sum(level, [x], batched, params)
@@ -424,7 +426,10 @@ def _matmul(level: Any, vals: list, batched: list, params: dict) -> Any:
             return out
         a = a.dense()
     if type(b) is ScaledBasis:
-        out = None if ba else _basis_times(b, R.transpose(a) if _nd(a, False) == 2 else a)
+        out = None
+        if not ba:
+            at = a if _nd(a, False) != 2 else a.T if type(a) is np.ndarray else R.transpose(a)
+            out = _basis_times(b, at)
         if out is not None:
             return out
         b = b.dense()
@@ -544,9 +549,9 @@ def _install() -> None:
     rules = dict(REGISTRY)
     for name in _ELEMENTWISE:
         rules[name].batch = elementwise(rules[name])
-    rules["multiply"].batch = scaling(rules["multiply"], np.multiply, ones_keep=True)
-    rules["negative"].batch = scaling(rules["negative"], np.negative)
-    rules["tanh_grad"].batch = scaling(rules["tanh_grad"], rules["tanh_grad"].impl, linear_in=(0,))
+    rules["multiply"].batch = scaling(rules["multiply"], ones_keep=True)
+    rules["negative"].batch = scaling(rules["negative"])
+    rules["tanh_grad"].batch = scaling(rules["tanh_grad"], linear_in=(0,))
     for name in _REDUCTIONS:
         rules[name].batch = reduction(rules[name])
     for name in ("argmax", "argmin"):
