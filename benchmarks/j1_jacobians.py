@@ -64,11 +64,13 @@ def bench_wengert(args) -> dict:
 def keep_freed_memory() -> bool:
     """Ask glibc's malloc to keep freed memory for reuse instead of returning it to the system (Linux only).
 
-    Each Jacobian here allocates a few n x n arrays (720 KB at n = 300) and
-    frees them; glibc then trims its heap, and the next call faults every page
-    back in (about half of wengert's Hessian time on the project's VM).  JAX
-    (XLA's buffer pool) and PyTorch keep such memory; this makes malloc do the
-    same, for the ``*_keepmem`` rows only, to show that cost separately.
+    A call that frees more than about two arrays of its largest size at once
+    (720 KB each at n = 300) makes glibc trim its heap, and the next call
+    faults every page back in (on the project's VM that cost as much as the
+    Hessian's matrix product).  JAX (XLA's buffer pool) and PyTorch keep such
+    memory; this makes malloc do the same, for the ``*_keepmem`` rows only, to
+    show that cost separately: where the two wengert rows agree, the library's
+    calls do not pay it (each Jacobian makes one n x n array, its result).
     """
     import ctypes
     import ctypes.util

@@ -9,6 +9,7 @@ from opspec import cube_gate
 
 import wengert as wg
 from wengert import nn
+from wengert.core.interpret import ScaledBasis
 from wengert.jit import JitFallbackWarning
 
 
@@ -241,3 +242,173 @@ def test_a_custom_function_sees_the_basis_as_an_array(rng):
     J = wg.jacrev(lambda x: cube.apply(x))(x)
     np.testing.assert_allclose(J, np.diag(3 * x ** 2), rtol=1e-12)
     np.testing.assert_allclose(wg.jacfwd(lambda x: cube.apply(x))(x), np.diag(3 * x ** 2), rtol=1e-12)
+
+
+# ---------------------------------------------------------------------- the identity basis kept as factors
+# A ScaledBasis (r[:, None] * m * c) handed to vmap directly: every function of one example must give exactly
+# what it gives on the dense batch, whether a rule computes from the factors or makes the basis dense first.
+def _factored_bases(rng, dtype=np.float64):
+    n, k = 150, 9  # (150 rows: the products run in several blocks of rows)
+    cast = lambda a: np.asarray(a).astype(dtype)
+    M, r, c, d = cast(rng.standard_normal((n, k))), cast(rng.standard_normal(n)), cast(rng.standard_normal(k)), \
+        cast(rng.standard_normal(k))
+    if np.dtype(dtype).kind == "c":
+        M = M + 1j * cast(rng.standard_normal((n, k)))
+    return {"diagonal": ScaledBasis(d), "matrix": ScaledBasis(None, M), "rows": ScaledBasis(r, M),
+            "columns": ScaledBasis(None, M, c), "both": ScaledBasis(r, M, c)}
+
+
+def _example_functions(rng, k, dtype=np.float64):
+    from wengert.ops.table import tanh_grad
+
+    v, B, A = rng.standard_normal(k), rng.standard_normal((k, 5)).astype(dtype), rng.standard_normal((4, k))
+    y = np.tanh(rng.standard_normal(k))
+    vinf = v.copy()
+    vinf[1] = np.inf
+    return {
+        "times a number": lambda t: t * 2.5,
+        "times a vector": lambda t: t * v,
+        "a vector times": lambda t: v * t,
+        "times an int vector": lambda t: t * np.arange(k),
+        "times a float32 vector": lambda t: t * v.astype(np.float32),
+        "times a complex number": lambda t: t * (1 - 2j),
+        "times inf": lambda t: t * vinf,
+        "times nan": lambda t: t * np.where(np.arange(k) == 2, np.nan, 1.0),
+        "times its own sum (rows)": lambda t: t * wg.sum(t),
+        "times itself": lambda t: t * t,
+        "times a function of itself": lambda t: t * wg.tanh(t),
+        "times a matrix of rows (broadcast)": lambda t: t * np.ones((2, k)),
+        "negated": lambda t: -t,
+        "tanh_grad": lambda t: tanh_grad(t, y),
+        "tanh_grad of a scaled basis": lambda t: tanh_grad(3.0 * t, y) * v,
+        "plus itself": lambda t: t + t,
+        "tanh": lambda t: wg.tanh(t),
+        "summed": lambda t: wg.sum(t),
+        "summed over axis -1, kept": lambda t: wg.sum(t * v, axis=-1, keepdims=True),
+        "summed over (0,)": lambda t: wg.sum(-t, axis=(0,)),
+        "times a matrix": lambda t: t @ B,
+        "a matrix times": lambda t: A @ t,
+        "dot a vector": lambda t: (t * v) @ v,
+        "a vector dot": lambda t: v @ t,
+        "dot itself": lambda t: t @ t,
+        "a chain": lambda t: wg.sum(wg.tanh((t * v) @ B) * 2.0),
+    }
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128])
+def test_a_factored_basis_gives_what_its_dense_batch_gives(rng, dtype):
+    tol = {"rtol": 2e-5, "atol": 1e-5} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-12}
+    for bname, basis in _factored_bases(rng, dtype).items():
+        dense = np.array(basis)
+        assert dense.dtype == basis.dtype and dense.shape == basis.shape
+        for fname, g in _example_functions(rng, basis.shape[1], dtype).items():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # (inf and nan factors)
+                got, want = wg.vmap(g)(basis), wg.vmap(g)(dense.copy())
+            assert np.asarray(got).dtype == np.asarray(want).dtype, (bname, fname)
+            np.testing.assert_allclose(got, want, **tol, err_msg=f"{bname}: {fname}")
+
+
+def test_a_weighted_gram_product_is_mirrored_only_for_the_transpose(rng):
+    """m diag(c) B with m = B^T is computed by its upper block triangle; any other m is multiplied in full."""
+    n = 150
+    W = rng.standard_normal((n, n))
+    c, r = rng.standard_normal(n), rng.standard_normal(n)
+    other = W.T.copy()
+    other[3, 100] += 1.0  # (the same shape and nearly the same matrix, but not W^T: no symmetry)
+    for basis in (ScaledBasis(None, W.T, c), ScaledBasis(r, W.T, c), ScaledBasis(None, W.T),
+                  ScaledBasis(None, other, c), ScaledBasis(None, W, c), ScaledBasis(None, W.T[:, ::-1], c)):
+        dense = np.array(basis)
+        np.testing.assert_allclose(wg.vmap(lambda t: t @ W)(basis), dense @ W, rtol=1e-12, atol=1e-11)
+        np.testing.assert_allclose(wg.vmap(lambda t: W.T @ t)(basis), dense @ W, rtol=1e-12, atol=1e-11)
+
+
+def test_a_factored_basis_against_values_of_a_lower_level(rng):
+    """Factors that are tensors of an outer transform (here grad) are not folded: the basis is made dense."""
+    basis = ScaledBasis(None, rng.standard_normal((6, 4)), rng.standard_normal(4))
+    v, B = rng.standard_normal(4), rng.standard_normal((4, 3))
+    for g in (lambda batch, p: wg.sum(wg.vmap(lambda t: t * p)(batch) ** 2),
+              lambda batch, p: wg.sum(wg.vmap(lambda t: t @ (p[:, None] * B))(batch) ** 2),
+              lambda batch, p: wg.sum(wg.vmap(lambda t: (p[:3, None] * B.T) @ t)(batch) ** 2),
+              lambda batch, p: wg.sum(wg.vmap(lambda t: wg.sum(t * p))(batch) ** 2),
+              lambda batch, p: wg.sum(wg.vmap(lambda t: t @ p)(batch) ** 2)):
+        got = wg.grad(lambda p, g=g: g(basis, p))(v)
+        want = wg.grad(lambda p, g=g: g(np.array(basis), p))(v)
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_a_factored_basis_in_a_bad_op_is_the_eager_error(rng):
+    basis = ScaledBasis(rng.standard_normal(5), rng.standard_normal((5, 4)), rng.standard_normal(4))
+    for g in (lambda t: t @ np.ones((3, 2)), lambda t: np.ones((2, 3)) @ t, lambda t: t @ np.ones(3),
+              lambda t: wg.sum(t, axis=1)):
+        errors = []
+        for batch in (basis, np.array(basis)):
+            with pytest.raises(Exception) as info:
+                wg.vmap(g)(batch)
+            errors.append(type(info.value))
+        assert errors[0] is errors[1]
+
+
+def _hvp_columns(f, x):
+    """The loop reference: one Hessian-vector product per unit vector."""
+    return np.stack([wg.hvp(f, x, e) for e in np.eye(np.size(x), dtype=np.asarray(x).dtype)], axis=1)
+
+
+@pytest.mark.parametrize("shape", [(150, 150), (7, 5), (5, 7)])
+def test_the_hessian_of_f_of_W_x_is_its_closed_form(rng, shape):
+    """W^T diag(c) W: the factored basis and the mirrored Gram product, in every mode, chunked or not."""
+    W = rng.standard_normal(shape) / np.sqrt(shape[1])
+    x = rng.standard_normal(shape[1])
+    s = lambda x: wg.sum(wg.tanh(W @ x))
+    t = np.tanh(W @ x)
+    H = W.T @ np.diag(-2 * t * (1 - t ** 2)) @ W
+    tol = {"rtol": 1e-10, "atol": 1e-12}
+    for h in (wg.hessian(s), wg.hessian(s, mode="rev"), wg.jacfwd(wg.jacrev(s), chunk_size=4),
+              wg.jacfwd(wg.jacrev(s, chunk_size=3))):
+        got = h(x)
+        np.testing.assert_allclose(got, H, **tol)
+        assert not np.shares_memory(got, W) and got.flags.writeable
+    np.testing.assert_allclose(_hvp_columns(s, x), H, **tol)
+    np.testing.assert_allclose(wg.jit(wg.hessian(s))(x), H, **tol)
+    X = rng.standard_normal((3, shape[1]))
+    np.testing.assert_allclose(wg.vmap(wg.hessian(s))(X), np.stack([wg.hessian(s)(x) for x in X]), **tol)
+    # float32 throughout: float32 Hessian
+    W32, x32 = W.astype(np.float32), x.astype(np.float32)
+    H32 = wg.hessian(lambda x: wg.sum(wg.tanh(W32 @ x)))(x32)
+    assert H32.dtype == np.float32
+    np.testing.assert_allclose(H32, H, rtol=1e-4, atol=1e-5)
+
+
+def test_hessians_where_the_factored_basis_does_not_apply(rng):
+    """Other functions, dtypes and levels: every Hessian equals the loop of Hessian-vector products."""
+    n = 6
+    W, A = rng.standard_normal((n, n)) / 2, rng.standard_normal((4, n)) / 2
+    Wc = W + 1j * rng.standard_normal((n, n)) / 2
+    x = rng.standard_normal(n)
+    cases = {
+        "two matrices": lambda x: wg.sum(wg.tanh(W @ x)) + wg.sum(wg.sin(A @ x)),
+        "x on both sides": lambda x: x @ (W @ x) + wg.sum(wg.tanh(x @ W)),
+        "a complex matrix": lambda x: wg.real(wg.sum(wg.tanh(Wc @ x))),
+        "float32 matrix, float64 input": lambda x: wg.sum(wg.tanh(W.astype(np.float32) @ x)),
+        "a scaled input": lambda x: wg.sum(wg.tanh(W @ (2.0 * x)) * np.arange(1.0, n + 1)),
+    }
+    for name, f in cases.items():
+        want = _hvp_columns(f, x)
+        for mode in ("fwd", "rev"):
+            np.testing.assert_allclose(wg.hessian(f, mode=mode)(x), want, rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+def test_the_gradient_of_a_hessian_through_its_matrix(rng):
+    """W a value of grad (not plain): the basis meets it as a tensor and is made dense; against differences."""
+    n = 5
+    W, x, P = rng.standard_normal((n, n)) / 2, rng.standard_normal(n), rng.standard_normal((n, n))
+    loss = lambda W: wg.sum(wg.hessian(lambda x: wg.sum(wg.tanh(W @ x)))(x) * P)
+    g = wg.grad(loss)(W)
+    eps = 1e-6
+    fd = np.zeros_like(W)
+    for i in range(n):
+        for j in range(n):
+            d = np.zeros_like(W)
+            d[i, j] = eps
+            fd[i, j] = (float(loss(W + d)) - float(loss(W - d))) / (2 * eps)
+    np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-8)

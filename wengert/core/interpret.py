@@ -271,46 +271,75 @@ class Stage(Level):
 
 
 class ScaledBasis:
-    """A batch of ``n`` vectors whose example ``i`` is ``d[i]`` times the ``i``-th unit vector: diag(d), kept as d.
+    """A batch of 1-D examples kept as factors: the identity pushed through linear steps, O(n) or O(nk) per op.
 
     Jacobians push the identity through a function (jacrev: its rows as
     cotangents, jacfwd: its columns as tangents).  Stored dense, that batch
-    costs O(n^2) memory and time in every op it meets; stored as ``d`` it
-    costs O(n) until an op needs it whole.  :class:`Batch` hands it only to
-    batching rules marked ``diagonal = True`` (a scaling keeps it a scaled
-    basis; a matrix product turns it into a scaled copy of the matrix); every
-    other rule gets ``dense()``, so nothing else needs to know it exists.
-    ``d`` is always a plain 1-D array.
+    costs a fresh n x n array in every op it meets.  Most of the ops it meets
+    first are linear in it: a scaling by a plain vector, a product with a
+    plain matrix.  So the batch is kept as
+    ``r[:, None] * m * c`` (example ``i`` is ``r[i] * m[i] * c``):
+
+    * ``m is None``: the identity, ``diag(r)`` (``c`` is then None: a scaling
+      of a diagonal is one vector);
+    * ``m`` a plain 2-D array (the identity after a product with a plain
+      matrix, e.g. ``W @ basis``), ``r`` scaling its rows and ``c`` its
+      columns (either None: ones).
+
+    :class:`Batch` hands it only to batching rules marked ``keeps_basis =
+    True`` (``wengert.ops.batching``: scalings fold into ``r`` or ``c``,
+    products with a plain matrix and sums are computed from the factors);
+    every other rule gets :meth:`dense`, so nothing else needs to know it
+    exists.  ``r``, ``c`` and ``m`` are plain arrays; ``m`` may be (a view
+    of) the caller's matrix, so it is never written and never handed out
+    itself.
     """
 
-    __slots__ = ("d",)
+    __slots__ = ("_dense", "c", "dtype", "m", "r")
     ndim = 2
 
-    def __init__(self, d: np.ndarray) -> None:
-        self.d = d
+    def __init__(self, r: np.ndarray | None, m: np.ndarray | None = None, c: np.ndarray | None = None) -> None:
+        self.r = r
+        self.m = m
+        self.c = c
+        self.dtype = np.result_type(*(a for a in (r, m, c) if a is not None))
+        self._dense = None
 
     @property
     def shape(self) -> tuple:
-        n = self.d.shape[0]
-        return (n, n)
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self.d.dtype
+        if self.m is None:
+            n = self.r.shape[0]
+            return (n, n)
+        return self.m.shape
 
     @property
     def size(self) -> int:
-        return self.d.shape[0] ** 2
+        s = self.shape
+        return s[0] * s[1]
 
     def dense(self) -> np.ndarray:
-        return np.diag(self.d)
+        """The batch as one array (made once; the same array on later calls)."""
+        if self._dense is None:
+            r, m, c = self.r, self.m, self.c
+            if m is None:
+                out = np.diag(r)
+            else:
+                out = m if c is None else m * c
+                if r is not None:
+                    out = r[:, None] * out
+                if out is m:  # (a copy: m may be the caller's own matrix)
+                    out = m.copy()
+            self._dense = out
+        return self._dense
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         a = self.dense()
         return a if dtype is None else a.astype(dtype, copy=False)
 
     def __repr__(self) -> str:
-        return f"ScaledBasis(diag {self.d!r})"
+        if self.m is None:
+            return f"ScaledBasis(diag {self.r!r})"
+        return f"ScaledBasis(rows {self.r!r} x {self.m.shape} matrix x columns {self.c!r})"
 
 
 class Batch(Level):
@@ -335,7 +364,7 @@ class Batch(Level):
         for a in args:
             if isinstance(a, Tensor) and a._trace is self:
                 v = a._primal
-                if type(v) is ScaledBasis and not getattr(rule.batch, "diagonal", False):
+                if type(v) is ScaledBasis and not getattr(rule.batch, "keeps_basis", False):
                     v = v.dense()
                 values.append(v)
                 batched.append(True)

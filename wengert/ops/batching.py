@@ -20,7 +20,6 @@ Most rules batch by a handful of patterns, applied at the end of this file:
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -231,16 +230,60 @@ def _setitem(level: Any, vals: list, batched: list, params: dict) -> Any:
 
 
 # ---------------------------------------------------------------------- linear algebra
-def _plain_vector(u: Any, n: int) -> bool:
-    """Is ``u`` a plain, finite value that scales the n examples of a basis elementwise (shape () or (n,))?"""
-    if isinstance(u, (float, int)):
-        return math.isfinite(u)
-    return (type(u) is np.ndarray or isinstance(u, np.generic)) and np.shape(u) in ((), (n,)) \
-        and bool(np.isfinite(u).all())
+# A Jacobian's identity basis reaches the batching rules below as a ScaledBasis (see its docstring): example i
+# is r[i] * m[i] * c, m None meaning the identity.  The rules marked keeps_basis compute from those factors
+# where the result is again one, or is a plain product they can do with less work; anything else makes the
+# basis dense first, which is always correct.
+
+def _plain(u: Any) -> bool:
+    """Is ``u`` a plain number or array (not a tensor of a lower level)?"""
+    return isinstance(u, (float, int, np.generic)) or type(u) is np.ndarray
+
+
+def _finite(v: np.ndarray) -> bool:
+    """Only finite factors make a basis: its dense form holds zeros, which inf or nan would turn into nan."""
+    return bool(np.isfinite(v).all())
 
 
 def _ones(d: np.ndarray) -> bool:
     return bool((d == 1).all())
+
+
+def _fold(rule: Any, k: int, vals: list, batched: list) -> ScaledBasis | None:
+    """``rule`` (elementwise, linear in argument ``k``, a ScaledBasis) of plain factors, as a ScaledBasis.
+
+    A factor that is one per example (batched, shape (n,)) scales the rows,
+    one per column (unbatched, shape () or the examples' length) the columns;
+    an elementwise op linear in the basis is its argument times what the
+    rule gives for ones, so the rule on ``r`` (or ``c``) is the new ``r`` (or
+    ``c``).  None: the op is not such a scaling here.
+    """
+    v = vals[k]
+    n, width = v.shape
+    rows = cols = False
+    for j, u in enumerate(vals):
+        if j == k:
+            continue
+        if not _plain(u):
+            return None
+        s = np.shape(u)
+        if batched[j] and s == (n,):
+            rows = True
+        elif not batched[j] and s in ((), (width,)):
+            cols = True
+        else:
+            return None
+    if v.m is not None and rows and cols:
+        return None
+    # (a factor of ones has the batch's dtype, so that the new factor's dtype is the scaled batch's, as eagerly;
+    # a non-finite u gives a non-finite factor, unless the rule maps it to a finite one, as it would the batch)
+    if v.m is None or rows:  # (scaling a diagonal's rows or its columns is scaling its diagonal)
+        r = v.r if v.r is not None else np.ones(n, v.dtype)
+        new = rule(*(r if j == k else u for j, u in enumerate(vals)))
+        return ScaledBasis(new, v.m, v.c) if _finite(new) else None
+    c = v.c if v.c is not None else np.ones(width, v.dtype)
+    new = rule(*(c if j == k else u for j, u in enumerate(vals)))
+    return ScaledBasis(v.r, v.m, new) if _finite(new) else None
 
 
 def _times_ones(vals: list, batched: list) -> Any:
@@ -260,12 +303,11 @@ def _times_ones(vals: list, batched: list) -> Any:
     return v.view() if _ones(u) else None
 
 
-def scaling(rule: Any, fn: Callable, linear_in: tuple = (0, 1), ones_keep: bool = False) -> Callable:
+def scaling(rule: Any, linear_in: tuple = (0, 1), ones_keep: bool = False) -> Callable:
     """The batching rule of an elementwise op that is linear in its one batched argument (multiply, negative).
 
     A :class:`ScaledBasis` in a position of ``linear_in``, scaled by plain
-    finite values, stays one: ``fn`` on its diagonal gives the new diagonal.  (Off its diagonal the dense batch
-    holds zeros, which finite values keep zero.)  With ``ones_keep`` a batch
+    finite values, stays one (:func:`_fold`).  With ``ones_keep`` a batch
     times plain ones is the batch itself (a view).  Anything else is batched
     by broadcasting.
     """
@@ -274,9 +316,10 @@ def scaling(rule: Any, fn: Callable, linear_in: tuple = (0, 1), ones_keep: bool 
     def batch(level: Any, vals: list, batched: list, params: dict) -> Any:
         for k, v in enumerate(vals):
             if type(v) is ScaledBasis:
-                n = v.d.shape[0]
-                if k in linear_in and not params and all(_plain_vector(u, n) for j, u in enumerate(vals) if j != k):
-                    return ScaledBasis(fn(*(v.d if j == k else u for j, u in enumerate(vals))))
+                if k in linear_in and not params:
+                    folded = _fold(rule, k, vals, batched)
+                    if folded is not None:
+                        return folded
                 vals = [u.dense() if type(u) is ScaledBasis else u for u in vals]
                 break
         if ones_keep and not params:  # (multiply: a batch times plain ones is the batch)
@@ -285,23 +328,110 @@ def scaling(rule: Any, fn: Callable, linear_in: tuple = (0, 1), ones_keep: bool 
                 return same
         return dense(level, vals, batched, params)
 
-    batch.diagonal = True
+    batch.keeps_basis = True
     return batch
+
+
+# Rows of the basis multiplied at a time by _factored_product: few enough that the scaled rows stay small next
+# to the result (no second whole batch of memory), enough that each product is still an efficient matrix
+# product.
+_BLOCK_ROWS = 64
+
+
+def _is_transpose(m: np.ndarray, b: np.ndarray) -> bool:
+    """Is ``m`` exactly ``b.T`` (the same memory read the other way round)?"""
+    return (m.shape == b.shape[::-1] and m.strides == b.strides[::-1]
+            and m.__array_interface__["data"][0] == b.__array_interface__["data"][0])
+
+
+def _factored_product(s: ScaledBasis, b: np.ndarray) -> np.ndarray:
+    """``s.dense() @ b`` for a plain matrix ``b``, without making ``s`` dense: block by block of its rows."""
+    r, m, c = s.r, s.m, s.c
+    n, p = m.shape[0], b.shape[1]
+    out = np.empty((n, p), s.dtype)
+    # m diag(c) m^T is symmetric (a Hessian of f(W x) is W^T diag(c) W): its upper block triangle, mirrored,
+    # is the whole of it, for a little over half the multiplications
+    gram = p == n and _is_transpose(m, b)
+    for lo in range(0, n, _BLOCK_ROWS):
+        hi = min(lo + _BLOCK_ROWS, n)
+        rows = m[lo:hi] if c is None else m[lo:hi] * c
+        if gram:
+            np.matmul(rows, b[:, lo:], out=out[lo:hi, lo:])
+            out[hi:, lo:hi] = out[lo:hi, hi:].T
+        else:
+            np.matmul(rows, b, out=out[lo:hi])
+    if r is not None:
+        out *= r[:, None]
+    return out
+
+
+def _basis_times(s: ScaledBasis, b: Any) -> Any:
+    """The batch ``s`` times ``b`` (unbatched: one matrix or vector, for every example) from the factors.
+
+    None where nothing faster than the dense product applies.
+    """
+    width = s.shape[1]
+    bs = shape_of(b)
+    if len(bs) not in (1, 2) or bs[0] != width or width == 0:
+        return None  # (the dense product then gives the eager error)
+    r, m, c = s.r, s.m, s.c
+    if len(bs) == 1:  # one number per example: r_i m_i c . b, a matrix-vector product
+        if m is None:
+            return r * b
+        if type(b) is not np.ndarray:
+            return None
+        out = m @ (b if c is None else c * b)
+        return out if r is None else r * out
+    if m is None:  # rows d_i e_i @ B = d_i B[i]: the matrix B itself, scaled by rows
+        if type(b) is np.ndarray and b.dtype == r.dtype and b.dtype.kind in "fc":
+            return ScaledBasis(None if _ones(r) else r, b)
+        return R.reshape(r, shape=(-1, 1)) * b
+    dt = s.dtype  # (the blocks are written into one array: every factor has its dtype)
+    if type(b) is not np.ndarray or not all(a is None or a.dtype == dt for a in (b, m, r, c)):
+        return None
+    return _factored_product(s, b)
+
+
+_LAST_AXIS = (None, 0, -1, (0,), (-1,))  # an example of a basis is a vector: these sum all of it
+
+
+def _sum(level: Any, vals: list, batched: list, params: dict) -> Any:
+    """sum's batching rule: of a basis (see ScaledBasis) over its examples' one axis, from the factors."""
+    (x,) = vals
+    if type(x) is ScaledBasis:
+        if set(params) <= {"axis", "keepdims"} and params.get("axis") in _LAST_AXIS:
+            r, m, c = x.r, x.m, x.c
+            if m is None:  # the rows of diag(r) sum to r
+                out = r.copy()
+            else:  # r_i (m_i . c): a matrix-vector product
+                out = np.add.reduce(m, axis=1) if c is None else m @ c
+                out = out if r is None else r * out
+            return out.reshape(-1, 1) if params.get("keepdims") else out
+        x = x.dense()
+    return _plain_sum(level, [x], batched, params)
+
+
+_sum.keeps_basis = True
+_plain_sum = reduction(REGISTRY["sum"])
 
 
 def _matmul(level: Any, vals: list, batched: list, params: dict) -> Any:
     a, b = vals
     ba, bb = batched
-    # a scaled basis (see ScaledBasis) against one matrix is a scaling: O(n^2) instead of an O(n^3) product
+    # a basis (see ScaledBasis) against one matrix or vector: from its factors, O(n^2) instead of O(n^3) where
+    # it is still the identity; A @ x_i is x_i @ A^T
     if type(a) is ScaledBasis:
-        if not bb and _nd(b, False) == 2 and shape_of(b)[0] == a.d.shape[0]:  # rows d_i e_i @ B = d_i B[i]
-            if _ones(a.d):  # (a view: the caller's matrix itself must not come out of vmap, where it may be written)
-                return b.view() if type(b) is np.ndarray else b
-            return R.reshape(a.d, shape=(-1, 1)) * b
+        out = None if bb else _basis_times(a, b)
+        if out is not None:
+            return out
         a = a.dense()
     if type(b) is ScaledBasis:
-        if not ba and _nd(a, False) == 2 and shape_of(a)[1] == b.d.shape[0]:  # A @ d_i e_i = d_i A[:, i], as rows
-            return R.transpose(a if _ones(b.d) else a * b.d)  # (jacfwd's A @ I is a view of A)
+        out = None
+        if not ba:
+            at = a if _nd(a, False) != 2 else a.T if type(a) is np.ndarray else R.transpose(a)
+            out = _basis_times(b, at)
+        if out is not None:
+            return out
         b = b.dense()
     na, nb = _nd(a, ba), _nd(b, bb)
     if na == 0 or nb == 0:
@@ -419,9 +549,9 @@ def _install() -> None:
     rules = dict(REGISTRY)
     for name in _ELEMENTWISE:
         rules[name].batch = elementwise(rules[name])
-    rules["multiply"].batch = scaling(rules["multiply"], np.multiply, ones_keep=True)
-    rules["negative"].batch = scaling(rules["negative"], np.negative)
-    rules["tanh_grad"].batch = scaling(rules["tanh_grad"], rules["tanh_grad"].impl, linear_in=(0,))
+    rules["multiply"].batch = scaling(rules["multiply"], ones_keep=True)
+    rules["negative"].batch = scaling(rules["negative"])
+    rules["tanh_grad"].batch = scaling(rules["tanh_grad"], linear_in=(0,))
     for name in _REDUCTIONS:
         rules[name].batch = reduction(rules[name])
     for name in ("argmax", "argmin"):
@@ -438,7 +568,8 @@ def _install() -> None:
            "conv2d_weight_grad": loop(N.conv2d_weight_grad), "cross_entropy": decompose(_cross_entropy)}
     for name, fn in own.items():
         rules[name].batch = fn
-    _matmul.diagonal = True
+    _matmul.keeps_basis = True
+    rules["sum"].batch = _sum
 
 
 _install()
