@@ -186,7 +186,10 @@ class Rule:
                     pass  # math raises where NumPy returns inf/nan: let NumPy decide
                 values = [np.float64(v) for v in values]
         if self.real_only:
-            check_real(self, values)
+            for v in values:
+                if type(v) is not np.ndarray or v.dtype.kind == "c":
+                    check_real(self, values)  # (arrays of real numbers, the common case, pass without the call)
+                    break
         try:
             out = self.impl(*values, **params)
         except ValueError as exc:
@@ -271,10 +274,7 @@ def constant(a: Any, rule: Rule) -> Any:
 def check_real(rule: Rule, values: Sequence[Any]) -> None:
     """Raise for a complex input to a rule that is defined on real numbers only (``real_only``: an ordering ...)."""
     for v in values:
-        t = type(v)
-        if t is float or v is None or (t is np.ndarray and v.dtype.kind != "c"):
-            continue  # (the common cases, without a call: this runs for every op of such a rule)
-        if dtype_of(v).kind == "c":
+        if type(v) is not float and v is not None and dtype_of(v).kind == "c":
             raise TypeError(f"{rule.name}: complex inputs are not supported: {rule.real_only}")
 
 

@@ -242,7 +242,9 @@ def _walk_tape(tape: Tape, start: dict, pending: dict, leaves: dict) -> list:
                 c = vjp(g, ans, v0)
             except ArithmeticError:
                 c = float(ieee(vjp, g, ans, v0))
-            if type(c) is not float or type(v0) is not float:
+            if (type(c) is not float or type(v0) is not float) and (
+                    type(c) is not np.ndarray or type(v0) is not np.ndarray or c.shape != v0.shape
+                    or c.dtype != v0.dtype):
                 c = fit(c, v0)
             p = cot[r0]
             if p is None:

@@ -57,11 +57,11 @@ def _linear_vjp_w(g: Any, ans: Any, x: Any, w: Any, b: Any = None) -> Any:
 
 
 def _linear_vjp_b(g: Any, ans: Any, x: Any, w: Any, b: Any = None) -> Any:
-    nd = len(shape_of(g))
-    if nd == 1:
-        return g
     if type(g) is np.ndarray:
-        return g.sum(axis=0) if nd == 2 else g.reshape(-1, g.shape[-1]).sum(axis=0)
+        nd = g.ndim
+        return g.sum(axis=0) if nd == 2 else g if nd == 1 else g.reshape(-1, g.shape[-1]).sum(axis=0)
+    if len(shape_of(g)) == 1:
+        return g
     return R.sum_(R.reshape(g, shape=(-1, shape_of(w)[0])), axis=0)
 
 
