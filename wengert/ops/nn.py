@@ -15,6 +15,7 @@ from ..core.rule import Rule
 from ..core.tensor import Tensor, dtype_of, shape_of
 from . import composite as C
 from . import table as R
+from .kernels import max_keepdims
 
 # ============================================================== linear
 
@@ -199,7 +200,7 @@ def _ce_impl(z: Any, target: Any, reduction: str = "mean", saved: Saved | None =
     # loss_i = logsumexp(z_i) - z_i[target_i] = log(sum_j exp(z_ij - m_i)) - (z_i[target_i] - m_i)
     z = np.asarray(z)
     n = z.shape[0]
-    m = z.max(axis=1, keepdims=True)
+    m = max_keepdims(z, 1)
     shifted = z - m
     e = np.exp(shifted)
     s = e.sum(axis=1, keepdims=True)
@@ -232,7 +233,7 @@ def _ce_vjp(g: Any, ans: Any, z: Any, target: Any, reduction: str = "mean", save
         if saved is not None:
             p, saved.value = saved.value, None  # used once: a second backward recomputes it
         if p is None:
-            m = z.max(axis=1, keepdims=True)
+            m = max_keepdims(z, 1)
             p = np.exp(z - m)
             p /= p.sum(axis=1, keepdims=True)
         p[np.arange(n), target] -= 1.0

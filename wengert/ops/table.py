@@ -26,6 +26,7 @@ import numpy as np
 from ..core.rule import Rule
 from ..core.shapes import broadcast_to, cast, stop_gradient, sum_to
 from ..core.tensor import Tensor, dtype_of, shape_of, value_of
+from .kernels import max_keepdims, maximum_zero
 from .surface import Surface
 
 # ============================================================== helpers
@@ -280,7 +281,7 @@ def _relu_vjp(g: Any, ans: Any, x: Any) -> Any:
     return g * _gt0(x)
 
 
-relu = Rule("relu", lambda x: np.maximum(x, 0), scalar=_relu_scalar, partials=(lambda ans, x: _gt0(x),),
+relu = Rule("relu", maximum_zero, scalar=_relu_scalar, partials=(lambda ans, x: _gt0(x),),
             vjp=(_relu_vjp,), doc="max(x, 0);  d/dx = 1 for x > 0, 0 for x <= 0 (relu'(0) = 0)",
             surface=Surface(methods=("relu",)))
 
@@ -509,7 +510,7 @@ prod = Rule(
 
 def _lse_impl(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     x = np.asarray(x)
-    m = np.max(x, axis=axis, keepdims=True)
+    m = max_keepdims(x, axis)
     m = np.where(np.isfinite(m), m, 0)
     out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
     if not keepdims:
