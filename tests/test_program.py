@@ -1,0 +1,142 @@
+"""The compiled program (wengert/program.py): what the replay does to memory, and its lowerings.
+
+Each lowering is checked against the eager call bit for bit, at inputs other
+than the traced ones, on the pattern it matches and on near misses of it.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+import wengert as wg
+from wengert.core.tensor import value_of
+from wengert.jit import JitFallbackWarning
+
+
+def replay_lifetimes(prog) -> tuple:
+    """Follow the values through the slots of ``prog.steps`` without running them.
+
+    Returns ``(held, last_read, outputs)``: for each step, the values (named
+    by the index of the step that made them) the slots hold after it; each
+    value's last reader; the values handed out.
+    """
+    slot_value: dict = {}  # slot -> the step whose value it holds
+    held, last_read = [], {}
+    for k, (fn, a, b, c, out, free) in enumerate(prog.steps):
+        reads = (a, b) if b >= 0 else (a,) if b == -1 else tuple(a)
+        if c >= 0:
+            reads += (c,)
+        for s in reads:
+            if s in slot_value:
+                last_read[slot_value[s]] = k
+        if fn.__name__ == "_drop":  # (a pseudo-step that only frees its slot)
+            slot_value.pop(out, None)
+        else:
+            slot_value[out] = k
+        if free:
+            slot_value.pop(free, None)
+        held.append(set(slot_value.values()))
+    outputs = {slot_value[s] for s in prog.out_slots if s in slot_value}
+    return held, last_read, outputs
+
+
+def _same(got, want):
+    """Bit for bit (NaN where NaN), same dtype and kind of value."""
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+    assert np.array_equal(np.signbit(got), np.signbit(want))
+
+
+def _mlp_loss(ps, x, y1h):
+    W1, b1, W2, b2, W3, b3 = ps
+    h1 = wg.relu(x @ W1 + b1)
+    h2 = wg.relu(h1 @ W2 + b2)
+    return -wg.mean(wg.sum(y1h * wg.log_softmax(h2 @ W3 + b3, axis=1), axis=1))
+
+
+def _sgd_step(ps, x, y1h, lr=0.1):
+    loss, grads = wg.value_and_grad(_mlp_loss)(ps, x, y1h)
+    return [p - lr * g for p, g in zip(ps, grads)], loss
+
+
+def _mlp_data(rng, dtype, sizes=(5, 7, 6, 4), batch=8):
+    ps = []
+    for nin, nout in zip(sizes[:-1], sizes[1:]):
+        ps += [(rng.standard_normal((nin, nout)) / np.sqrt(nin)).astype(dtype), (0.1 * rng.standard_normal(nout)).astype(dtype)]
+    batches = [(rng.standard_normal((batch, sizes[0])).astype(dtype),
+                np.eye(sizes[-1], dtype=dtype)[rng.integers(0, sizes[-1], batch)]) for _ in range(4)]
+    return ps, batches
+
+
+def test_a_training_step_replays_the_eager_step_bit_for_bit(rng):
+    for dtype in (np.float32, np.float64):
+        ps, batches = _mlp_data(rng, dtype)
+        step = wg.jit(_sgd_step)
+        eager = [p.copy() for p in ps]
+        for x, y in batches * 2:  # the first call traces, the others replay; the parameters move
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", JitFallbackWarning)  # compiled, not run eagerly
+                ps, loss = step(ps, x, y)
+            eager, loss_eager = _sgd_step(eager, x, y)
+            _same(loss, loss_eager)
+            for p, q in zip(ps, eager):
+                _same(p, q)
+
+
+def test_outputs_are_never_written_by_a_later_call(rng):
+    ps, batches = _mlp_data(rng, np.float32)
+    step = wg.jit(_sgd_step)
+    step(ps, *batches[0])
+    first, loss = step(ps, *batches[1])
+    kept = [p.copy() for p in first]
+    second, _ = step(first, *batches[2])
+    third, _ = step(ps, *batches[3])
+    for p, q in zip(first, kept):
+        _same(p, q)  # neither the next call (which read them) nor a later one wrote them
+    handed = first + second + third
+    for i, p in enumerate(handed):
+        assert p.flags.writeable and p.flags.owndata
+        assert not any(np.shares_memory(p, q) for q in handed[i + 1:] + ps + [x for b in batches for x in b])
+
+
+def test_the_replay_holds_few_values_at_once():
+    import tracemalloc
+
+    f = lambda x: wg.sum(wg.sin(wg.exp(wg.tanh(wg.cos(wg.sin(x) * 2.0) + 1.0) * 0.5)))
+    j = wg.jit(wg.grad(f))
+    x = np.random.default_rng(0).standard_normal(1 << 16)
+    j(x)
+    n_steps = len(j.program(x).steps)
+    tracemalloc.start()
+    try:
+        g = j(x + 1.0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # each intermediate is dropped after its last use and most steps write into a dead buffer:
+    # the replay holds a handful of arrays at once, not one per step
+    assert n_steps > 12 and peak < 6 * x.nbytes
+    _same(g, wg.grad(f)(x + 1.0))
+
+
+def test_python_float_constants_become_arrays_of_the_operands_dtype_exactly(rng):
+    c = 0.1  # not a float32: NumPy rounds it to the array's dtype; the typed constant is that rounding
+    edge = np.array([np.float32(c), np.nextafter(np.float32(c), 1), np.nextafter(np.float32(c), 0), -0.0, np.nan,
+                     np.inf], dtype=np.float32)
+
+    def f(x):
+        return (x * c, c * x, x - c, c - x, x / c, c / x, x + 1e-30, x > c, x < c, x == c,
+                wg.maximum(x, c), (x > 0) * c, x * 1e300)  # a bool array times c is float64: a near miss
+
+    j = wg.jit(f)
+    for dtype in (np.float32, np.float64):
+        for x in (edge.astype(dtype), rng.standard_normal(6).astype(dtype), rng.standard_normal(6).astype(dtype)):
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # (1e300 overflows float32, in both)
+                got, want = j(x), f(wg.tensor(x))
+            for g, w in zip(got, want):
+                _same(g, value_of(w))
+            typed = [v for v in j.program(x).tail if type(v) is np.ndarray and v.ndim == 0 and v.dtype == dtype]
+            assert any(v == dtype(c) for v in typed)  # the lowering applied
