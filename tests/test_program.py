@@ -5,6 +5,7 @@ than the traced ones, on the pattern it matches and on near misses of it.
 """
 from __future__ import annotations
 
+import itertools
 import warnings
 
 import numpy as np
@@ -63,7 +64,7 @@ def _sgd_step(ps, x, y1h, lr=0.1):
 
 def _mlp_data(rng, dtype, sizes=(5, 7, 6, 4), batch=8):
     ps = []
-    for nin, nout in zip(sizes[:-1], sizes[1:]):
+    for nin, nout in itertools.pairwise(sizes):
         ps += [(rng.standard_normal((nin, nout)) / np.sqrt(nin)).astype(dtype), (0.1 * rng.standard_normal(nout)).astype(dtype)]
     batches = [(rng.standard_normal((batch, sizes[0])).astype(dtype),
                 np.eye(sizes[-1], dtype=dtype)[rng.integers(0, sizes[-1], batch)]) for _ in range(4)]
@@ -89,7 +90,7 @@ def test_outputs_are_never_written_by_a_later_call(rng):
     ps, batches = _mlp_data(rng, np.float32)
     step = wg.jit(_sgd_step)
     step(ps, *batches[0])
-    first, loss = step(ps, *batches[1])
+    first, _ = step(ps, *batches[1])
     kept = [p.copy() for p in first]
     second, _ = step(first, *batches[2])
     third, _ = step(ps, *batches[3])
