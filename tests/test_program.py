@@ -141,3 +141,73 @@ def test_python_float_constants_become_arrays_of_the_operands_dtype_exactly(rng)
                 _same(g, value_of(w))
             typed = [v for v in j.program(x).tail if type(v) is np.ndarray and v.ndim == 0 and v.dtype == dtype]
             assert any(v == dtype(c) for v in typed)  # the lowering applied
+
+
+EDGE = np.array([0.0, -0.0, 1.5, -1.5, np.nan, np.inf, -np.inf, 3e38, -3e38, 1e-40], dtype=np.float64)
+
+
+def _edge_values(rng, shape, dtype):
+    """Random values of ``shape`` with the IEEE edge cases (NaN, infinities, signed zeros, a denormal) mixed in."""
+    x = rng.standard_normal(shape).astype(dtype)
+    flat = x.reshape(-1)
+    idx = rng.choice(flat.size, size=min(flat.size // 3, 40), replace=False)
+    with np.errstate(over="ignore"):
+        flat[idx] = rng.choice(EDGE, size=idx.size).astype(dtype)
+    return x
+
+
+def test_relu_maximum_and_minimum_against_a_constant_exactly(rng):
+    def f(x):
+        return wg.relu(x), wg.maximum(x, 0.5), wg.minimum(x, -0.0), wg.maximum(0.25, x), wg.minimum(x, np.float64(2.0))
+
+    j = wg.jit(f)
+    # small results compare against a full array of the constant, large ones against the value
+    for shape in ((7, 9), (3,), (300, 300)):
+        for dtype in (np.float32, np.float64):
+            for _ in range(2):
+                x = _edge_values(rng, shape, dtype)
+                got, want = j(x), f(wg.tensor(x))
+                for g, w in zip(got, want):
+                    _same(g, value_of(w))
+    full = [v for v in j.program(np.ones((7, 9), np.float32)).tail if type(v) is np.ndarray and v.shape == (7, 9)]
+    assert len(full) >= 3  # the lowering applied: zeros for relu, 0.5, -0.0, 0.25 as arrays
+    assert not any(type(v) is np.ndarray and v.shape == (300, 300) for v in j.program(np.ones((300, 300))).tail)
+
+
+def test_relu_against_a_broadcast_operand_is_not_widened(rng):
+    # the constant only takes the result's shape when the other operand has it (a near miss: x broadcasts)
+    f = lambda x, y: wg.maximum(x, 0.5) + y
+    j = wg.jit(f)
+    for _ in range(3):
+        x, y = _edge_values(rng, (4,), np.float32), rng.standard_normal((3, 4)).astype(np.float32)
+        _same(j(x, y), value_of(f(wg.tensor(x), wg.tensor(y))))
+    assert not any(type(v) is np.ndarray and v.shape == (3, 4) for v in j.program(x, y).tail)
+
+
+def test_log_softmax_and_its_gradient_exactly_for_any_rows(rng):
+    def loss(z, y):
+        return -wg.sum(y * wg.log_softmax(z, axis=1))
+
+    special = np.array([[-np.inf] * 5, [np.inf, 1.0, 2.0, 3.0, 4.0], [np.nan, 0.0, 1.0, 2.0, 3.0],
+                        [0.0, -0.0, -1.0, -2.0, -3.0], [-0.0, -0.0, -0.0, -0.0, -0.0], [-np.inf, 0.0, 1.0, -np.inf, 2.0],
+                        [3e38, 3e38, -3e38, 0.0, 1.0], [1e-40, -1e-40, 0.0, -0.0, 1e-45]])
+    cases = [(16, 5), (8, 5), (4, 5), (16, 40), (1, 3)]  # short rows (the column-wise maximum) and near misses
+    for dtype in (np.float32, np.float64):
+        for n, k in cases:
+            j = wg.jit(wg.value_and_grad(loss))
+            jl = wg.jit(lambda z: (wg.log_softmax(z, axis=1), wg.logsumexp(z, axis=1), wg.logsumexp(z, axis=0),
+                                   wg.logsumexp(z, axis=-1, keepdims=True)))
+            for rep in range(3):
+                z = rng.standard_normal((n, k)).astype(dtype)
+                if rep and k == 5:
+                    rows = rng.choice(len(special), size=min(n, len(special)), replace=False)
+                    with np.errstate(over="ignore"):
+                        z[: len(rows)] = special[rows].astype(dtype)
+                y = np.eye(k, dtype=dtype)[rng.integers(0, k, n)]
+                with np.errstate(all="ignore"):
+                    (v, g), (v2, g2) = j(z, y), wg.value_and_grad(loss)(z, y)
+                    _same(v, v2)
+                    _same(g, g2)
+                    for a, b in zip(jl(z), (wg.log_softmax(z, axis=1), wg.logsumexp(z, axis=1), wg.logsumexp(z, axis=0),
+                                            wg.logsumexp(z, axis=-1, keepdims=True))):
+                        _same(a, value_of(b))

@@ -408,10 +408,10 @@ def _lower(ops: list, keep: set, template: list, names: list) -> list:
     """
     made = {op.out: op for op in ops}
     last = _last_reads(ops)
-    typed: dict = {}  # (value's type, repr, dtype) -> its constant slot
+    typed: dict = {}  # (type, value) -> the slot of a constant the calls added
 
     def const(v: Any, name: str) -> int:
-        key = (type(v), repr(v), str(getattr(v, "dtype", "")))
+        key = (type(v), _hashable(v))
         s = typed.get(key)
         if s is None:
             s = typed[key] = len(template)
@@ -450,14 +450,17 @@ def _call(op: _Op, into: int | None, template: list, const: Callable) -> tuple:
     ufunc = _UFUNCS.get(name) if name else None
     if ufunc is not None:
         ins = _typed_constants(op, ins, template, const)
+        if ufunc is np.maximum or ufunc is np.minimum:
+            ins = _full_constants(op, ins, template, const)
         if into is None:
             return ufunc, ins
         if ufunc is np.maximum or ufunc is np.minimum:  # (NumPy deprecates their positional out)
             return ((lambda x, y: ufunc(x, y, out=x)) if into == 0 else (lambda x, y: ufunc(x, y, out=y))), ins
         return ufunc, ins + [ins[into]]  # out, positionally: the argument after the inputs
     if name == "relu" and type(ans) is np.ndarray:
-        # a zero of the result's dtype: NumPy converts a Python 0 at every call
-        zero = const(np.zeros((), ans.dtype), "0")
+        # a zero of the result's dtype (NumPy would convert a Python 0 at every call), as an array of
+        # the result's shape where that is small (see _full_constants)
+        zero = const(np.zeros(ans.shape if 0 < ans.size <= _FULL_SIZE else (), ans.dtype), "0")
         if into is not None:
             return (lambda x, z: np.maximum(x, z, out=x)), [ins[0], zero]
         return np.maximum, [ins[0], zero]
@@ -488,7 +491,7 @@ def _call_other(op: _Op, name: str | None, params: dict, vals: tuple, ans: Any) 
         axes = params.get("axes")
         return lambda x: x.transpose(axes)
     if name == "logsumexp" and type(vals[0]) is np.ndarray:
-        return _logsumexp_call(params.get("axis"), params.get("keepdims", False), shape_of(ans))
+        return _logsumexp_call(vals[0].shape, params.get("axis"), params.get("keepdims", False), shape_of(ans))
     fn = functools.partial(op.rule.impl, **params) if params else op.rule.impl
     if type(ans) is float:  # a float64 scalar stays a Python float, as the engine keeps it (scalar steps read it)
         return lambda *values: normalize(fn(*values))
@@ -513,6 +516,28 @@ def _typed_constants(op: _Op, ins: list, template: list, const: Callable) -> lis
     return ins
 
 
+def _full_constants(op: _Op, ins: list, template: list, const: Callable) -> list:
+    """maximum / minimum against a 0-d constant: against an array of the result's shape instead.
+
+    NumPy's maximum and minimum have no vectorised loop for an operand
+    broadcast from one value: against a full array they run about three times
+    faster.  The values are the same, NaN and signed zeros included (an
+    elementwise function either way); the array costs memory, hence the size
+    limit.
+    """
+    ans = op.ans
+    if type(ans) is not np.ndarray or not 0 < ans.size <= _FULL_SIZE:
+        return ins
+    for k in (0, 1):
+        c, other = template[ins[k]], op.vals[1 - k]
+        if (type(c) is np.ndarray and c.ndim == 0 and c.dtype == ans.dtype and type(other) is np.ndarray
+                and other.shape == ans.shape):
+            ins = list(ins)
+            ins[k] = const(np.full(ans.shape, c, dtype=c.dtype), f"{c!r}")
+    return ins
+
+
+_FULL_SIZE = 1 << 16  # the largest result for which _full_constants spends an array of constants
 _EMPTY: dict = {}
 
 # Rules whose forward is one NumPy ufunc (called directly, possibly writing into a dead buffer)
@@ -598,18 +623,37 @@ def _sum_to_call(xs: tuple, shape: tuple) -> Callable:
     lead = len(xs) - len(shape)
     ones = tuple(lead + i for i, s in enumerate(shape) if s == 1 and xs[lead + i] != 1)
     if not ones:
-        axes = tuple(range(lead))
-        return lambda x: np.add.reduce(x, axis=axes)
+        return functools.partial(np.add.reduce, axis=tuple(range(lead)))
     axes = tuple(range(lead)) + ones
+    if not lead:  # keepdims gives the shape itself
+        return functools.partial(np.add.reduce, axis=axes, keepdims=True)
     return lambda x: np.add.reduce(x, axis=axes, keepdims=True).reshape(shape)
 
 
-def _logsumexp_call(axis: Any, keepdims: bool, out_shape: tuple) -> Callable:
+def _logsumexp_call(x_shape: tuple, axis: Any, keepdims: bool, out_shape: tuple) -> Callable:
+    """logsumexp as the engine computes it (max, exp of the difference, sum, log, plus the max).
+
+    Rows of a few entries (logits of a few classes): NumPy reduces a short
+    contiguous axis one row at a time, so their maxima are taken column-wise
+    on the transposed copy instead.  A maximum is exact in any order; only
+    which NaN or which signed zero comes out may differ, and neither reaches
+    the result (a NaN maximum is replaced by 0; x - (+0) and x - (-0) have
+    the same exp, and log(s) + (+-0) is the same sum).
+    """
+    short_rows = len(x_shape) == 2 and axis in (1, -1) and x_shape[1] <= 32 and x_shape[0] >= 8
+    n = x_shape[0] if short_rows else 0
+
     def call(x: np.ndarray) -> Any:
-        m = np.max(x, axis=axis, keepdims=True)
+        if short_rows:
+            m = np.maximum.reduce(x.T.copy(), axis=0).reshape(n, 1)
+        else:
+            m = np.maximum.reduce(x, axis=axis, keepdims=True)
         if not math.isfinite(np.add.reduce(m, axis=None)):  # (some max is inf or nan: an all -inf row's is not
             m = np.where(np.isfinite(m), m, 0)  # subtracted; a finite sum of the maxima means all are finite)
-        out = np.log(np.add.reduce(np.exp(x - m), axis=axis, keepdims=True))
+        e = np.subtract(x, m)
+        np.exp(e, e)
+        out = np.add.reduce(e, axis=axis, keepdims=True)
+        np.log(out, out)
         out += m
         return out if keepdims else out.reshape(out_shape)
 
