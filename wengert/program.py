@@ -12,15 +12,22 @@ recorded (read through :mod:`wengert.core.graph`), in four passes:
 2. **fusion**: a 2-D transpose feeding a matrix product becomes part of it
    (``a @ b.T`` costs NumPy nothing: a view);
 3. **lowering**: each step is bound to the NumPy call it needs for the traced
-   shapes (``sum_to``'s axes worked out once, a ufunc called directly), and
-   an elementwise step writes into the buffer of an input that dies with it
+   shapes (``sum_to``'s axes worked out once, a ufunc called directly, a
+   Python float constant converted once to the other operand's dtype), and an
+   elementwise step writes into the buffer of an input that dies with it
    (``out=``), so the replay allocates about what hand-written NumPy does;
-4. **frees**: each intermediate is dropped after its last use, as eager code
-   drops a temporary, so the replay's peak memory is not the sum of its values.
+4. **slots**: each value takes the slot of an input that dies at its step
+   (else one freed earlier), and an input that dies without giving its slot
+   is cleared right after the step: every intermediate is dropped after its
+   last use, as eager code drops a temporary, so the replay's peak memory is
+   not the sum of its values, and the value list is as long as the most
+   values alive at once.
 
-A replay is then one Python loop over the steps, each a call and a few list
-lookups.  Only arrays the program made itself are ever written in place:
-never an input, a constant, a parameter, or a view of one.
+Every lowering computes what the eager op computes, bit for bit.  A replay is
+then one Python loop over the steps, each a call and a few list lookups.
+Only arrays the program made itself during the call are ever written in
+place: never an input, a constant, a parameter, a view of one, or an array
+handed out by an earlier call.
 """
 from __future__ import annotations
 
