@@ -417,11 +417,12 @@ def _lower(ops: list, keep: set, template: list, names: list) -> list:
     last = _last_reads(ops)
     typed: dict = {}  # (type, value) -> the slot of a constant the calls added
 
-    def const(v: Any, name: str) -> int:
+    def const(v: np.ndarray, name: str) -> int:
         key = (type(v), _hashable(v))
         s = typed.get(key)
         if s is None:
             s = typed[key] = len(template)
+            v.flags.writeable = False  # (read by every call: a bug that wrote into it would raise)
             template.append(v)
             names.append(name)
         return s
