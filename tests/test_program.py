@@ -211,3 +211,18 @@ def test_log_softmax_and_its_gradient_exactly_for_any_rows(rng):
                     for a, b in zip(jl(z), (wg.log_softmax(z, axis=1), wg.logsumexp(z, axis=1), wg.logsumexp(z, axis=0),
                                             wg.logsumexp(z, axis=-1, keepdims=True))):
                         _same(a, value_of(b))
+
+
+def test_every_call_hands_out_the_same_kinds_the_first_one_included():
+    A = np.arange(3.0)
+    f = lambda x: (x * 2.0, A, 1.5, 3)  # a traced output, a closed-over array, a float and an int
+    for tensor_mode in (False, True):
+        j = wg.jit(f)
+        x = wg.tensor(np.ones(3)) if tensor_mode else np.ones(3)
+        kinds = []
+        for _ in range(3):  # the first call traces, the others replay
+            out, a, c, n = j(x)
+            assert a is not A and np.array_equal(value_of(a), A)  # the caller's own copy, every time
+            kinds.append(tuple(type(v) for v in (out, a, c, n)))
+        assert len(set(kinds)) == 1
+        assert kinds[0][3] is int and (kinds[0][0] is wg.Tensor) == tensor_mode

@@ -376,7 +376,9 @@ def _hand_out(out: Any, tensor_mode: bool) -> Any:
             if type(v) is np.ndarray:
                 v = v.copy()  # they may be views; the caller gets its own
             return _new(v) if tensor_mode else v
-        return o
+        if type(o) is np.ndarray:  # an array fn returned as it is (a replay hands out a copy of it too)
+            o = o.copy()
+        return _new(o) if tensor_mode and isinstance(o, (float, np.ndarray)) else o
 
     if isinstance(out, Tensor):
         return one(out)
