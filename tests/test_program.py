@@ -226,3 +226,31 @@ def test_every_call_hands_out_the_same_kinds_the_first_one_included():
             kinds.append(tuple(type(v) for v in (out, a, c, n)))
         assert len(set(kinds)) == 1
         assert kinds[0][3] is int and (kinds[0][0] is wg.Tensor) == tensor_mode
+
+
+def test_outputs_keep_the_structure_fn_returns(rng):
+    from collections import namedtuple
+
+    Pair = namedtuple("Pair", "a b")
+    x = rng.standard_normal(3)
+    shapes = [
+        lambda x: ([x * 2.0, x + 1.0], wg.sum(x)),  # a tuple of a list and a leaf (one itemgetter)
+        lambda x: ([x * 2.0], [x + 1.0, x], wg.sum(x)),
+        lambda x: ([], x * 2.0),  # an empty list
+        lambda x: ((x * 2.0, x + 1.0), wg.sum(x)),  # a tuple inside: not a list
+        lambda x: ([x * 2.0, [x + 1.0]], x),  # a list of a list
+        lambda x: {"a": x * 2.0, "b": (x, None)},
+        lambda x: Pair(x * 2.0, [x]),
+        lambda x: (x * 2.0,),
+        lambda x: x * 2.0,
+    ]
+    for f in shapes:
+        j = wg.jit(f)
+        for _ in range(2):
+            got, want = j(x), wg.tree.tree_map(lambda t: value_of(t) if isinstance(t, wg.Tensor) else t, f(wg.tensor(x)))
+            assert type(got) is type(want)
+            g_leaves, g_td = wg.tree.tree_flatten(got)
+            w_leaves, w_td = wg.tree.tree_flatten(want)
+            assert g_td == w_td
+            for a, b in zip(g_leaves, w_leaves):
+                _same(a, b)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -267,8 +268,17 @@ def _rebuilder(td: Any) -> Callable:
     """A function rebuilding the tree ``td`` from the list of its leaves, its structure read once.
 
     (``tree_unflatten`` walks the structure at every call; lists and tuples of
-    leaves, the common case, become one slice here.)
+    leaves, the common case, become one slice here, and a tuple of leaves and
+    lists of leaves, such as ``(new_params, loss)``, one ``itemgetter`` of
+    indices and slices.)
     """
+    if td.kind == "tuple" and len(td.children) > 1 and all(
+            c.kind == "leaf" or (c.kind == "list" and all(g.kind == "leaf" for g in c.children)) for c in td.children):
+        items, start = [], 0
+        for c in td.children:
+            items.append(start if c.kind == "leaf" else slice(start, start + c.num_leaves))
+            start += c.num_leaves
+        return operator.itemgetter(*items)
     build, _ = _builder(td, 0)
     return build
 
