@@ -245,11 +245,6 @@ class Program:
     __repr__ = __str__
 
 
-def _plain(v: Any) -> Any:
-    """A result in the engine's storage form (a float64 scalar as a Python float)."""
-    return v if type(v) is np.ndarray and v.ndim else normalize(v)
-
-
 # How an output is handed out: as it is (a fresh array of this program's, handed out once); a
 # scalar in storage form; copied (it may share memory with an input, a constant or another
 # output); a constant of fn (a copy if an array, else as it is)
@@ -257,6 +252,7 @@ _AS_IS, _PLAIN, _COPY, _CONST = "as is", "plain", "copy", "constant"
 
 
 def _output_value(v: Any, how: str) -> Any:
+    """An output of the replay as it is handed out (a scalar in the engine's storage form: a float64 one as a float)."""
     if how is _CONST:
         return v.copy() if type(v) is np.ndarray else v
     if type(v) is not np.ndarray or not v.ndim:
