@@ -529,25 +529,21 @@ def test_hessian_and_jacobians_compile(rng):
 
 
 def test_the_replay_drops_each_intermediate_after_its_last_use(rng):
+    from test_program import replay_lifetimes
+
     A = rng.standard_normal((6, 4))
     f = lambda theta: wg.sum(wg.tanh(A @ theta) ** 2 + wg.sin(A @ theta))
     j = wg.jit(wg.grad(f))
     theta = rng.standard_normal(4)
     prog = j.program(theta)
-    outs = {s for s, _ in prog.outputs}
-    made = {st[3] for st in prog.steps}
-
-    def reads(st):
-        _, a, b, *_ = st
-        return (a,) if b == -1 else (a, b) if b >= 0 else a
-
-    freed = []
-    for k, st in enumerate(prog.steps):
-        for i in st[4]:
-            freed.append(i)
-            assert all(i not in reads(later) for later in prog.steps[k + 1:])  # no later step reads it
-            assert i in reads(st)  # freed by its last reader
-    assert sorted(freed) == sorted(made - outs)  # every intermediate, once; never an output
+    held, last_read, outputs = replay_lifetimes(prog)
+    for k, values in enumerate(held):  # the values the slots hold after step k
+        for v in values:
+            assert v in outputs or last_read[v] > k  # held only while a later step reads it
+    for v, k in last_read.items():
+        if v not in outputs:
+            assert v not in held[k]  # dropped by its last reader
+    assert outputs <= held[-1]
     _close(j(theta), wg.grad(f)(theta))
 
 

@@ -188,11 +188,14 @@ class Jitted:
         if sig is None:  # a Tensor argument the caller may differentiate, or anomaly mode
             return self.fn(*args, **kwargs)
         key, values, tensor_mode = sig
-        prog = self._lookup(key)
+        cache = self._cache
+        prog = cache.get(key)
         if prog is None:
             prog, out = _compile(self, args, kwargs, values, tensor_mode)
             self._store(key, prog)
             return out
+        if len(cache) > 1:
+            cache.move_to_end(key)  # (the least recently used goes first when the cache is full)
         if prog is _EAGER:  # handed out as a replay would be, so that every call returns the same kinds
             return _hand_out(self.fn(*args, **kwargs), tensor_mode)
         return prog.run(values, tensor_mode)
@@ -227,29 +230,36 @@ def _signature(jf: Jitted, args: tuple, kwargs: dict) -> tuple | None:
         values = []
         for a in args:
             t = type(a)
-            if t is np.ndarray and a.ndim and a.dtype.kind == "f" and a.dtype.char != "e":  # not float16
-                key.append((a.shape, a.dtype))
-                values.append(a)
-            elif t is float:
-                key.append(float)
-                values.append(a)
-            elif (t is list or t is tuple) and a:  # a list of parameter arrays: as common, one level down
-                entries = []
-                for e in a:
-                    if type(e) is np.ndarray and e.ndim and e.dtype.kind == "f" and e.dtype.char != "e":
-                        entries.append((e.shape, e.dtype))
-                        values.append(e)
-                    elif type(e) is float:
-                        entries.append(float)
-                        values.append(e)
-                    else:
-                        break
-                else:
-                    key.append((t, tuple(entries)))
+            if t is np.ndarray:
+                shape = a.shape
+                if shape and a.dtype.char in _FLOATS:
+                    key.append((shape, a.dtype))
+                    values.append(a)
                     continue
                 break
-            else:
+            if t is list or t is tuple:  # a list of parameter arrays: as common, one level down
+                entries = []
+                for e in a:
+                    if type(e) is np.ndarray:
+                        shape = e.shape
+                        if shape and e.dtype.char in _FLOATS:
+                            entries.append((shape, e.dtype))
+                            continue
+                    elif type(e) is float:
+                        entries.append(float)
+                        continue
+                    break
+                else:
+                    if entries:
+                        key.append((t, tuple(entries)))
+                        values += a
+                        continue
                 break
+            if t is float:
+                key.append(float)
+                values.append(a)
+                continue
+            break
         else:
             return tuple(key), values, False
     # the general case: trees, kwargs, static arguments
@@ -286,6 +296,7 @@ def _signature(jf: Jitted, args: tuple, kwargs: dict) -> tuple | None:
 
 
 _STATIC = object()  # marks a leaf that is part of the key, not traced
+_FLOATS = frozenset("fdg")  # the dtype.char of the float arrays the first loop traces (float16 is refused)
 
 
 def _leaf_key(jf: Jitted, leaf: Any, i: int) -> tuple:
@@ -365,7 +376,9 @@ def _hand_out(out: Any, tensor_mode: bool) -> Any:
             if type(v) is np.ndarray:
                 v = v.copy()  # they may be views; the caller gets its own
             return _new(v) if tensor_mode else v
-        return o
+        if type(o) is np.ndarray:  # an array fn returned as it is (a replay hands out a copy of it too)
+            o = o.copy()
+        return _new(o) if tensor_mode and isinstance(o, (float, np.ndarray)) else o
 
     if isinstance(out, Tensor):
         return one(out)
