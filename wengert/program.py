@@ -42,6 +42,7 @@ import numpy as np
 from .core.graph import Node, node_of, nodes
 from .core.rule import REGISTRY, Rule
 from .core.tensor import Tensor, _new, dtype_of, normalize, shape_of, value_of
+from .ops.kernels import FULL_SIZE, row_max, short_rows
 
 
 class _Op:
@@ -474,7 +475,7 @@ def _call(op: _Op, into: int | None, template: list, const: Callable) -> tuple:
     if name == "relu" and type(ans) is np.ndarray:
         # a zero of the result's dtype (NumPy would convert a Python 0 at every call), as an array of
         # the result's shape where that is small (see _full_constants)
-        zero = const(np.zeros(ans.shape if 0 < ans.size <= _FULL_SIZE else (), ans.dtype), "0")
+        zero = const(np.zeros(ans.shape if 0 < ans.size <= FULL_SIZE else (), ans.dtype), "0")
         if into is not None:
             return (lambda x, z: np.maximum(x, z, out=x)), [ins[0], zero]
         return np.maximum, [ins[0], zero]
@@ -540,7 +541,7 @@ def _full_constants(op: _Op, ins: list, template: list, const: Callable) -> list
     limit.
     """
     ans = op.ans
-    if type(ans) is not np.ndarray or not 0 < ans.size <= _FULL_SIZE:
+    if type(ans) is not np.ndarray or not 0 < ans.size <= FULL_SIZE:
         return ins
     for k in (0, 1):
         c, other = template[ins[k]], op.vals[1 - k]
@@ -551,7 +552,6 @@ def _full_constants(op: _Op, ins: list, template: list, const: Callable) -> list
     return ins
 
 
-_FULL_SIZE = 1 << 16  # the largest result for which _full_constants spends an array of constants
 _EMPTY: dict = {}
 
 # Rules whose forward is one NumPy ufunc (called directly, possibly writing into a dead buffer)
@@ -654,12 +654,11 @@ def _logsumexp_call(x_shape: tuple, axis: Any, keepdims: bool, out_shape: tuple)
     the result (a NaN maximum is replaced by 0; x - (+0) and x - (-0) have
     the same exp, and log(s) + (+-0) is the same sum).
     """
-    short_rows = len(x_shape) == 2 and axis in (1, -1) and x_shape[1] <= 32 and x_shape[0] >= 8
-    n = x_shape[0] if short_rows else 0
+    short = short_rows(x_shape, axis)
 
     def call(x: np.ndarray) -> Any:
-        if short_rows:
-            m = np.maximum.reduce(x.T.copy(), axis=0).reshape(n, 1)
+        if short:
+            m = row_max(x)
         else:
             m = np.maximum.reduce(x, axis=axis, keepdims=True)
         if not math.isfinite(np.add.reduce(m, axis=None)):  # (some max is inf or nan: an all -inf row's is not

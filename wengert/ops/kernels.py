@@ -38,11 +38,21 @@ def maximum_zero(x: Any) -> Any:
     return np.maximum(x, 0)
 
 
+def short_rows(shape: tuple, axis: Any) -> bool:
+    """Is a maximum over ``axis`` of an array of ``shape`` one over short rows (see :func:`row_max`)?"""
+    return len(shape) == 2 and axis in (1, -1) and 0 < shape[1] <= 32 and shape[0] >= 8
+
+
+def row_max(x: np.ndarray) -> np.ndarray:
+    """The maxima of the rows of a 2-D array, as a column, taken column-wise on the transposed copy."""
+    return np.maximum.reduce(x.T.copy(), axis=0).reshape(x.shape[0], 1)
+
+
 def max_keepdims(x: Any, axis: Any) -> Any:
-    """``np.max(x, axis=axis, keepdims=True)``, column-wise on the transposed copy for short rows of a 2-D array."""
-    if type(x) is np.ndarray and x.ndim == 2 and axis in (1, -1) and 0 < x.shape[1] <= 32 and x.shape[0] >= 8:
-        return np.maximum.reduce(x.T.copy(), axis=0).reshape(x.shape[0], 1)
+    """``np.max(x, axis=axis, keepdims=True)``, by :func:`row_max` over short rows."""
+    if type(x) is np.ndarray and short_rows(x.shape, axis):
+        return row_max(x)
     return np.max(x, axis=axis, keepdims=True)
 
 
-__all__ = ["FULL_SIZE", "max_keepdims", "maximum_zero"]
+__all__ = ["FULL_SIZE", "max_keepdims", "maximum_zero", "row_max", "short_rows"]
