@@ -36,11 +36,10 @@ import numpy as np
 import wengert as wg
 
 from ..core.rule import ShapeError, apply
-from ..core.state import is_grad_enabled
 from ..core.tensor import Tensor, raw, shape_of
 from ..ops import composite as C
 from ..ops import table as R
-from ..ops.nn import _NO_PARAMS, Saved, _pair, _plain, conv2d_rule, cross_entropy_rule, linear_rule  # noqa: F401
+from ..ops.nn import _NO_PARAMS, Saved, _pair, conv2d_rule, cross_entropy_rule, linear_rule
 from ..ops.random import default_generator
 
 
@@ -336,13 +335,13 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, *, ignore_index: 
         raise ValueError(f"cross_entropy: label_smoothing must lie in [0, 1], got {label_smoothing}")
     x = input if isinstance(input, Tensor) else Tensor(input)
     t = np.asarray(target.data if isinstance(target, Tensor) else target)
-    if t.dtype.kind == "f" and t.shape == x.shape:
-        return _cross_entropy_probs(x, target, weight, ignore_index, reduction, label_smoothing)
     s = x.shape
+    if t.dtype.kind == "f" and t.shape == s:
+        return _cross_entropy_probs(x, target, weight, ignore_index, reduction, label_smoothing)
     if _plain_labels(s, t, weight, label_smoothing, ignore_index):
-        params = {"target": t, "reduction": reduction}
-        if x.requires_grad and is_grad_enabled():
-            params["saved"] = Saved()
+        # (a slot for the softmax the backward pass reuses; unused, and dropped, when nothing is recorded)
+        params = {"target": t, "reduction": reduction, "saved": Saved()} if x.requires_grad else \
+            {"target": t, "reduction": reduction}
         return apply(cross_entropy_rule, (x,), params)
     rows, flat, out_shape = _classes_last(x, t, "cross_entropy")
     classes = rows.shape[1]

@@ -29,14 +29,6 @@ def _linear_impl(x: Any, w: Any, b: Any = None) -> Any:
     return out
 
 
-def _plain(*xs: Any) -> bool:
-    """True when every argument is a plain value (the first-order fast path)."""
-    for x in xs:
-        if isinstance(x, Tensor):
-            return False
-    return True
-
-
 # y = x W^T + b:  dx = g W,  dW = g^T x,  db = g summed over the leading axes.  One VJP per input, so
 # that an entry is the compact three-input layout and the walk calls them directly; each is straight
 # NumPy on plain values (every training step's backward pass) and written with rules on tensors
@@ -227,8 +219,8 @@ def _ce_scale(g: Any, n: int, reduction: str) -> Any:
 
 def _ce_vjp(g: Any, ans: Any, z: Any, target: Any, reduction: str = "mean", saved: Saved | None = None) -> Any:
     # d loss_i / d z_i = softmax(z_i) - onehot(target_i)
-    n = shape_of(z)[0]
-    if _plain(g, z):
+    if not isinstance(g, Tensor) and type(z) is np.ndarray:  # first order, on plain values
+        n = z.shape[0]
         p = None
         if saved is not None:
             p, saved.value = saved.value, None  # used once: a second backward recomputes it
@@ -244,6 +236,7 @@ def _ce_vjp(g: Any, ans: Any, z: Any, target: Any, reduction: str = "mean", save
         else:
             p *= float(g)
         return p
+    n = shape_of(z)[0]
     onehot = np.zeros(shape_of(z), dtype=dtype_of(z))
     onehot[np.arange(n), target] = 1.0
     return (C.softmax(z, axis=1) - onehot) * _ce_scale(g, n, reduction)
