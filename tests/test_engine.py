@@ -55,6 +55,23 @@ def test_float32_stays_float32():
     assert x.grad.dtype == np.float32 and w.grad.dtype == np.float32
 
 
+@pytest.mark.parametrize("name", ["maximum", "minimum", "add", "subtract", "multiply", "power", "arctan2"])
+def test_a_number_promotes_the_same_on_either_side_of_a_binary_function(name):
+    """wg.f(0.25, x) keeps x's float32, as wg.f(x, 0.25) and NumPy do, and as the jitted replay does."""
+    f = getattr(wg, name)
+    a = np.array(2.0, np.float32)
+    for x in (a, np.full(3, 2.0, np.float32)):
+        t = wg.tensor(x, requires_grad=True)
+        left, right = f(0.25, t), f(t, 0.25)
+        assert left.dtype == right.dtype == getattr(np, name)(0.25, x).dtype == np.float32
+        np.testing.assert_array_equal(left.data, getattr(np, name)(0.25, x))
+        jitted = wg.jit(lambda v, f=f: f(0.25, v))
+        assert jitted(x).dtype == np.float32
+        left.sum().backward()
+        assert t.grad.dtype == np.float32
+    assert type(f(0.25, 3.0)) is wg.Tensor  # (two numbers: still a Tensor back)
+
+
 def test_integer_tensor_cannot_require_grad():
     with pytest.raises(TypeError, match="only floating-point tensors can require gradients"):
         wg.tensor([1, 2], requires_grad=True)

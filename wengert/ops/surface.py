@@ -89,7 +89,8 @@ def public_function(target: Any, s: Surface) -> Callable:
         op2 = target.op2
 
         def fn(x: Any, y: Any) -> Tensor:
-            return op2(x if isinstance(x, Tensor) else Tensor(x), y)
+            # (a number next to a Tensor stays a number: wrapped, it would promote as a 0-d float64 tensor does)
+            return op2(x if isinstance(x, Tensor) or isinstance(y, Tensor) else Tensor(x), y)
     else:
         sequence = _takes_sequence(s.prepare or (target.impl if isinstance(target, Rule) else target))
 
