@@ -38,7 +38,7 @@ class Tensor:
 
     __slots__ = (
         "__weakref__",
-        "_grad",  # .grad: a Tensor or None
+        "_grad",  # .grad: None, a Tensor, or the plain value backward() stored (wrapped on first read of .grad)
         "_idx",  # the entry's index in _tape (set only with _tape)
         "_meta",  # optional dict: name, ...
         "_primal",  # a box's value one level down (set only on boxes)
@@ -102,7 +102,10 @@ class Tensor:
     @property
     def grad(self) -> Tensor | None:
         """The gradient ``backward()`` accumulated into this tensor (a Tensor of its shape), or None."""
-        return self._grad
+        g = self._grad
+        if g is not None and not isinstance(g, Tensor):
+            g = self._grad = _new(g)  # (made on first read: an optimiser that reads values never needs it)
+        return g
 
     @grad.setter
     def grad(self, new: Tensor | None) -> None:
@@ -491,7 +494,12 @@ def grad_values(params: Any) -> list:
     What an optimiser's step reads, in one call for all its parameters (the
     values are the live arrays: updating them in place updates the tensors).
     """
-    return [(p, p._value, p._grad._value) for p in params if p._grad is not None]
+    out = []
+    for p in params:
+        g = p._grad
+        if g is not None:
+            out.append((p, p._value, g._value if isinstance(g, Tensor) else g))
+    return out
 
 
 def clear_grads(params: Any) -> None:

@@ -406,23 +406,32 @@ def _check_cotangent(tape: Tape, i: int, e: tuple, r: int, c: Any) -> None:
 
 
 def _accumulate(node: Tensor, g: Any, differentiable: bool, handed: set) -> None:
-    if isinstance(g, Tensor):
-        gt = g if differentiable else _new(g._value)
+    """Add cotangent ``g`` into ``node.grad``.
+
+    A first-order gradient is stored as its plain value, which ``.grad``
+    wraps as a Tensor when it is first read (an optimiser that reads the
+    values through ``grad_values`` never makes one); with ``differentiable``
+    (create_graph) it is the Tensor in the graph.
+    """
+    if type(g) is np.ndarray:
+        # .grad must own its array: a cotangent can be a view (reshape, broadcast_to), the
+        # caller's own seed, or the same object handed to two inputs (add passes g to both).
+        # Copy only then; a fresh array from a VJP is kept as it is.
+        if g.base is not None or id(g) in handed or not g.flags.writeable:
+            g = g.copy()
+        handed.add(id(g))
+    elif isinstance(g, Tensor):
+        if not differentiable:
+            g = g._value
+    elif type(g) is not float:
+        g = float(g) if type(node._value) is float else np.asarray(g, dtype=node.dtype)
+    old = node._grad
+    if old is None:
+        node._grad = g
+    elif differentiable:
+        node._grad = (old if isinstance(old, Tensor) else _new(old)) + (g if isinstance(g, Tensor) else _new(g))
     else:
-        if type(g) is np.ndarray:
-            # .grad must own its array: a cotangent can be a view (reshape, broadcast_to), the
-            # caller's own seed, or the same object handed to two inputs (add passes g to both).
-            # Copy only then; a fresh array from a VJP is kept as it is.
-            if g.base is not None or not g.flags.writeable or id(g) in handed:
-                g = g.copy()
-            handed.add(id(g))
-        elif type(g) is not float:
-            g = float(g) if type(node._value) is float else np.asarray(g, dtype=node.dtype)
-        gt = _new(g)
-    if node._grad is None:
-        node._grad = gt
-    else:
-        node._grad = node._grad + gt if differentiable else _new(node._grad._value + gt._value)
+        node._grad = (old._value if isinstance(old, Tensor) else old) + g
 
 
 __all__ = ["RELEASED_MSG", "backward", "walk"]

@@ -52,7 +52,7 @@ def _linear_vjp_w(g: Any, ans: Any, x: Any, w: Any, b: Any = None) -> Any:
 def _linear_vjp_b(g: Any, ans: Any, x: Any, w: Any, b: Any = None) -> Any:
     if type(g) is np.ndarray:
         nd = g.ndim
-        return g.sum(axis=0) if nd == 2 else g if nd == 1 else g.reshape(-1, g.shape[-1]).sum(axis=0)
+        return np.add.reduce(g, axis=0) if nd == 2 else g if nd == 1 else g.reshape(-1, g.shape[-1]).sum(axis=0)
     if len(shape_of(g)) == 1:
         return g
     return R.sum_(R.reshape(g, shape=(-1, shape_of(w)[0])), axis=0)
@@ -195,14 +195,14 @@ def _ce_impl(z: Any, target: Any, reduction: str = "mean", saved: Saved | None =
     m = max_keepdims(z, 1)
     shifted = z - m
     e = np.exp(shifted)
-    s = e.sum(axis=1, keepdims=True)
+    s = np.add.reduce(e, axis=1, keepdims=True)  # (the ufunc itself: .sum() is a Python wrapper around it)
     losses = np.log(s[:, 0])
     losses -= shifted[np.arange(n), target]
     if saved is not None:
         e /= s
         saved.value = e  # softmax(z), for the backward pass
     if reduction == "mean":
-        return losses.sum() / n if n else losses.sum() * np.nan
+        return np.add.reduce(losses) / n if n else losses.sum() * np.nan
     if reduction == "sum":
         return losses.sum()
     return losses
