@@ -519,3 +519,33 @@ def test_anomaly_names_the_input_of_a_three_input_entry():
     w = wg.tensor(np.ones((1, 2)))  # (x's is the first cotangent: W's input 1 needs none)
     with wg.detect_anomaly(), pytest.raises(FloatingPointError, match="backward of op 'linear'.*input 0"):
         F.linear(x, w, wg.tensor(np.zeros(1), requires_grad=True)).backward(np.array([[np.inf]]))
+
+
+def test_grad_is_one_tensor_per_accumulation_and_optimisers_read_values():
+    from wengert import optim
+    from wengert.core.tensor import grad_values
+
+    w = wg.tensor(np.ones(3), requires_grad=True)
+    (w * 2.0).sum().backward()
+    g = w.grad
+    assert g is w.grad and isinstance(g, wg.Tensor)  # made once, on the first read
+    g.data[0] = 5.0  # writes into the stored gradient, as in PyTorch
+    np.testing.assert_allclose(w.grad.data, [5.0, 2.0, 2.0])
+    (w * 3.0).sum().backward()  # accumulates onto what is there
+    np.testing.assert_allclose(w.grad.data, [8.0, 5.0, 5.0])
+    v = wg.tensor(np.ones(2), requires_grad=True)
+    (v * 4.0).sum().backward()
+    [(p, value, gv)] = grad_values([v, wg.tensor(np.ones(2), requires_grad=True)])  # (no grad yet: skipped)
+    assert p is v and value is v.data and type(gv) is np.ndarray
+    np.testing.assert_allclose(gv, [4.0, 4.0])
+    optim.SGD([v], lr=0.5).step()
+    np.testing.assert_allclose(v.data, [-1.0, -1.0])
+    np.testing.assert_allclose(v.grad.data, [4.0, 4.0])
+    # create_graph: .grad is the tensor in the graph, differentiable again
+    x = wg.tensor(2.0, requires_grad=True)
+    (x ** 3).backward(create_graph=True)
+    assert x.grad.requires_grad and x.grad.item() == 12.0
+    gx = x.grad
+    x.grad = None
+    gx.backward()
+    assert x.grad.item() == 12.0  # d(3 x^2)/dx at 2
