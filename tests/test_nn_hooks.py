@@ -163,3 +163,27 @@ def test_module_displays_as_an_html_table():
 class _Named(nn.Module):
     def extra_repr(self):
         return "tag=<b>"
+
+
+def test_sequential_runs_each_layer_as_its_call_would():
+    """Layers with hooks, and layers that define their own __call__, go through __call__; others run forward."""
+    import numpy as np
+
+    from wengert import nn
+
+    seen = []
+
+    class Loud(nn.Module):
+        def forward(self, x):
+            return x * 2.0
+
+        def __call__(self, x):
+            seen.append("call")
+            return super().__call__(x) + 1.0
+
+    hooked = nn.ReLU()
+    hooked.register_forward_hook(lambda m, args, out: out * 10.0)
+    net = nn.Sequential(Loud(), hooked, nn.Identity())
+    out = net(np.array([-1.0, 2.0]))
+    assert seen == ["call"]
+    np.testing.assert_allclose(out.data, [0.0, 50.0])  # relu(x * 2 + 1) * 10

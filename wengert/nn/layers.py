@@ -271,8 +271,14 @@ class Sequential(Module):
         self.__dict__["_layers"] = [m for _, m in items]
 
     def forward(self, x: Any) -> Any:
+        call = Module.__call__
         for layer in self._layers:
-            x = layer(x)  # through __call__: the layer's hooks run
+            # a layer without hooks (and with Module's own __call__) is run by its forward directly:
+            # what __call__ would do, without its frame and argument packing
+            if layer._hooks is None and type(layer).__call__ is call:
+                x = layer.forward(x)
+            else:
+                x = layer(x)
         return x
 
     def append(self, module: Module) -> Sequential:
