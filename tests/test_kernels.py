@@ -85,3 +85,46 @@ def test_relu_cross_entropy_and_logsumexp_through_the_kernels():
     np.testing.assert_allclose(wg.logsumexp(wg.tensor(z), axis=1).data, lse, rtol=1e-12)
     r = wg.relu(wg.tensor(z))
     _same(r.data, np.maximum(z, 0))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])
+@pytest.mark.parametrize("shape", [(64, 128), (1, 5), (7, 1), (300, 3)])
+def test_column_sums_are_numpys_within_rounding(dtype, shape):
+    rng = np.random.default_rng(3)
+    g = rng.standard_normal(shape).astype(dtype)
+    if dtype == np.complex128:
+        g = g + 1j * rng.standard_normal(shape)
+    want = np.add.reduce(g.astype(np.complex128 if dtype == np.complex128 else np.float64), axis=0)
+    got = kernels.column_sums(g)
+    assert got.dtype == g.dtype and got.shape == (shape[1],) and got.flags.writeable
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * shape[0])
+    np.testing.assert_allclose(kernels.column_sums(np.asfortranarray(g)), want, rtol=tol, atol=tol * shape[0])
+    np.testing.assert_allclose(kernels.column_sums(g[::-1, ::2]), want[::2], rtol=tol, atol=tol * shape[0])
+    out = kernels.column_sums(g)
+    out += 1  # the caller's own array: the kept ones are not touched
+    np.testing.assert_allclose(kernels.column_sums(g), got)
+
+
+def test_column_sums_special_values_and_what_they_leave_to_numpy():
+    g = np.array([[1.0, np.inf, np.nan, np.inf, 2.0], [2.0, 1.0, 0.0, -np.inf, 3.0]])
+    with np.errstate(invalid="ignore"):  # (inf - inf: both warn, as NumPy's sum does)
+        got, want = kernels.column_sums(g), np.sum(g, axis=0)
+    np.testing.assert_array_equal(got, want)  # inf, nan and inf - inf = nan, as NumPy
+    # integers, 1-D and 3-D arrays, and no rows: NumPy's own sum, exactly
+    for v in (np.arange(12).reshape(3, 4), np.arange(5.0), np.ones((2, 3, 4)), np.ones((0, 3))):
+        want = np.add.reduce(v, axis=0)
+        _same(kernels.column_sums(v), want)
+
+
+def test_linear_bias_gradient_through_column_sums():
+    from wengert.nn import functional as F
+
+    rng = np.random.default_rng(4)
+    x = wg.tensor(rng.standard_normal((5, 2, 3)), requires_grad=True)  # leading axes are folded
+    w = wg.tensor(rng.standard_normal((4, 3)), requires_grad=True)
+    b = wg.tensor(rng.standard_normal(4), requires_grad=True)
+    g = rng.standard_normal((5, 2, 4))
+    F.linear(x, w, b).backward(g)
+    np.testing.assert_allclose(b.grad.data, g.reshape(-1, 4).sum(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(w.grad.data, g.reshape(-1, 4).T @ x.data.reshape(-1, 3), rtol=1e-12)

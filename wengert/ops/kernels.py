@@ -6,10 +6,15 @@
 * ``x.max(axis=-1, keepdims=True)`` over short rows (the logits of a few
   classes): NumPy reduces a short contiguous axis one row at a time.  Taken
   column-wise on the transposed copy, the maxima come about twice as fast.
+* ``g.sum(axis=0)`` of a 2-D floating array (a bias gradient): as the
+  product ``ones @ g``, BLAS's matrix-vector product, about twice as fast.
 
-Both are exact: an elementwise maximum is the same function whatever the
-layout of its operands (NaN and signed zeros included), and a maximum does
-not depend on the order it is taken in.
+The first two are exact: an elementwise maximum is the same function
+whatever the layout of its operands (NaN and signed zeros included), and a
+maximum does not depend on the order it is taken in.  The column sums are
+the same sums added in BLAS's order: equal to NumPy's within rounding (as
+accurate), inf and NaN alike, but their last bits, and the sign of a column
+of negative zeros, may differ.
 """
 from __future__ import annotations
 
@@ -55,4 +60,22 @@ def max_keepdims(x: Any, axis: Any) -> Any:
     return np.max(x, axis=axis, keepdims=True)
 
 
-__all__ = ["FULL_SIZE", "max_keepdims", "maximum_zero", "row_max", "short_rows"]
+_ONES: dict = {}  # (rows, dtype) -> a read-only vector of ones
+
+
+def column_sums(g: Any) -> Any:
+    """``np.add.reduce(g, axis=0)``, as ``ones @ g`` where ``g`` is a 2-D floating array with rows."""
+    if type(g) is np.ndarray and g.ndim == 2 and g.dtype.kind in "fc" and g.shape[0]:
+        key = (g.shape[0], g.dtype)
+        ones = _ONES.get(key)
+        if ones is None:
+            if len(_ONES) >= _KEPT:
+                _ONES.clear()
+            ones = np.ones(g.shape[0], g.dtype)
+            ones.flags.writeable = False
+            _ONES[key] = ones
+        return np.matmul(ones, g)
+    return np.add.reduce(g, axis=0)
+
+
+__all__ = ["FULL_SIZE", "column_sums", "max_keepdims", "maximum_zero", "row_max", "short_rows"]

@@ -15,7 +15,7 @@ from ..core.rule import Rule
 from ..core.tensor import Tensor, dtype_of, shape_of
 from . import composite as C
 from . import table as R
-from .kernels import max_keepdims
+from .kernels import column_sums, max_keepdims
 
 # ============================================================== linear
 
@@ -52,7 +52,7 @@ def _linear_vjp_w(g: Any, ans: Any, x: Any, w: Any, b: Any = None) -> Any:
 def _linear_vjp_b(g: Any, ans: Any, x: Any, w: Any, b: Any = None) -> Any:
     if type(g) is np.ndarray:
         nd = g.ndim
-        return np.add.reduce(g, axis=0) if nd == 2 else g if nd == 1 else g.reshape(-1, g.shape[-1]).sum(axis=0)
+        return column_sums(g) if nd == 2 else g if nd == 1 else column_sums(g.reshape(-1, g.shape[-1]))
     if len(shape_of(g)) == 1:
         return g
     return R.sum_(R.reshape(g, shape=(-1, shape_of(w)[0])), axis=0)
