@@ -183,14 +183,20 @@ def _deliver(t: Tensor, c: Any, pending: dict, leaves: dict) -> None:
         start[i] = start[i] + c if i in start else c
 
 
+def _seeded(start: dict) -> list:
+    """One slot per entry up to the last one reached, holding the cotangents the walk of a list starts from."""
+    cot: list = [None] * (max(start) + 1)
+    for i, g in start.items():
+        cot[i] = g
+    return cot
+
+
 def _walk_tape(tape: Tape, start: dict, pending: dict, leaves: dict) -> list:
     """One list's share of the walk, on saved values: the fast path (first-order eager, and transforms)."""
     entries = tape.entries
     rules = RULES
-    top = max(start)
-    cot: list = [None] * (top + 1)
-    for i, g in start.items():
-        cot[i] = g
+    cot = _seeded(start)
+    top = len(cot) - 1
     waiting = len(start)  # entries holding a cotangent not yet passed on
     done = []
     # This loop runs once per entry of the graph: the entry is unpacked by layout
@@ -328,10 +334,8 @@ def _walk_tape_general(tape: Tape, start: dict, pending: dict, leaves: dict, vie
                        cotangents: dict | None) -> list:
     """One list's share of the walk with everything on: create_graph views, anomaly checks, retain_grad."""
     entries = tape.entries
-    top = max(start)
-    cot: list = [None] * (top + 1)
-    for i, g in start.items():
-        cot[i] = g
+    cot = _seeded(start)
+    top = len(cot) - 1
     anomaly = anomaly_active(st)
     retained = tape.retained or {}
     hooks = tape.hooks or {}
